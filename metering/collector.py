@@ -1,0 +1,415 @@
+"""The collector: one refresh of one account, from driver to ledger.
+
+``refresh(account)`` asks the driver for inventory and samples, then writes everything in one
+transaction: resources upserted, segments extended/closed/opened by ``metering.accounting``,
+samples appended with their deltas, hourly rollups recomputed for the hours touched. Writes are
+bulk, so the number of queries grows with batches, not with resources.
+
+A refresh is single-flight per account (a lease on the account row, taken by a conditional
+UPDATE that works on every database), so overlapping triggers never run in parallel. Whatever
+the driver raises, nothing half-written is kept and every other account is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.dispatch import Signal
+from django.utils import timezone
+
+from metering import accounting
+from metering.accounting import Attrs, Obs, Seg
+from metering.choices import RunStatus
+from metering.mapping import ProjectMapper, sync_external_projects
+from metering.models import RefreshRun, Resource, UsageSegment, UtilizationSample
+from metering.rollups import rollup_hours
+from providers.base import (
+    Capability,
+    Inventory,
+    ObservedResource,
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProviderUnavailable,
+    State,
+    UtilizationSample as ObservedSample,
+    to_decimal,
+)
+from providers.models import Health, ProviderAccount
+
+log = logging.getLogger(__name__)
+
+#: sent after a refresh's writes are committed; quotas listen for breach detection
+refresh_applied = Signal()  # kwargs: account, run
+
+BATCH = 1000
+DESCRIPTIVE = ("kind", "name", "image", "flavor", "labels", "properties", "project_hint",
+               "created_at", "started_at", "finished_at")
+
+
+def max_gap(account: ProviderAccount) -> timedelta:
+    seconds = settings.GLASSPANE_MAX_GAP or settings.GLASSPANE_MAX_GAP_FACTOR * account.refresh_interval
+    return timedelta(seconds=seconds)
+
+
+# -- single flight -------------------------------------------------------------------------------------
+
+
+def acquire_lease(account: ProviderAccount, owner: str, ttl: float) -> bool:
+    now = timezone.now()
+    free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now) | Q(refresh_lease_owner=owner)
+    taken = ProviderAccount.objects.filter(
+        Q(pk=account.pk) & free
+    ).update(refresh_lease_owner=owner, refresh_lease_until=now + timedelta(seconds=ttl))
+    return taken == 1
+
+
+def release_lease(account: ProviderAccount, owner: str) -> None:
+    ProviderAccount.objects.filter(pk=account.pk, refresh_lease_owner=owner).update(
+        refresh_lease_owner="", refresh_lease_until=None
+    )
+
+
+# -- one refresh -----------------------------------------------------------------------------------------
+
+
+def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger: str = "manual") -> RefreshRun:
+    """Refresh ``account`` now, in this process. Re-raises ``ProviderUnavailable`` after recording
+    it, so a Celery task can retry; every other provider error is recorded and swallowed."""
+    run = run or RefreshRun.objects.create(account=account, trigger=trigger)
+    # the lease belongs to the run, so a task redelivered after its worker died takes it back
+    owner = f"run:{run.pk}"
+    if not acquire_lease(account, owner, ttl=settings.CELERY_TASK_TIME_LIMIT + 60):
+        run.status = RunStatus.SKIPPED
+        run.finished_at = timezone.now()
+        run.error = "another refresh of this account was running"
+        run.save(update_fields=["status", "finished_at", "error"])
+        return run
+    started = time.monotonic()
+    run.status, run.started_at = RunStatus.RUNNING, timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    ProviderAccount.objects.filter(pk=account.pk).update(last_refresh_started=run.started_at)
+    try:
+        inventory, samples, sample_issue = _observe(account)
+        with transaction.atomic():
+            apply(account, inventory, samples, run)
+        if sample_issue:
+            run.issues.append({"external_id": "", "message": sample_issue})
+        run.status = RunStatus.PARTIAL if run.issues else RunStatus.OK
+        _finish(account, run, started, health=Health.OK, message=_summary(run))
+    except ProviderUnavailable as exc:
+        _fail(account, run, started, exc)
+        raise
+    except (ProviderAuthError, ProviderDataError, ProviderError) as exc:
+        _fail(account, run, started, exc)
+    except BaseException as exc:  # a bug or a lost database: record it on the run, then let it propagate
+        _fail(account, run, started, ProviderError(f"internal error while refreshing: {exc!r}"))
+        raise
+    finally:
+        release_lease(account, owner)
+    transaction.on_commit(lambda: refresh_applied.send(sender=ProviderAccount, account=account, run=run))
+    return run
+
+
+def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], str]:
+    with account.driver() as driver:
+        inventory = driver.inventory(since=account.last_observed_at)
+        samples, issue = [], ""
+        if driver.supports(Capability.SAMPLES):
+            try:
+                samples = driver.samples()
+            except ProviderError as exc:  # inventory is still good; say what is missing
+                issue = f"utilization samples unavailable: {exc}"
+    return inventory, samples, issue
+
+
+def _summary(run: RefreshRun) -> str:
+    text = (f"{run.created} new, {run.updated} changed, {run.unchanged} unchanged, "
+            f"{run.deleted} deleted, {run.samples} samples")
+    if run.issues:
+        text += f"; {len(run.issues)} record(s) could not be read: {run.issues[0]['message']}"
+    return text
+
+
+def _finish(account, run, started, *, health, message) -> None:
+    run.finished_at = timezone.now()
+    run.duration = time.monotonic() - started
+    run.save()
+    ProviderAccount.objects.filter(pk=account.pk).update(
+        health=health,
+        health_message=message,
+        health_checked_at=run.finished_at,
+        last_refresh_finished=run.finished_at,
+        last_refresh_duration=run.duration,
+        last_refresh_counts=run.counts,
+        last_refresh_error=run.error,
+    )
+
+
+def _fail(account, run, started, exc: ProviderError) -> None:
+    run.status = RunStatus.FAILED
+    run.error = f"{type(exc).__name__}: {exc}"
+    log.warning("refresh of %s failed: %s", account.name, run.error)
+    _finish(account, run, started, health=Health.UNHEALTHY, message=str(exc))
+
+
+# -- applying observations -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """Everything one refresh writes, gathered first so it can be written in bulk."""
+
+    create: list[Resource] = field(default_factory=list)
+    update: list[Resource] = field(default_factory=list)
+    touch: list[int] = field(default_factory=list)  # unchanged rows: only last_seen moves
+    extend: dict[datetime, list[int]] = field(default_factory=lambda: defaultdict(list))  # end -> seg ids
+    seg_update: list[UsageSegment] = field(default_factory=list)
+    seg_create: list[tuple[Resource, Seg]] = field(default_factory=list)
+
+
+def _attrs(found: ObservedResource, project_id: int | None) -> Attrs:
+    return Attrs(project_id, found.state, found.vcpus, found.ram_mb, found.disk_gb, found.flavor or "")
+
+
+def _seg_of(row: UsageSegment) -> Seg:
+    return Seg(Attrs(row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb, row.flavor),
+               row.start, row.end, row.open, row.estimated)
+
+
+def _normalise(row: Resource) -> None:
+    """Round-trip values the way the database stores them, so comparisons are exact."""
+    row.vcpus = to_decimal(row.vcpus)
+    row.disk_gb = to_decimal(row.disk_gb)
+
+
+def apply(account: ProviderAccount, inventory: Inventory, samples: list[ObservedSample], run: RefreshRun) -> None:
+    """Write one inventory (and its samples) for ``account``; call inside a transaction."""
+    at = inventory.observed_at
+    run.observed_at = at
+    # a write first: it locks the account row (PostgreSQL) or the database (SQLite) until commit,
+    # so two applies for one account serialise and the second sees what the first wrote
+    ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
+    run.issues = [{"external_id": i.external_id, "message": i.message} for i in inventory.issues]
+    account.refresh_from_db(fields=["last_observed_at", "settings"])
+    sync_external_projects(account, inventory.projects, dict(inventory.project_facts), at,
+                           auto_create=bool(account.settings.get("auto_create_projects")))
+    if account.last_observed_at and at <= account.last_observed_at:
+        run.error = f"inventory observed at {at.isoformat()} is not newer than the last one applied; ignored"
+        return
+    mapper = ProjectMapper(account)
+    gap = max_gap(account)
+    existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
+    open_segs = {s.resource_id: s for s in UsageSegment.objects.filter(account=account, open=True)}
+    plan = _Plan()
+    seen: dict[str, Resource] = {}
+
+    for found in inventory.resources:
+        if found.external_id in seen:
+            run.issues.append({"external_id": found.external_id, "message": "reported twice; first kept"})
+            continue
+        project_id = mapper.project_id(found)
+        attrs = _attrs(found, project_id)
+        obs = Obs(at, attrs, found.started_at, found.finished_at)
+        row = existing.get(found.external_id)
+        if row is None:
+            row = _new_resource(account, found, project_id, at)
+            plan.create.append(row)
+            plan.seg_create.append((row, accounting.first(obs).added[0]))
+            seen[found.external_id] = row
+            continue
+        seen[found.external_id] = row
+        if row.last_seen >= at and row.deleted_at is None:
+            continue  # an older observation of this resource arrived late
+        revived = row.deleted_at is not None
+        changed = _assign(row, found, project_id, at) or revived
+        seg_row = open_segs.get(row.pk)
+        if seg_row is None or revived:
+            plan.seg_create.append((row, accounting.first(obs).added[0]))
+        else:
+            _plan_change(plan, row, seg_row, accounting.advance(_seg_of(seg_row), obs, gap))
+        if changed:
+            plan.update.append(row)
+        else:
+            plan.touch.append(row.pk)
+    run.created, run.updated, run.unchanged = len(plan.create), len(plan.update), len(plan.touch)
+
+    # deletions: what the provider says it deleted, and (for a complete inventory) what is missing
+    deleted_at = {d.external_id: d.deleted_at for d in inventory.deleted}
+    gone = [r for ext, r in existing.items() if r.deleted_at is None and ext not in seen
+            and (inventory.complete or ext in deleted_at)]
+    for row in gone:
+        when = deleted_at.get(row.external_id)
+        seg_row = open_segs.get(row.pk)
+        if seg_row is not None:
+            change = accounting.end(_seg_of(seg_row), when)
+            _plan_change(plan, row, seg_row, change)
+            when = change.current.end
+        row.deleted_at = max(when or row.last_seen, row.last_seen)
+        row.state = State.DELETED
+        plan.update.append(row)
+    run.deleted = len(gone)
+
+    _write(plan, at)
+    _link_parents(account, inventory, seen)
+    run.samples = _write_samples(account, seen, samples)
+    ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=at)
+
+
+def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:
+    row = Resource(account=account, external_id=found.external_id, project_id=project_id, state=found.state,
+                   vcpus=found.vcpus, ram_mb=found.ram_mb, disk_gb=found.disk_gb, first_seen=at, last_seen=at)
+    for name in DESCRIPTIVE:
+        setattr(row, name, _plain(name, getattr(found, name)))
+    _normalise(row)
+    return row
+
+
+_BLANK_IF_NONE = ("image", "flavor", "project_hint")
+
+
+def _plain(name: str, value):
+    """A driver value as the model stores it: mappings as plain dicts, missing text as ''."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if value is None and name in _BLANK_IF_NONE:
+        return ""
+    return value
+
+
+def _assign(row: Resource, found: ObservedResource, project_id, at) -> bool:
+    """Copy an observation onto ``row``; True when anything but ``last_seen`` changed."""
+    before = [getattr(row, n) for n in DESCRIPTIVE] + [row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb]
+    for name in DESCRIPTIVE:
+        setattr(row, name, _plain(name, getattr(found, name)))
+    row.project_id, row.state = project_id, found.state
+    row.vcpus, row.ram_mb, row.disk_gb = found.vcpus, found.ram_mb, found.disk_gb
+    _normalise(row)
+    row.last_seen = at
+    row.deleted_at = None
+    after = [getattr(row, n) for n in DESCRIPTIVE] + [row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb]
+    return before != after
+
+
+def _plan_change(plan: _Plan, row: Resource, seg_row: UsageSegment, change: accounting.Change) -> None:
+    if change.is_noop:
+        return
+    current = change.current
+    if current is not None:
+        only_end = (current.open and not change.added and current.start == seg_row.start
+                    and current.estimated == seg_row.estimated)
+        if only_end:
+            plan.extend[current.end].append(seg_row.pk)
+        else:
+            seg_row.start, seg_row.end = current.start, current.end
+            seg_row.open, seg_row.estimated = current.open, current.estimated
+            plan.seg_update.append(seg_row)
+    for seg in change.added:
+        plan.seg_create.append((row, seg))
+
+
+def _write(plan: _Plan, at: datetime) -> None:
+    Resource.objects.bulk_create(plan.create, batch_size=BATCH)
+    fields = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
+    Resource.objects.bulk_update(plan.update, fields, batch_size=BATCH)
+    for chunk in _chunks(plan.touch):
+        Resource.objects.filter(pk__in=chunk).update(last_seen=at)
+    for end, ids in plan.extend.items():
+        for chunk in _chunks(ids):
+            UsageSegment.objects.filter(pk__in=chunk).update(end=end)
+    # close before opening: at most one open segment per resource at any moment
+    UsageSegment.objects.bulk_update(plan.seg_update, ["start", "end", "open", "estimated"], batch_size=BATCH)
+    UsageSegment.objects.bulk_create(
+        [
+            UsageSegment(resource=row, account_id=row.account_id, kind=row.kind, project_id=seg.attrs.project_id,
+                         state=seg.attrs.state, vcpus=seg.attrs.vcpus, ram_mb=seg.attrs.ram_mb,
+                         disk_gb=seg.attrs.disk_gb, flavor=seg.attrs.flavor, start=seg.start, end=seg.end,
+                         open=seg.open, estimated=seg.estimated)
+            for row, seg in plan.seg_create
+        ],
+        batch_size=BATCH,
+    )
+
+
+def _chunks(items: list, size: int = BATCH):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _link_parents(account, inventory: Inventory, seen: dict[str, Resource]) -> None:
+    """Set parents from the driver's hints: same-account ids, or a name found by another account."""
+    by_name_wanted = {f.parent_match["name"] for f in inventory.resources
+                      if f.parent_match and f.parent_match.get("name") and not f.parent_external_id}
+    by_name = {}
+    if by_name_wanted:
+        for pk, name in (Resource.objects.live().exclude(account=account)
+                         .filter(name__in=by_name_wanted, kind__in=["vm", "host"]).values_list("pk", "name")):
+            by_name.setdefault(name, pk)
+    changed = []
+    for found in inventory.resources:
+        row = seen.get(found.external_id)
+        if row is None:
+            continue
+        parent = None
+        if found.parent_external_id and found.parent_external_id in seen:
+            parent = seen[found.parent_external_id].pk
+        elif found.parent_match and found.parent_match.get("name"):
+            parent = by_name.get(found.parent_match["name"])
+        if row.parent_id != parent:
+            row.parent_id = parent
+            changed.append(row)
+    Resource.objects.bulk_update(changed, ["parent"], batch_size=BATCH)
+
+
+def _delta(now, before):
+    if now is None or before is None or now < before:
+        return None  # missing, or the counter was reset (a restart): no trustworthy delta
+    return now - before
+
+
+def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSample]) -> int:
+    rows, touched = [], []
+    for s in samples:
+        res = seen.get(s.external_id)
+        if res is None:
+            continue
+        prev = res.last_sample or {}
+        prev_at = datetime.fromisoformat(prev["at"]) if prev.get("at") else None
+        if prev_at is not None and s.at <= prev_at:
+            continue  # duplicate or late sample
+        interval = (s.at - prev_at).total_seconds() if prev_at else None
+        cpu = _delta(s.cpu_time_ns, prev.get("cpu_time_ns")) if prev_at else None
+        net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
+        disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
+        rows.append(UtilizationSample(
+            resource=res, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
+            cpu_core_seconds=cpu / 1e9 if cpu is not None else None,
+            memory_used_mb=_float(s.memory_used_mb), memory_total_mb=_float(s.memory_total_mb),
+            net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes,
+            disk_read_bytes=s.disk_read_bytes, disk_write_bytes=s.disk_write_bytes,
+            net_bytes=_delta(net_now, prev.get("net")) if prev_at else None,
+            disk_bytes=_delta(disk_now, prev.get("disk")) if prev_at else None,
+        ))
+        res.last_sample = {"at": s.at.isoformat(), "cpu_time_ns": s.cpu_time_ns, "net": net_now, "disk": disk_now}
+        touched.append(res)
+    UtilizationSample.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+    Resource.objects.bulk_update(touched, ["last_sample"], batch_size=BATCH)
+    if rows:
+        rollup_hours(min(r.at for r in rows), max(r.at for r in rows), account=account)
+    return len(rows)
+
+
+def _sum(a, b):
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def _float(value):
+    return float(value) if value is not None else None

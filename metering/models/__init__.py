@@ -1,0 +1,48 @@
+"""Metering models, split by concept; import them from here."""
+
+from metering.models.chargeback import FixedCost, ProjectRatePlan, Rate, RatePlan, Statement, StatementLine
+from metering.models.inventory import MappingRule, Resource
+from metering.models.quotas import (
+    UNLIMITED,
+    ProvisionRequest,
+    Quota,
+    QuotaAudit,
+    QuotaBreach,
+    QuotaDefault,
+    Reservation,
+)
+from metering.models.tenancy import Membership, Project
+from metering.models.usage import (
+    ExternalProject,
+    ProviderUsage,
+    RefreshRun,
+    UsageSegment,
+    UtilizationRollup,
+    UtilizationSample,
+)
+
+__all__ = [
+    "UNLIMITED",
+    "ExternalProject",
+    "FixedCost",
+    "MappingRule",
+    "Membership",
+    "Project",
+    "ProjectRatePlan",
+    "ProviderUsage",
+    "ProvisionRequest",
+    "Quota",
+    "QuotaAudit",
+    "QuotaBreach",
+    "QuotaDefault",
+    "Rate",
+    "RatePlan",
+    "RefreshRun",
+    "Reservation",
+    "Resource",
+    "Statement",
+    "StatementLine",
+    "UsageSegment",
+    "UtilizationRollup",
+    "UtilizationSample",
+]

@@ -1,0 +1,133 @@
+"""Limits, reservations for requests in flight, breaches, and the audit trail of every change.
+
+Usage is never stored as a counter: it is counted live from the inventory plus active
+reservations (``metering.quotas``), so it cannot drift from reality.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from metering.choices import ChangeSource, QuotaKey, RequestState
+from metering.models.inventory import Resource
+from metering.models.tenancy import Project
+from providers.models import ProviderAccount
+
+UNLIMITED = -1
+
+
+class QuotaDefault(models.Model):
+    """The site-wide default for one limit (like Horizon's Defaults)."""
+
+    key = models.CharField(max_length=12, choices=QuotaKey.choices, unique=True)
+    limit = models.BigIntegerField(validators=[MinValueValidator(UNLIMITED)])
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"default {self.key}={self.limit}"
+
+
+class Quota(models.Model):
+    """One project's limit for one key, global (``account`` empty) or narrowed to one account."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="quotas")
+    account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.CASCADE)
+    key = models.CharField(max_length=12, choices=QuotaKey.choices)
+    limit = models.BigIntegerField(validators=[MinValueValidator(UNLIMITED)])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "key"], condition=Q(account__isnull=True), name="quota_unique_global"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "account", "key"], condition=Q(account__isnull=False), name="quota_unique_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = f"@{self.account}" if self.account_id else ""
+        return f"{self.project} {self.key}{scope}={self.limit}"
+
+
+class QuotaAudit(models.Model):
+    """Who changed which limit, when, from where, old -> new (``project`` empty = a default)."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="quota_audit")
+    account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL)
+    key = models.CharField(max_length=12, choices=QuotaKey.choices)
+    old = models.BigIntegerField(null=True, blank=True, help_text="empty: was not set")
+    new = models.BigIntegerField(null=True, blank=True, help_text="empty: removed")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=10, choices=ChangeSource.choices)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+
+class ProvisionRequest(models.Model):
+    """A request to create a VM, container or server through Glasspane."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="provision_requests")
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="provision_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=10)
+    spec = models.JSONField(default=dict)
+    state = models.CharField(max_length=14, choices=RequestState.choices, default=RequestState.PENDING)
+    message = models.TextField(blank=True, default="")
+    resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class Reservation(models.Model):
+    """What an admitted request will use, counted until it succeeds (then the resource counts)
+    or fails (then it is released)."""
+
+    request = models.OneToOneField(ProvisionRequest, on_delete=models.CASCADE, related_name="reservation")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reservations")
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE)
+    vms = models.PositiveIntegerField(default=0)
+    containers = models.PositiveIntegerField(default=0)
+    vcpus = models.DecimalField(max_digits=10, decimal_places=3, default=0)
+    ram_mb = models.BigIntegerField(default=0)
+    disk_gb = models.DecimalField(max_digits=14, decimal_places=3, default=0)
+    volumes = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=2, default=0, help_text="forecast for the month")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "active"], name="reservation_project_active")]
+
+
+class QuotaBreach(models.Model):
+    """A project over a limit because of something created behind Glasspane's back."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="breaches")
+    account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL)
+    key = models.CharField(max_length=12, choices=QuotaKey.choices)
+    limit = models.BigIntegerField()
+    used = models.DecimalField(max_digits=18, decimal_places=3)
+    over_by = models.DecimalField(max_digits=18, decimal_places=3)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    actions = models.JSONField(default=list, blank=True, help_text="what the policy did (audited)")
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "key"], condition=Q(closed_at__isnull=True), name="breach_one_open_per_key"
+            ),
+        ]

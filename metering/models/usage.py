@@ -1,0 +1,170 @@
+"""The ledger: usage segments, utilization samples and hourly rollups, refresh runs.
+
+A ``UsageSegment`` is a run of time in which one resource kept the same project, state and size.
+``end`` is always set: for the open segment (``open=True``) it is the newest observation that
+confirmed it, so a report never counts time nobody observed. ``estimated`` marks time that was
+counted across a gap longer than the allowed one with no lifecycle timestamp to vouch for it.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from metering.choices import ResourceKind, ResourceState, RunStatus
+from metering.models.inventory import Resource
+from metering.models.tenancy import Project
+from providers.models import ProviderAccount
+
+
+class UsageSegment(models.Model):
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="segments")
+    # denormalised from the resource so period reports group without joins
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ResourceKind.choices)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="segments")
+    state = models.CharField(max_length=10, choices=ResourceState.choices)
+    vcpus = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    ram_mb = models.BigIntegerField(null=True, blank=True)
+    disk_gb = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    flavor = models.CharField(max_length=255, blank=True, default="")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    open = models.BooleanField(default=True)
+    estimated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["resource", "start"]
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "start"], name="segment_unique_start"),
+            models.UniqueConstraint(fields=["resource"], condition=Q(open=True), name="segment_one_open"),
+            models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="segment_end_after_start"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "start", "end"], name="segment_project_period"),
+            models.Index(fields=["start", "end"], name="segment_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} {self.state} [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M})"
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+class UtilizationSample(models.Model):
+    """One raw sample; deltas against the previous sample are computed on insert."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    interval_seconds = models.FloatField(null=True, blank=True, help_text="since the previous sample")
+    cpu_time_ns = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    cpu_core_seconds = models.FloatField(null=True, blank=True, help_text="used since the previous sample")
+    memory_used_mb = models.FloatField(null=True, blank=True)
+    memory_total_mb = models.FloatField(null=True, blank=True)
+    net_rx_bytes = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    net_tx_bytes = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    disk_read_bytes = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    disk_write_bytes = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    net_bytes = models.BigIntegerField(null=True, blank=True, help_text="rx+tx since the previous sample")
+    disk_bytes = models.BigIntegerField(null=True, blank=True, help_text="read+write since the previous sample")
+
+    class Meta:
+        ordering = ["resource", "at"]
+        constraints = [models.UniqueConstraint(fields=["resource", "at"], name="sample_unique_at")]
+        indexes = [models.Index(fields=["at"], name="sample_at")]
+
+
+class UtilizationRollup(models.Model):
+    """Samples of one resource in one UTC hour, aggregated; kept after raw samples are pruned."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="rollups")
+    hour = models.DateTimeField()
+    samples = models.PositiveIntegerField(default=0)
+    cpu_pct_avg = models.FloatField(null=True, blank=True)
+    cpu_pct_max = models.FloatField(null=True, blank=True)
+    cpu_core_seconds = models.FloatField(default=0)
+    memory_avg_mb = models.FloatField(null=True, blank=True)
+    memory_max_mb = models.FloatField(null=True, blank=True)
+    memory_mb_seconds = models.FloatField(default=0)
+    net_bytes = models.BigIntegerField(default=0)
+    disk_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["resource", "hour"]
+        constraints = [models.UniqueConstraint(fields=["resource", "hour"], name="rollup_unique_hour")]
+        indexes = [models.Index(fields=["hour"], name="rollup_hour")]
+
+
+class RefreshRun(models.Model):
+    """One refresh of one account: what it found and how it went (shown on the providers page)."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=20, default="schedule")
+    task_id = models.CharField(max_length=255, blank=True, default="")
+    queued_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="seconds")
+    observed_at = models.DateTimeField(null=True, blank=True, help_text="the provider's clock")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    deleted = models.PositiveIntegerField(default=0)
+    samples = models.PositiveIntegerField(default=0)
+    issues = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["account", "-queued_at"], name="run_account_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.status} {self.queued_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def counts(self) -> dict:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "samples": self.samples,
+            "issues": len(self.issues),
+        }
+
+
+class ExternalProject(models.Model):
+    """A tenant a provider knows (a Keystone project) and its facts (limits, quota-sets)."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="external_projects")
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True, default="")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="external")
+    facts = models.JSONField(default=dict, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "external_id"], name="external_project_unique"),
+        ]
+
+
+class ProviderUsage(models.Model):
+    """The provider's own usage totals (Nova os-simple-tenant-usage), stored beside ours."""
+
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    external_project = models.ForeignKey(ExternalProject, on_delete=models.CASCADE, related_name="usage")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    vcpu_hours = models.DecimalField(max_digits=20, decimal_places=6)
+    ram_mb_hours = models.DecimalField(max_digits=24, decimal_places=6)
+    disk_gb_hours = models.DecimalField(max_digits=20, decimal_places=6)
+    instance_hours = models.DecimalField(max_digits=20, decimal_places=6)
+    fetched_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["external_project", "start", "end"], name="provider_usage_unique"),
+        ]

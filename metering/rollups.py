@@ -1,0 +1,69 @@
+"""Hourly rollups of utilization samples, and pruning of raw samples past retention.
+
+Rollups are recomputed from raw samples for the hours touched (an upsert), so running them twice,
+or after a late sample, gives the same rows. CPU % is relative to the resource's vCPUs (100 % =
+every allocated vCPU busy); for a container without a CPU limit, to one core.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Avg, Count, F, FloatField, Max, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from metering.models import Resource, UtilizationRollup, UtilizationSample
+
+
+def _hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def rollup_hours(start: datetime, end: datetime, account=None) -> int:
+    """Recompute the rollups of every hour from ``start``'s to ``end``'s; returns rows written."""
+    lo, hi = _hour(start), _hour(end) + timedelta(hours=1)
+    samples = UtilizationSample.objects.filter(at__gte=lo, at__lt=hi)
+    if account is not None:
+        samples = samples.filter(resource__account=account)
+    with_cpu = Q(cpu_core_seconds__isnull=False, interval_seconds__gt=0)
+    groups = (
+        samples.annotate(hour=TruncHour("at")).values("resource_id", "hour")
+        .annotate(
+            n=Count("id"),
+            core=Sum("cpu_core_seconds", filter=with_cpu),
+            busy_interval=Sum("interval_seconds", filter=with_cpu),
+            peak=Max(F("cpu_core_seconds") / F("interval_seconds"), filter=with_cpu, output_field=FloatField()),
+            mem_avg=Avg("memory_used_mb"),
+            mem_max=Max("memory_used_mb"),
+            mem_seconds=Sum(F("memory_used_mb") * F("interval_seconds"), output_field=FloatField()),
+            net=Sum("net_bytes"),
+            disk=Sum("disk_bytes"),
+        )
+    )
+    groups = list(groups)
+    vcpus = dict(Resource.objects.filter(pk__in={g["resource_id"] for g in groups}).values_list("pk", "vcpus"))
+    rows = []
+    for g in groups:
+        cores = float(vcpus.get(g["resource_id"]) or 1)
+        avg = (g["core"] / g["busy_interval"] / cores * 100) if g["busy_interval"] else None
+        rows.append(UtilizationRollup(
+            resource_id=g["resource_id"], hour=g["hour"], samples=g["n"],
+            cpu_pct_avg=avg, cpu_pct_max=(g["peak"] / cores * 100) if g["peak"] is not None else None,
+            cpu_core_seconds=g["core"] or 0, memory_avg_mb=g["mem_avg"], memory_max_mb=g["mem_max"],
+            memory_mb_seconds=g["mem_seconds"] or 0, net_bytes=g["net"] or 0, disk_bytes=g["disk"] or 0,
+        ))
+    UtilizationRollup.objects.bulk_create(
+        rows, batch_size=1000, update_conflicts=True, unique_fields=["resource", "hour"],
+        update_fields=["samples", "cpu_pct_avg", "cpu_pct_max", "cpu_core_seconds", "memory_avg_mb",
+                       "memory_max_mb", "memory_mb_seconds", "net_bytes", "disk_bytes"],
+    )
+    return len(rows)
+
+
+def prune_samples(now: datetime | None = None) -> int:
+    """Delete raw samples older than ``GLASSPANE_RAW_RETENTION`` days (their rollups stay)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.GLASSPANE_RAW_RETENTION)
+    deleted, _ = UtilizationSample.objects.filter(at__lt=cutoff).delete()
+    return deleted

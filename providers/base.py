@@ -1,0 +1,394 @@
+"""The provider contract: what a driver returns, what it may do, and how it fails.
+
+A driver turns one platform (a libvirt host, a Docker engine, an OpenStack cloud) into plain,
+immutable observations. It never touches the ORM: the collector (``metering.collector``) owns every
+write, so that accounting rules live in exactly one place and a driver can be tested with nothing
+but its platform.
+
+Conventions every driver follows:
+
+* Times are timezone-aware UTC ``datetime`` objects; ``Inventory.observed_at`` is the provider's
+  own clock when it offers one (the OpenStack simulator's clock can be advanced by tests).
+* Sizes: ``vcpus`` is a ``Decimal`` (a container may be limited to 0.5 CPU), ``ram_mb`` an int,
+  ``disk_gb`` a ``Decimal``. ``None`` means *unlimited* (a container with no limit), never zero.
+* Counters in ``UtilizationSample`` are cumulative since the resource started; the collector
+  computes deltas between consecutive samples and copes with resets.
+* One broken record must not cost the rest: report it in ``Inventory.issues`` and carry on. Raise
+  only when the whole answer cannot be trusted (then nothing of it is written).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+
+class Kind:
+    """Resource kinds, shared with ``metering.Resource.kind``."""
+
+    HOST = "host"
+    VM = "vm"
+    CONTAINER = "container"
+    VOLUME = "volume"
+    ALL = (HOST, VM, CONTAINER, VOLUME)
+
+
+class State:
+    """The common state set every platform's states are mapped onto."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+    BUILDING = "building"
+    ERROR = "error"
+    AVAILABLE = "available"  # a volume not attached to anything
+    IN_USE = "in-use"  # a volume attached to a server
+    UNKNOWN = "unknown"
+    DELETED = "deleted"  # set by the collector, never returned by a driver
+    ALL = (RUNNING, PAUSED, SUSPENDED, STOPPED, CRASHED, BUILDING, ERROR, AVAILABLE, IN_USE, UNKNOWN, DELETED)
+
+
+class Capability:
+    """Optional abilities a driver declares in ``Driver.capabilities``."""
+
+    SAMPLES = "samples"  # utilization samples
+    PROVISION = "provision"  # create a VM, container or server from a spec
+    ACTIONS = "actions"  # start, stop, reboot, delete
+    APPLY_QUOTA = "apply_quota"  # push project limits down to the platform
+    USAGE_REPORT = "usage_report"  # the platform's own usage accounting (Nova simple-tenant-usage)
+
+
+class Action:
+    START = "start"
+    STOP = "stop"
+    REBOOT = "reboot"
+    DELETE = "delete"
+    ALL = (START, STOP, REBOOT, DELETE)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every error a driver raises on purpose. ``str()`` is written for a person."""
+
+
+class ProviderUnavailable(ProviderError):
+    """The platform cannot be reached or answered 5xx: worth retrying later."""
+
+
+class ProviderAuthError(ProviderError):
+    """Credentials were refused or lack a role: retrying will not help until someone fixes them."""
+
+
+class ProviderDataError(ProviderError):
+    """The platform answered something that cannot be trusted (malformed, inconsistent)."""
+
+
+class UnsupportedCapability(ProviderError):
+    """The driver does not do this (see ``Driver.capabilities``)."""
+
+
+class SettingsError(ValueError):
+    """Settings or credentials failed validation; ``errors`` maps field name to message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.errors.items()))
+
+
+# -- settings schema ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting (or credential) a driver accepts; drives ``provider add`` and the admin form."""
+
+    name: str
+    type: str = "str"  # str | int | float | bool | choice
+    required: bool = False
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    secret: bool = False  # a credential: stored encrypted, never shown back
+
+    def clean(self, raw: Any) -> Any:
+        if raw is None or raw == "":
+            if self.required:
+                raise ValueError("is required")
+            return self.default
+        if self.type == "str":
+            return str(raw)
+        if self.type == "int":
+            try:
+                return int(str(raw).strip())
+            except ValueError:
+                raise ValueError(f"must be a whole number, got {raw!r}") from None
+        if self.type == "float":
+            try:
+                return float(str(raw).strip())
+            except ValueError:
+                raise ValueError(f"must be a number, got {raw!r}") from None
+        if self.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"must be true or false, got {raw!r}")
+        if self.type == "choice":
+            if str(raw) not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}, got {raw!r}")
+            return str(raw)
+        raise ValueError(f"unknown setting type {self.type!r}")
+
+
+def clean_settings(schema: Iterable[Setting], values: Mapping[str, Any], what: str = "setting") -> dict:
+    """Validate ``values`` against ``schema``: unknown keys and bad values become field errors."""
+    schema = list(schema)
+    known = {s.name for s in schema}
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    for name in values:
+        if name not in known:
+            errors[name] = f"unknown {what} (known: {', '.join(sorted(known)) or 'none'})"
+    for spec in schema:
+        try:
+            value = spec.clean(values.get(spec.name))
+        except ValueError as exc:
+            errors[spec.name] = str(exc)
+            continue
+        if value is not None:
+            cleaned[spec.name] = value
+    if errors:
+        raise SettingsError(errors)
+    return cleaned
+
+
+# -- observations ---------------------------------------------------------------------------------
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_decimal(value: Any, places: int = 3) -> Decimal | None:
+    """A size as ``Decimal`` rounded to ``places``; ``None`` stays ``None`` (unlimited)."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal(1).scaleb(-places))
+    except (InvalidOperation, ValueError):
+        raise ProviderDataError(f"not a number: {value!r}") from None
+
+
+@dataclass(frozen=True)
+class ObservedProject:
+    """A tenant the platform knows (a Keystone project); may be mapped or auto-created."""
+
+    external_id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedResource:
+    """One host, VM, container or volume as the platform reports it right now."""
+
+    external_id: str
+    kind: str
+    name: str
+    state: str
+    vcpus: Decimal | None = None
+    ram_mb: int | None = None
+    disk_gb: Decimal | None = None
+    #: the platform's own reference to a tenant: a slug from libvirt metadata, a Docker label
+    #: value, a Keystone project id. ``metering.mapping`` turns it into a Project.
+    project_hint: str | None = None
+    #: the parent's ``external_id`` in the same account (host -> VM, VM -> container).
+    parent_external_id: str | None = None
+    #: how to find a parent found by *another* account, e.g. ``{"name": "web-01"}`` for the VM a
+    #: Docker engine runs in. Resolved by the collector.
+    parent_match: Mapping[str, str] | None = None
+    image: str = ""
+    flavor: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: everything else worth showing on the detail page (MACs, autostart, ports, host...)
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    started_at: datetime | None = None  # when it last entered ``running`` (Docker StartedAt, Nova launched_at)
+    finished_at: datetime | None = None  # when it last left ``running`` (Docker FinishedAt)
+    deleted_at: datetime | None = None  # set only for resources the platform reports as deleted
+
+
+@dataclass(frozen=True)
+class DataIssue:
+    """One record that could not be read; the rest of the answer is still good."""
+
+    external_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The answer to one ``Driver.inventory()`` call."""
+
+    resources: list[ObservedResource]
+    observed_at: datetime = field(default_factory=utcnow)
+    #: resources the platform says were deleted (with ``deleted_at``), e.g. Nova changes-since.
+    deleted: list[ObservedResource] = field(default_factory=list)
+    issues: list[DataIssue] = field(default_factory=list)
+    projects: list[ObservedProject] = field(default_factory=list)
+    #: extra per-project facts for display and reconciliation (OpenStack limits and quota-sets),
+    #: keyed by the platform's project reference.
+    project_facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: True when ``resources`` is everything the account has: what is missing was deleted.
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class UtilizationSample:
+    """Utilization of one resource at one instant; counters are cumulative."""
+
+    external_id: str
+    at: datetime
+    cpu_time_ns: int | None = None  # cumulative CPU time over all cores
+    memory_used_mb: Decimal | None = None  # net of cache where the platform says so
+    memory_total_mb: Decimal | None = None
+    net_rx_bytes: int | None = None
+    net_tx_bytes: int | None = None
+    disk_read_bytes: int | None = None
+    disk_write_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    message: str
+    checked_at: datetime = field(default_factory=utcnow)
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProvisionSpec:
+    """What a provisioning request asks for; a driver uses the fields that apply to it."""
+
+    name: str
+    kind: str
+    project: str  # the project reference the platform understands (slug or Keystone id)
+    vcpus: Decimal | None = None
+    ram_mb: int | None = None
+    disk_gb: Decimal | None = None
+    image: str = ""
+    flavor: str = ""
+    command: list[str] = field(default_factory=list)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    network: str = ""
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """The platform's own accounting for one project and period (Nova simple-tenant-usage)."""
+
+    project_ref: str
+    start: datetime
+    end: datetime
+    vcpu_hours: Decimal
+    ram_mb_hours: Decimal
+    disk_gb_hours: Decimal
+    instance_hours: Decimal
+    servers: int = 0
+
+
+# -- the driver -------------------------------------------------------------------------------------
+
+
+class Driver(abc.ABC):
+    """Base class of every driver. Subclasses set the class attributes and the three methods.
+
+    A driver instance is short-lived: the collector creates one per refresh with cleaned settings
+    and decrypted credentials, uses it, and calls ``close()``.
+    """
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    settings_schema: ClassVar[tuple[Setting, ...]] = ()
+    credentials_schema: ClassVar[tuple[Setting, ...]] = ()
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
+        self.settings = dict(settings)
+        self.credentials = dict(credentials or {})
+
+    @classmethod
+    def validate(cls, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
+        """Clean settings and credentials; raise ``SettingsError`` naming every bad field."""
+        errors: dict[str, str] = {}
+        cleaned_settings, cleaned_credentials = {}, {}
+        try:
+            cleaned_settings = clean_settings(cls.settings_schema, settings)
+        except SettingsError as exc:
+            errors.update(exc.errors)
+        try:
+            cleaned_credentials = clean_settings(cls.credentials_schema, credentials or {}, "credential")
+        except SettingsError as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise SettingsError(errors)
+        return cleaned_settings, cleaned_credentials
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @abc.abstractmethod
+    def health(self) -> Health:
+        """Check reachability and credentials cheaply; never raise for an expected failure."""
+        raise NotImplementedError("health")
+
+    @abc.abstractmethod
+    def inventory(self, since: datetime | None = None) -> Inventory:
+        """Everything the account holds right now. Raise ``ProviderError`` if it cannot be had.
+
+        ``since`` is the provider clock of the previous complete inventory: a driver whose platform
+        can list deletions since then (Nova ``changes-since``) reports them in ``Inventory.deleted``
+        with their real deletion time; others ignore it.
+        """
+        raise NotImplementedError("inventory")
+
+    def samples(self, external_ids: Iterable[str] | None = None) -> list[UtilizationSample]:
+        """Utilization of running resources (all, or those named)."""
+        raise UnsupportedCapability(f"{self.kind} does not report utilization samples")
+
+    def provision(self, spec: ProvisionSpec) -> ObservedResource:
+        """Create a resource from ``spec`` and return it as observed right after creation."""
+        raise UnsupportedCapability(f"{self.kind} cannot provision resources")
+
+    def act(self, external_id: str, action: str) -> None:
+        """Run one of ``Action.ALL`` on a resource."""
+        raise UnsupportedCapability(f"{self.kind} does not support actions")
+
+    def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
+        """Push limits (keys as in ``metering`` quotas) to the platform; return what it now has."""
+        raise UnsupportedCapability(f"{self.kind} cannot apply quotas")
+
+    def usage_report(self, project_ref: str, start: datetime, end: datetime) -> UsageTotals:
+        """The platform's own usage totals for a project over [start, end)."""
+        raise UnsupportedCapability(f"{self.kind} has no usage accounting of its own")
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,121 @@
+"""An in-memory driver for fast unit tests of the collector and the pages.
+
+Tests put a ``FakeWorld`` under a name in ``FakeDriver.worlds`` and point an account at it with the
+setting ``world=NAME``. It never replaces the real-engine integration tests of the real drivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import ClassVar
+
+from providers.base import (
+    Capability,
+    Driver,
+    Health,
+    Inventory,
+    ObservedProject,
+    ObservedResource,
+    ProviderError,
+    ProviderUnavailable,
+    ProvisionSpec,
+    Setting,
+    State,
+    UtilizationSample,
+    utcnow,
+)
+
+
+@dataclass
+class FakeWorld:
+    resources: dict[str, ObservedResource] = field(default_factory=dict)
+    samples: list[UtilizationSample] = field(default_factory=list)
+    projects: list[ObservedProject] = field(default_factory=list)
+    deleted: list[ObservedResource] = field(default_factory=list)
+    now: datetime | None = None  # the provider's clock; None = real time
+    fail: ProviderError | None = None  # raised by inventory() and health()
+    quotas: dict[str, dict] = field(default_factory=dict)
+
+    def put(self, resource: ObservedResource) -> None:
+        self.resources[resource.external_id] = resource
+
+    def remove(self, external_id: str) -> None:
+        self.resources.pop(external_id, None)
+
+
+class FakeDriver(Driver):
+    kind = "fake"
+    label = "Fake (tests)"
+    settings_schema = (Setting("world", required=True, help="name of a FakeWorld in FakeDriver.worlds"),)
+    credentials_schema = (Setting("token", secret=True),)
+    capabilities = frozenset(
+        {Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA}
+    )
+    worlds: ClassVar[dict[str, FakeWorld]] = {}
+
+    @property
+    def world(self) -> FakeWorld:
+        try:
+            return self.worlds[self.settings["world"]]
+        except KeyError:
+            raise ProviderUnavailable(f"fake world {self.settings.get('world')!r} does not exist") from None
+
+    def health(self) -> Health:
+        try:
+            world = self.world
+        except ProviderError as exc:
+            return Health(False, str(exc))
+        if world.fail:
+            return Health(False, str(world.fail))
+        return Health(True, f"{len(world.resources)} resources")
+
+    def inventory(self, since=None) -> Inventory:
+        world = self.world
+        if world.fail:
+            raise world.fail
+        return Inventory(
+            resources=list(world.resources.values()),
+            observed_at=world.now or utcnow(),
+            deleted=list(world.deleted),
+            projects=list(world.projects),
+        )
+
+    def samples(self, external_ids=None) -> list[UtilizationSample]:
+        wanted = set(external_ids) if external_ids is not None else None
+        return [s for s in self.world.samples if wanted is None or s.external_id in wanted]
+
+    def provision(self, spec: ProvisionSpec) -> ObservedResource:
+        world = self.world
+        if world.fail:
+            raise world.fail
+        resource = ObservedResource(
+            external_id=f"fake-{len(world.resources) + 1}-{spec.name}",
+            kind=spec.kind,
+            name=spec.name,
+            state=State.RUNNING,
+            vcpus=spec.vcpus,
+            ram_mb=spec.ram_mb,
+            disk_gb=spec.disk_gb,
+            project_hint=spec.project,
+            image=spec.image,
+            labels=dict(spec.labels),
+            created_at=world.now or utcnow(),
+            started_at=world.now or utcnow(),
+        )
+        world.put(resource)
+        return resource
+
+    def act(self, external_id: str, action: str) -> None:
+        world = self.world
+        resource = world.resources[external_id]
+        if action == "delete":
+            world.remove(external_id)
+        elif action == "stop":
+            world.put(replace(resource, state=State.STOPPED))
+        elif action in ("start", "reboot"):
+            world.put(replace(resource, state=State.RUNNING))
+
+    def apply_quota(self, project_ref, limits):
+        self.world.quotas[project_ref] = dict(limits)
+        return dict(limits)

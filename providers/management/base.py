@@ -1,0 +1,41 @@
+"""A base for Glasspane's management commands: bad arguments are one clear line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class _OneLineParser(CommandParser):
+    def error(self, message):
+        if self.called_from_command_line:
+            sys.stderr.write(f"{self.prog}: error: {message}\n")
+            sys.exit(2)
+        raise CommandError(f"Error: {message}", returncode=2)
+
+
+class GlasspaneCommand(BaseCommand):
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _OneLineParser  # subparsers inherit the class from their parent
+        return parser
+
+    def usage_error(self, message: str) -> CommandError:
+        """An error in what the caller typed: one line, exit status 2."""
+        return CommandError(message, returncode=2)
+
+    def write_json(self, data) -> None:
+        self.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def parse_pairs(pairs: list[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` -> ``{"a": "1", "b": "x"}``; a pair without '=' is a usage error."""
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--{what} {pair!r}: expected key=value", returncode=2)
+        result[key.strip()] = value
+    return result

@@ -1,0 +1,75 @@
+"""``ProviderAccount``: one connection to one platform, and what we last heard from it.
+
+The account stores the driver kind (a registry key), settings validated by that driver, and
+credentials encrypted at rest. Health and the last refresh's summary live on the row so the
+providers page and ``/metrics`` read them without joining the run history.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from providers import crypto, registry
+from providers.base import Driver
+
+NAME_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]{0,62}$", "use lowercase letters, digits, '-' and '_' (at most 63)"
+)
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    OK = "ok", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
+class ProviderAccount(models.Model):
+    name = models.CharField(max_length=63, unique=True, validators=[NAME_VALIDATOR])
+    kind = models.CharField(max_length=40, help_text="driver kind from the glasspane.providers registry")
+    settings = models.JSONField(default=dict, blank=True)
+    credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    refresh_interval = models.PositiveIntegerField(
+        default=300, validators=[MinValueValidator(10)], help_text="seconds between refreshes"
+    )
+    enabled = models.BooleanField(default=True)
+
+    health = models.CharField(max_length=12, choices=Health.choices, default=Health.UNKNOWN)
+    health_message = models.TextField(blank=True, default="")
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+
+    last_refresh_started = models.DateTimeField(null=True, blank=True)
+    last_refresh_finished = models.DateTimeField(null=True, blank=True)
+    last_refresh_duration = models.FloatField(null=True, blank=True, help_text="seconds")
+    last_refresh_counts = models.JSONField(default=dict, blank=True)
+    last_refresh_error = models.TextField(blank=True, default="")
+    #: the provider's clock at the last complete inventory; used for changes-since queries
+    last_observed_at = models.DateTimeField(null=True, blank=True)
+    #: single-flight lease: a refresh holds it until it finishes or the lease runs out
+    refresh_lease_owner = models.CharField(max_length=64, blank=True, default="", editable=False)
+    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def driver_class(self) -> type[Driver]:
+        return registry.driver_class(self.kind)
+
+    @property
+    def credentials(self) -> dict:
+        return crypto.decrypt(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict) -> None:
+        self.credentials_encrypted = crypto.encrypt(value)
+
+    def driver(self) -> Driver:
+        """A fresh driver for this account; the caller closes it (use ``with``)."""
+        return self.driver_class(self.settings, self.credentials)

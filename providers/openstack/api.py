@@ -1,0 +1,142 @@
+"""The driver's wire helpers: building the openstacksdk connection, JSON calls and marker paging.
+
+The driver talks through openstacksdk's service adapters (``conn.compute``, ``conn.block_storage``,
+``conn.identity``), which carry the token, the catalog, microversion headers and keystoneauth's
+one-shot re-authentication on 401, and reads the JSON itself: the records stay exactly as the API
+reference defines them, and a malformed one can be reported on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import openstack.connection
+from openstack import exceptions as os_exc
+
+from providers.base import ProviderDataError
+from providers.openstack.errors import translated
+
+
+def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
+            project_id: str | None = None) -> openstack.connection.Connection:
+    """A Connection from cleaned settings and credentials (no clouds.yaml, no OS_* variables).
+
+    ``project_id`` scopes a password account to another project (provisioning there).
+    """
+    verify: bool | str = bool(settings.get("verify", True))
+    if verify and settings.get("ca_bundle"):
+        verify = settings["ca_bundle"]
+    options: dict[str, Any] = {
+        "auth_url": settings["auth_url"],
+        "interface": settings.get("interface") or "public",
+        "verify": verify,
+        "app_name": "glasspane",
+        "api_timeout": 60,
+    }
+    if settings.get("region"):
+        options["region_name"] = settings["region"]
+    if credentials.get("application_credential_id"):
+        options.update(
+            auth_type="v3applicationcredential",
+            application_credential_id=credentials["application_credential_id"],
+            application_credential_secret=credentials.get("application_credential_secret", ""),
+        )
+    else:
+        options.update(
+            auth_type="password",
+            username=credentials.get("username"),
+            password=credentials.get("password"),
+            user_domain_name=credentials.get("user_domain") or "Default",
+        )
+        if project_id:
+            options["project_id"] = project_id
+        else:
+            options.update(project_name=credentials.get("project_name"),
+                           project_domain_name=credentials.get("project_domain") or "Default")
+    with translated("set up the OpenStack connection"):
+        return openstack.connection.Connection(**options)
+
+
+def response_time(response) -> datetime | None:
+    """The cloud's clock from the HTTP ``Date`` header, if it sent a readable one."""
+    raw = response.headers.get("Date") if response is not None else None
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def call(adapter, method: str, path: str, doing: str, role: str | None = None,
+         microversion: str | None = None, params: Mapping[str, Any] | None = None,
+         json: Any = None, expect_body: bool = True):
+    """One request through an SDK adapter: ``(body, response)``; errors become ``ProviderError``."""
+    with translated(doing, role):
+        response = adapter.request(path, method, params=dict(params or {}), json=json,
+                                   microversion=microversion, raise_exc=False)
+        os_exc.raise_from_response(response)
+    if not expect_body:
+        return None, response
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderDataError(f"OpenStack answered {doing} with something that is not JSON") from None
+    if not isinstance(body, dict):
+        raise ProviderDataError(f"OpenStack answered {doing} with a JSON {type(body).__name__}, not an object")
+    return body, response
+
+
+def pages(adapter, path: str, key: str, doing: str, *, role: str | None = None,
+          microversion: str | None = None, params: Mapping[str, Any] | None = None,
+          page_size: int = 1000, links_key: str | None = None) -> Iterator[tuple[list, Any]]:
+    """Every page of a Nova/Cinder collection: ``(records, response)`` per page.
+
+    Follows the ``rel: next`` link in ``<key>_links`` (taking only its marker, so a proxy rewriting
+    host names cannot mislead it); a full page without a link continues from the last id.
+    Any failing page raises, so a caller never sees half a collection as if it were all.
+    """
+    query = dict(params or {})
+    query["limit"] = page_size
+    links_key = links_key or f"{key}_links"
+    seen: set[str] = set()
+    while True:
+        body, response = call(adapter, "GET", path, doing, role, microversion, query)
+        records = body.get(key)
+        if not isinstance(records, list):
+            raise ProviderDataError(f"OpenStack answered {doing} without a {key!r} list")
+        yield records, response
+        if not records:
+            return
+        marker = None
+        for link in body.get(links_key) or []:
+            if isinstance(link, Mapping) and link.get("rel") == "next" and link.get("href"):
+                marker = (parse_qs(urlparse(str(link["href"])).query).get("marker") or [None])[0]
+                break
+        if marker is None and len(records) >= page_size and isinstance(records[-1], Mapping):
+            marker = records[-1].get("id")
+        if marker is None:
+            return
+        marker = str(marker)
+        if marker in seen:
+            raise ProviderDataError(f"OpenStack paging loops while trying to {doing} (marker {marker} again)")
+        seen.add(marker)
+        query["marker"] = marker
+
+
+def version_string(version: tuple[int, int]) -> str:
+    return "%d.%d" % version
+
+
+def max_microversion(adapter, doing: str) -> tuple[int, int] | None:
+    """The highest microversion the endpoint advertises (``None``: no microversions)."""
+    with translated(doing):
+        data = adapter.get_endpoint_data()
+    if data is None or not data.max_microversion:
+        return None
+    major, minor = data.max_microversion[:2]
+    return int(major), int(minor)

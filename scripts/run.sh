@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: migrate, seed the demo, start the local engines, a Celery worker and beat on the
+# embedded defaults (SQLite, filesystem broker) and the web server. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PORT:-8000}
+PY=.venv/bin/python
+mkdir -p var/log
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${started_engine:-0}" = 1 ] && bash scripts/docker-engine.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+$PY manage.py migrate --noinput -v 0
+$PY manage.py collectstatic --noinput -v 0
+
+started_engine=0
+if [ -z "${DOCKER_HOST:-}" ] && [ -x scripts/docker-engine.sh ]; then
+  if line=$(bash scripts/docker-engine.sh start 2>var/log/docker-engine.log); then
+    export "${line?}"; started_engine=1
+  else
+    echo "run: no Docker-API engine (see var/log/docker-engine.log); the demo goes on without it"
+  fi
+fi
+
+$PY manage.py demo | tee var/log/demo.log
+
+.venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)
+.venv/bin/celery -A portal beat --loglevel INFO >var/log/beat.log 2>&1 & pids+=($!)
+$PY manage.py runserver "127.0.0.1:$PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
+
+for _ in $(seq 1 60); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
+  sleep 0.5
+done
+echo
+echo "Glasspane is running at http://127.0.0.1:$PORT/"
+grep -o 'admin login .*' var/log/demo.log | sed 's/^/  /'
+echo "  logs: var/log/{web,worker,beat}.log   (Ctrl-C stops everything)"
+wait -n "${pids[@]}"

@@ -1,0 +1,149 @@
+"""Inventory of a generated test-driver node, compared fact by fact, and how it follows changes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import libvirt
+import pytest
+
+from providers.base import Kind, State
+from providers.libvirt.driver import LibvirtDriver
+from providers.libvirt.testnode import NAME_PATTERN
+
+from .conftest import HOST_CPUS, HOST_MEMORY_MB
+
+pytestmark = pytest.mark.integration
+
+
+def by_id(inventory):
+    return {r.external_id: r for r in inventory.resources}
+
+
+def test_inventory_matches_the_generated_node_exactly(big_node):
+    inventory = big_node.driver().inventory()
+
+    hosts = [r for r in inventory.resources if r.kind == Kind.HOST]
+    assert len(hosts) == 1
+    host = hosts[0]
+    assert host.vcpus == Decimal(HOST_CPUS) and host.ram_mb == HOST_MEMORY_MB
+    assert host.properties["hypervisor_type"] == "TEST"
+    assert host.properties["libvirt_version"].count(".") == 2
+
+    domains = {r.external_id: r for r in inventory.resources if r.kind != Kind.HOST}
+    assert set(domains) == set(big_node.by_uuid)
+    for uuid, fact in big_node.by_uuid.items():
+        got = domains[uuid]
+        assert (got.name, got.kind, got.state) == (fact["name"], fact["kind"], fact["state"]), uuid
+        assert got.vcpus == Decimal(fact["vcpus"]) and got.properties["max_vcpus"] == fact["max_vcpus"]
+        assert got.ram_mb == fact["ram_mb"] and got.properties["max_memory_mb"] == fact["max_ram_mb"]
+        assert got.disk_gb == fact["disk_gb"]
+        counted = {d["target"]: d["capacity_bytes"] for d in got.properties["disks"] if d["device"] == "disk"}
+        assert counted == fact["disks"]
+        assert got.project_hint == fact["project"]
+        assert got.parent_external_id == host.external_id
+        assert got.properties["macs"] == fact["macs"]
+        assert dict(got.labels) == fact["labels"]
+        assert got.properties["autostart"] is False and got.properties["persistent"] is True
+    assert inventory.complete is True
+
+
+def test_every_state_and_both_kinds_are_covered(big_node):
+    """The generator must exercise what the comparison above claims to check."""
+    states = {f["state"] for f in big_node.facts}
+    assert states == {State.RUNNING, State.PAUSED, State.STOPPED, State.CRASHED, State.SUSPENDED}
+    assert {f["kind"] for f in big_node.facts} == {Kind.VM, Kind.CONTAINER}
+    assert any(f["project"] is None and not f["bad_metadata"] for f in big_node.facts)
+
+
+def test_domains_without_a_hint_keep_a_name_the_collector_can_map(big_node):
+    import re
+
+    domains = by_id(big_node.driver().inventory())
+    unlabelled = [f for f in big_node.facts if f["project"] is None]
+    assert unlabelled
+    for fact in unlabelled:
+        assert domains[fact["uuid"]].project_hint is None
+        assert re.match(NAME_PATTERN, domains[fact["uuid"]].name).group("project") == fact["name_project"]
+
+
+def test_a_hint_that_is_not_a_slug_is_an_issue_and_the_domain_is_still_reported(big_node):
+    inventory = big_node.driver().inventory()
+    bad = {f["uuid"] for f in big_node.facts if f["bad_metadata"]}
+    assert len(bad) == 2
+    assert {i.external_id for i in inventory.issues} == bad
+    for issue in inventory.issues:
+        assert "glasspane:project" in issue.message and "'Not a slug!'" in issue.message
+    domains = by_id(inventory)
+    assert all(domains[uuid].project_hint is None for uuid in bad)
+
+
+def test_changes_made_through_the_connection_show_in_the_next_inventory(node):
+    driver = node.driver()
+    before = by_id(driver.inventory())
+    conn = driver.connection()
+    running = [f for f in node.facts if f["state"] == State.RUNNING and f["kind"] == Kind.VM]
+    stopped = [f for f in node.facts if f["state"] == State.STOPPED]
+    to_destroy, to_resize = running[0], running[1]
+    to_undefine = stopped[0]
+
+    conn.lookupByUUIDString(to_destroy["uuid"]).destroy()
+    conn.lookupByUUIDString(to_undefine["uuid"]).undefine()
+    resized = conn.lookupByUUIDString(to_resize["uuid"])
+    resized.setVcpusFlags(1, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    resized.setMemoryFlags(256 * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    new = conn.defineXML(
+        "<domain type='test'><name>acme-web99999</name><memory unit='MiB'>768</memory><vcpu>3</vcpu>"
+        "<metadata><glasspane:project xmlns:glasspane='https://glasspane.dev/xmlns/1'>globex"
+        "</glasspane:project></metadata><os><type>hvm</type></os></domain>"
+    )
+    driver.close()
+
+    after = by_id(node.driver().inventory())  # a new driver instance, as the next refresh is
+    assert before[to_destroy["uuid"]].state == State.RUNNING
+    assert after[to_destroy["uuid"]].state == State.STOPPED
+    assert to_undefine["uuid"] in before and to_undefine["uuid"] not in after
+    assert (after[to_resize["uuid"]].vcpus, after[to_resize["uuid"]].ram_mb) == (Decimal(1), 256)
+    added = after[new.UUIDString()]
+    assert (added.state, added.vcpus, added.ram_mb, added.project_hint) == (State.STOPPED, Decimal(3), 768, "globex")
+    assert added.disk_gb == Decimal("0.000")  # no disks at all: nothing allocated
+
+    new.create()
+    assert by_id(node.driver().inventory())[new.UUIDString()].state == State.RUNNING
+
+
+class UndefiningAfterListing(LibvirtDriver):
+    """Undefines one domain between the listing and the per-domain reads, as a racing admin would."""
+
+    victim: str = ""
+
+    def _listing(self, conn):
+        listing = super()._listing(conn)
+        dom = conn.lookupByUUIDString(self.victim)
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+        return listing
+
+
+def test_a_domain_that_vanishes_during_enumeration_is_skipped(node):
+    victim = node.facts[5]["uuid"]
+    driver = UndefiningAfterListing({"uri": node.uri})
+    driver.victim = victim
+    inventory = driver.inventory()
+    ids = {r.external_id for r in inventory.resources}
+    assert victim not in ids
+    assert len(ids) == len(node.facts)  # the other domains plus the host
+    assert inventory.issues == [] and inventory.complete is True
+
+
+def test_a_domain_with_a_disk_outside_every_pool_reports_it_as_unknown(node):
+    driver = node.driver()
+    dom = driver.connection().defineXML(
+        "<domain type='test'><name>loose</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<devices><disk type='file' device='disk'><source file='/elsewhere/loose.img'/>"
+        "<target dev='vda' bus='virtio'/></disk></devices></domain>"
+    )
+    got = by_id(driver.inventory())[dom.UUIDString()]
+    assert got.disk_gb == Decimal("0.000")
+    assert got.properties["disk_capacity_unknown"] == ["vda"]
