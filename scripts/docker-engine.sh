@@ -162,6 +162,8 @@ stop() {
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     fi
     rm -f "$PIDFILE" "$SOCK"
+    # the overlay driver bind-mounts its own directory; do not leave that mount behind
+    if mountpoint -q "$DIR/storage/overlay" 2>/dev/null; then umount "$DIR/storage/overlay" || true; fi
     say "stopped"
 }
 

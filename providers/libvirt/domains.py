@@ -167,7 +167,11 @@ def parse_domain(xml: str) -> DomainFacts:
 
     vcpu = root.find("vcpu")
     max_vcpus = _int(_text(vcpu), f"domain {name} <vcpu>") if vcpu is not None else 1
-    vcpus = _int(vcpu.get("current"), f"domain {name} <vcpu current>") if vcpu is not None and vcpu.get("current") else max_vcpus
+    vcpus = (
+        _int(vcpu.get("current"), f"domain {name} <vcpu current>")
+        if vcpu is not None and vcpu.get("current")
+        else max_vcpus
+    )
 
     os_type = root.find("os/type")
     hint, labels, problem = read_metadata(root.find("metadata"), name)

@@ -37,8 +37,8 @@ from providers.base import (
     ProviderError,
     ProviderUnavailable,
     ProvisionSpec,
-    SettingsError,
     Setting,
+    SettingsError,
     UtilizationSample,
     to_decimal,
     utcnow,
@@ -142,7 +142,9 @@ class LibvirtDriver(Driver):
             if self._conn is not None:
                 connection.drop(self._conn)
                 self._conn = None
-            return ProviderUnavailable(f"lost the connection to libvirt at {self.uri} while {doing}: {describe(exc)}")
+            return ProviderUnavailable(
+                f"lost the connection to libvirt at {self.uri} while {doing}: {describe(exc)}"
+            )
         if code in AUTH_ERRORS:
             return ProviderAuthError(message)
         if code in XML_ERRORS:
@@ -180,8 +182,12 @@ class LibvirtDriver(Driver):
             can_block_info = conn.getType() != "TEST"  # the test driver invents blockInfo sizes
         with self._calls("listing domains"):
             listing = self._listing(conn)
-            autostart = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)}
-            transient = {d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)}
+            autostart = {
+                d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_AUTOSTART)
+            }
+            transient = {
+                d.UUIDString() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_TRANSIENT)
+            }
         with self._calls("reading storage pools"):
             volumes = volume_index(conn)
 
@@ -227,7 +233,10 @@ class LibvirtDriver(Driver):
     def _listing(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, int]]:
         """Every domain with its state code, in one call where the hypervisor allows it."""
         try:
-            return [(dom, rec["state.state"]) for dom, rec in conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)]
+            return [
+                (dom, rec["state.state"])
+                for dom, rec in conn.getAllDomainStats(libvirt.VIR_DOMAIN_STATS_STATE, 0)
+            ]
         except libvirt.libvirtError as exc:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
                 raise
@@ -327,8 +336,8 @@ class LibvirtDriver(Driver):
             try:
                 with self._calls(f"sampling domain {dom.UUIDString()}"):
                     result.append(stats.sample_domain(dom, record, at))
-            except stats.DomainGone:
-                continue
+            except (stats.DomainGone, ProviderDataError):
+                continue  # stopped or vanished meanwhile, or unreadable (inventory reports that)
         return result
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -337,7 +346,10 @@ class LibvirtDriver(Driver):
         conn = self.connection()
         with self._calls(f"provisioning {spec.name!r}"):
             dom = lifecycle.provision(
-                conn, spec, storage_pool=self.settings.get("storage_pool"), network=self.settings.get("network")
+                conn,
+                spec,
+                storage_pool=self.settings.get("storage_pool"),
+                network=self.settings.get("network"),
             )
         return self.observe_one(dom.UUIDString())
 

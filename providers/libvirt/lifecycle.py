@@ -199,7 +199,9 @@ def provision(
         raise ValueError(f"network {spec.network!r} does not exist at {conn.getURI()}")
     nic_network = spec.network or (network if network and network_exists(conn, network) else None)
     if _domain_exists(conn, spec.name):
-        raise ValueError(f"cannot define domain {spec.name!r} at {conn.getURI()}: a domain of that name exists")
+        raise ValueError(
+            f"cannot define domain {spec.name!r} at {conn.getURI()}: a domain of that name exists"
+        )
 
     created_volume = None
     dom = None

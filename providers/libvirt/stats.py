@@ -66,8 +66,16 @@ def memory_mb(stats: dict[str, int]) -> tuple[Decimal | None, Decimal | None]:
 
 
 def _bulk_memory(record: dict) -> dict[str, int]:
-    names = {"current": "actual", "rss": "rss", "unused": "unused", "available": "available", "usable": "usable"}
-    return {ours: record[f"balloon.{theirs}"] for theirs, ours in names.items() if f"balloon.{theirs}" in record}
+    names = {
+        "current": "actual",
+        "rss": "rss",
+        "unused": "unused",
+        "available": "available",
+        "usable": "usable",
+    }
+    return {
+        ours: record[f"balloon.{theirs}"] for theirs, ours in names.items() if f"balloon.{theirs}" in record
+    }
 
 
 def _bulk_sum(record: dict, group: str, fields: tuple[str, str]) -> tuple[int, int] | None:

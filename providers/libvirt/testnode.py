@@ -36,7 +36,13 @@ ROLES = ("web", "db", "cache", "batch", "ci")
 NAME_PATTERN = r"^(?P<project>.+)-(web|db|cache|batch|ci)\d+$"
 
 # (VIR_DOMAIN_* run state, State, weight)
-_STATES = ((1, State.RUNNING, 55), (3, State.PAUSED, 10), (5, State.STOPPED, 30), (6, State.CRASHED, 3), (7, State.SUSPENDED, 2))
+_STATES = (
+    (1, State.RUNNING, 55),
+    (3, State.PAUSED, 10),
+    (5, State.STOPPED, 30),
+    (6, State.CRASHED, 3),
+    (7, State.SUSPENDED, 2),
+)
 _GIB = 1024**3
 _DISK_SIZES = (10 * _GIB, 20 * _GIB, 40 * _GIB, 80 * _GIB, 160 * _GIB, 5 * _GIB // 2)
 
@@ -121,7 +127,9 @@ def _domain(rng, i, projects, unlabeled_share, container_share, make_bad):
     metadata = []
     if labelled:
         hint = "Not a slug!" if bad else project
-        metadata.append(f"<glasspane:project xmlns:glasspane='{GLASSPANE_NS}'>{escape(hint)}</glasspane:project>")
+        metadata.append(
+            f"<glasspane:project xmlns:glasspane='{GLASSPANE_NS}'>{escape(hint)}</glasspane:project>"
+        )
     labels = {}
     if rng.random() < 0.3:
         labels = {"tags.env": rng.choice(("prod", "staging", "dev")), "tags.tier": role}
@@ -157,7 +165,9 @@ def _domain(rng, i, projects, unlabeled_share, container_share, make_bad):
         mac = f"52:54:00:{(i >> 8) & 0xFF:02x}:{i & 0xFF:02x}:{n:02x}"
         macs.append(mac)
         model = "" if container else "<model type='virtio'/>"
-        devices.append(f"<interface type='network'><mac address='{mac}'/><source network='{NETWORK}'/>{model}</interface>")
+        devices.append(
+            f"<interface type='network'><mac address='{mac}'/><source network='{NETWORK}'/>{model}</interface>"
+        )
 
     memory_unit, divisor = ("MiB", 1) if rng.random() < 0.5 else ("KiB", 1 / 1024)
     os_xml = "<type>exe</type><init>/sbin/init</init>" if container else "<type>hvm</type>"

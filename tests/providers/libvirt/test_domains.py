@@ -90,7 +90,10 @@ def test_defaults_when_optional_elements_are_missing():
         ("<domain><name>a</name><memory>1</memory></domain>", "no <uuid>"),
         ("<domain><name>a</name><uuid>u</uuid></domain>", "has no <memory>"),
         ("<domain><name>a</name><uuid>u</uuid><memory unit='parsecs'>1</memory></domain>", "not a size"),
-        ("<domain><name>a</name><uuid>u</uuid><memory>1</memory><vcpu>two</vcpu></domain>", "not a whole number"),
+        (
+            "<domain><name>a</name><uuid>u</uuid><memory>1</memory><vcpu>two</vcpu></domain>",
+            "not a whole number",
+        ),
     ],
 )
 def test_malformed_domain_xml_is_a_data_error(xml, message):
@@ -113,10 +116,28 @@ def test_a_project_hint_that_is_not_a_slug_is_a_problem_not_a_hint(inner, found)
 
 
 def test_states_map_as_documented():
-    assert [map_state(getattr(libvirt, f"VIR_DOMAIN_{name}")) for name in (
-        "NOSTATE", "RUNNING", "BLOCKED", "PAUSED", "SHUTDOWN", "SHUTOFF", "CRASHED", "PMSUSPENDED"
-    )] == [State.UNKNOWN, State.RUNNING, State.RUNNING, State.PAUSED, State.STOPPED, State.STOPPED,
-           State.CRASHED, State.SUSPENDED]
+    assert [
+        map_state(getattr(libvirt, f"VIR_DOMAIN_{name}"))
+        for name in (
+            "NOSTATE",
+            "RUNNING",
+            "BLOCKED",
+            "PAUSED",
+            "SHUTDOWN",
+            "SHUTOFF",
+            "CRASHED",
+            "PMSUSPENDED",
+        )
+    ] == [
+        State.UNKNOWN,
+        State.RUNNING,
+        State.RUNNING,
+        State.PAUSED,
+        State.STOPPED,
+        State.STOPPED,
+        State.CRASHED,
+        State.SUSPENDED,
+    ]
     assert map_state(99) == State.UNKNOWN
     assert (kind_of("lxc"), kind_of("kvm"), kind_of("qemu")) == (Kind.CONTAINER, Kind.VM, Kind.VM)
 
@@ -130,9 +151,9 @@ def test_sizes_in_every_unit():
 
 
 def test_memory_prefers_guest_figures_net_of_cache():
-    assert memory_mb({"actual": 2048 * 1024, "available": 2000 * 1024, "usable": 1500 * 1024, "unused": 100}) == (
-        Decimal(500), Decimal(2048)
-    )
+    assert memory_mb(
+        {"actual": 2048 * 1024, "available": 2000 * 1024, "usable": 1500 * 1024, "unused": 100}
+    ) == (Decimal(500), Decimal(2048))
     assert memory_mb({"actual": 2048 * 1024, "unused": 1024 * 1024}) == (Decimal(1024), Decimal(2048))
     assert memory_mb({"actual": 1024 * 1024, "rss": 300 * 1024}) == (Decimal(300), Decimal(1024))
     assert memory_mb({}) == (None, None)

@@ -21,7 +21,10 @@ def test_a_missing_node_file_is_unavailable_with_a_clear_message(tmp_path):
     driver = LibvirtDriver({"uri": uri})
     health = driver.health()
     assert health.ok is False
-    assert health.message == f"cannot connect to libvirt at {uri}: the node file {tmp_path}/absent.xml does not exist"
+    assert (
+        health.message
+        == f"cannot connect to libvirt at {uri}: the node file {tmp_path}/absent.xml does not exist"
+    )
     with pytest.raises(ProviderUnavailable, match="cannot connect to libvirt at test://"):
         driver.inventory()
 

@@ -105,7 +105,12 @@ def test_changes_made_through_the_connection_show_in_the_next_inventory(node):
     assert to_undefine["uuid"] in before and to_undefine["uuid"] not in after
     assert (after[to_resize["uuid"]].vcpus, after[to_resize["uuid"]].ram_mb) == (Decimal(1), 256)
     added = after[new.UUIDString()]
-    assert (added.state, added.vcpus, added.ram_mb, added.project_hint) == (State.STOPPED, Decimal(3), 768, "globex")
+    assert (added.state, added.vcpus, added.ram_mb, added.project_hint) == (
+        State.STOPPED,
+        Decimal(3),
+        768,
+        "globex",
+    )
     assert added.disk_gb == Decimal("0.000")  # no disks at all: nothing allocated
 
     new.create()

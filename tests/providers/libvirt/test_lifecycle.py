@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import libvirt
 import pytest
 
 from providers.base import Kind, ProviderDataError, ProviderError, ProvisionSpec, State, UnsupportedCapability
@@ -43,7 +42,9 @@ def test_provision_defines_and_starts_a_domain(node):
 
     again = {r.external_id: r for r in node.driver().inventory().resources}[created.external_id]
     assert again == created
-    volume = driver.connection().storagePoolLookupByName(POOL).storageVolLookupByName("acme-web77777-disk0.qcow2")
+    volume = (
+        driver.connection().storagePoolLookupByName(POOL).storageVolLookupByName("acme-web77777-disk0.qcow2")
+    )
     assert volume.info()[1] == int(Decimal("15.5") * 1024**3)
 
 
@@ -119,7 +120,9 @@ def test_delete_removes_a_stopped_domain_and_stop_handles_a_paused_one(node):
 
 def test_actions_on_unknown_domains_and_unknown_actions_fail_clearly(node):
     driver = node.driver()
-    with pytest.raises(ProviderDataError, match=r"no domain with UUID 00000000-0000-4000-8000-000000000000 at test://"):
+    with pytest.raises(
+        ProviderDataError, match=r"no domain with UUID 00000000-0000-4000-8000-000000000000 at test://"
+    ):
         driver.act("00000000-0000-4000-8000-000000000000", "start")
     with pytest.raises(ValueError, match="unknown action 'explode'"):
         driver.act(node.facts[0]["uuid"], "explode")

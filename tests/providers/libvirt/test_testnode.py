@@ -21,8 +21,14 @@ def test_domains_are_spread_over_projects_states_and_hints(tmp_path):
     facts = write_node_xml(tmp_path / "n.xml", 1000, ["p1", "p2", "p3"], seed=5, bad_metadata=3)
     assert {f["name_project"] for f in facts} == {"p1", "p2", "p3"}
     assert len({f["uuid"] for f in facts}) == len({f["name"] for f in facts}) == 1000
-    shares = {s: sum(f["state"] == s for f in facts) / 1000 for s in (State.RUNNING, State.PAUSED, State.STOPPED)}
-    assert 0.45 < shares[State.RUNNING] < 0.65 and 0.05 < shares[State.PAUSED] < 0.15 and 0.22 < shares[State.STOPPED] < 0.38
+    shares = {
+        s: sum(f["state"] == s for f in facts) / 1000 for s in (State.RUNNING, State.PAUSED, State.STOPPED)
+    }
+    assert (
+        0.45 < shares[State.RUNNING] < 0.65
+        and 0.05 < shares[State.PAUSED] < 0.15
+        and 0.22 < shares[State.STOPPED] < 0.38
+    )
     unlabelled = sum(f["project"] is None and not f["bad_metadata"] for f in facts)
     assert 50 < unlabelled < 150
     assert sum(f["bad_metadata"] for f in facts) == 3

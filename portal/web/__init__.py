@@ -1,0 +1,1 @@
+"""Server-rendered pages: overview, inventory, resource detail, providers, quotas, chargeback."""

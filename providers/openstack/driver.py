@@ -1,0 +1,432 @@
+"""The OpenStack driver: Keystone projects, Nova hypervisors and servers, Cinder volumes, quotas, usage.
+
+What an inventory holds: hypervisors (``Kind.HOST``), every server of every project (``Kind.VM``,
+``all_tenants`` paged with limit/marker to the end, parent = its hypervisor), every volume
+(``Kind.VOLUME``), the Keystone projects, and per project the Nova absolute limits and quota-set and
+the Cinder quota-set and limits. ``inventory(since=...)`` also asks Nova for servers changed since
+then (``changes-since`` includes deleted ones) and reports the deleted ones with their
+``terminated_at``. ``observed_at`` is the cloud's clock (the ``Date`` header of the first server
+page). A page that fails fails the whole inventory; one unreadable server becomes a ``DataIssue``.
+
+Microversions: servers are read at the highest the cloud offers up to 2.96 (from 2.47 the flavor is
+embedded; below that it is looked up in the flavor list), hypervisors at most at 2.87 (2.88 drops
+their sizes), tenant usage at 2.40 (paged).
+
+The admin role is needed for nearly everything here (all projects' servers, hypervisors, projects,
+other projects' quotas); errors say which call needed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from keystoneauth1.exceptions import EndpointNotFound
+
+from providers.base import (
+    Action,
+    Capability,
+    DataIssue,
+    Driver,
+    Health,
+    Inventory,
+    Kind,
+    ObservedProject,
+    ObservedResource,
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProvisionSpec,
+    Setting,
+    SettingsError,
+    UnsupportedCapability,
+    UsageTotals,
+    utcnow,
+)
+from providers.openstack import api, mapping
+from providers.openstack.errors import translated
+from providers.openstack.quotas import CINDER_KEYS, NOVA_KEYS, split_limits
+
+SERVER_MICROVERSION = (2, 96)
+HYPERVISOR_MICROVERSION = (2, 87)
+USAGE_MICROVERSION = (2, 40)
+EMBEDDED_FLAVOR = (2, 47)
+ADMIN = "admin"
+
+
+class OpenStackDriver(Driver):
+    kind = "openstack"
+    label = "OpenStack (Keystone, Nova, Cinder)"
+    settings_schema = (
+        Setting("auth_url", required=True, help="Keystone v3 URL, e.g. https://keystone.example.org:5000/v3"),
+        Setting("region", help="region name in the service catalog (default: the only one)"),
+        Setting("interface", type="choice", choices=("public", "internal", "admin"), default="public",
+                help="which catalog endpoints to use"),
+        Setting("verify", type="bool", default=True, help="verify TLS certificates"),
+        Setting("ca_bundle", help="path to a CA bundle for TLS verification"),
+        Setting("auto_create_projects", type="bool", default=False,
+                help="create a Glasspane project for each Keystone project found"),
+        Setting("page_size", type="int", default=1000, help="servers and volumes per request"),
+    )
+    credentials_schema = (
+        Setting("username", help="Keystone user (needs the admin role)"),
+        Setting("password", secret=True),
+        Setting("user_domain", default="Default"),
+        Setting("project_name", help="project to scope the token to"),
+        Setting("project_domain", default="Default"),
+        Setting("application_credential_id", help="instead of username/password"),
+        Setting("application_credential_secret", secret=True),
+    )
+    capabilities = frozenset(
+        {Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA, Capability.USAGE_REPORT}
+    )
+
+    def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
+        super().__init__(settings, credentials)
+        self._connection = None
+        self._project_connections: dict[str, Any] = {}
+        self._microversion: tuple[int, int] | None | bool = False  # False: not asked yet
+
+    @classmethod
+    def validate(cls, settings, credentials=None):
+        cleaned_settings, cleaned_credentials = super().validate(settings, credentials)
+        errors = {}
+        if cleaned_settings.get("page_size", 1000) < 1:
+            errors["page_size"] = "must be at least 1"
+        if cleaned_credentials.get("application_credential_id"):
+            if not cleaned_credentials.get("application_credential_secret"):
+                errors["application_credential_secret"] = "is required with application_credential_id"
+        else:
+            for name in ("username", "password", "project_name"):
+                if not cleaned_credentials.get(name):
+                    errors[name] = "is required (or give application_credential_id and _secret)"
+        if errors:
+            raise SettingsError(errors)
+        return cleaned_settings, cleaned_credentials
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def conn(self):
+        if self._connection is None:
+            self._connection = api.connect(self.settings, self.credentials)
+        return self._connection
+
+    @property
+    def page_size(self) -> int:
+        return max(1, int(self.settings.get("page_size") or 1000))
+
+    def compute_microversion(self) -> tuple[int, int] | None:
+        if self._microversion is False:
+            self._microversion = api.max_microversion(self.conn.compute, "discover the Compute API")
+        return self._microversion
+
+    def _mv(self, ceiling: tuple[int, int]) -> str | None:
+        available = self.compute_microversion()
+        return api.version_string(min(available, ceiling)) if available else None
+
+    def close(self) -> None:
+        for connection in [self._connection, *self._project_connections.values()]:
+            if connection is not None:
+                connection.close()
+        self._connection = None
+        self._project_connections.clear()
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        try:
+            with translated("authenticate with Keystone"):
+                self.conn.authorize()
+            available = self.compute_microversion()
+            body, response = api.call(self.conn.compute, "GET", "/servers", "list servers",
+                                      params={"limit": 1})
+        except ProviderError as exc:
+            return Health(False, str(exc))
+        version = api.version_string(available) if available else "2.1"
+        return Health(True, f"Keystone and Nova answer (compute API up to {version})",
+                      checked_at=api.response_time(response) or utcnow(),
+                      details={"compute_max_microversion": version, "project_id": self.conn.current_project_id})
+
+    # -- inventory --------------------------------------------------------------------------------
+
+    def inventory(self, since: datetime | None = None) -> Inventory:
+        """Everything the cloud holds now; with ``since``, also the servers deleted after it."""
+        projects = self._projects()
+        hosts, host_index = self._hypervisors()
+        server_mv = self._mv(SERVER_MICROVERSION)
+        needs_flavor_list = not self.compute_microversion() or self.compute_microversion() < EMBEDDED_FLAVOR
+        flavors = self._flavors(server_mv) if needs_flavor_list else {}
+        issues: list[DataIssue] = []
+        servers, observed_at = self._servers(server_mv, flavors, host_index, issues)
+        deleted = self._deleted_servers(server_mv, flavors, host_index, since, issues) if since else []
+        volumes = self._volumes(issues)
+        facts = {p.external_id: self._project_facts(p.external_id) for p in projects}
+        return Inventory(
+            resources=hosts + servers + volumes,
+            observed_at=observed_at or utcnow(),
+            deleted=deleted,
+            issues=issues,
+            projects=projects,
+            project_facts=facts,
+        )
+
+    def _projects(self) -> list[ObservedProject]:
+        body, _ = api.call(self.conn.identity, "GET", "/projects", "list Keystone projects", ADMIN)
+        projects = []
+        for record in body.get("projects") or []:
+            if isinstance(record, Mapping) and record.get("id"):
+                projects.append(ObservedProject(external_id=str(record["id"]), name=str(record.get("name") or ""),
+                                                description=str(record.get("description") or "")))
+        return projects
+
+    def _hypervisors(self) -> tuple[list[ObservedResource], dict[str, str]]:
+        hosts, index = [], {}
+        for records, _ in api.pages(self.conn.compute, "/os-hypervisors/detail", "hypervisors",
+                                    "list hypervisors", role=ADMIN, microversion=self._mv(HYPERVISOR_MICROVERSION),
+                                    page_size=self.page_size):
+            for record in records:
+                host = mapping.hypervisor_resource(record)
+                hosts.append(host)
+                index[host.name] = host.external_id
+                if host.properties.get("service_host"):
+                    index[str(host.properties["service_host"])] = host.external_id
+        return hosts, index
+
+    def _flavors(self, microversion: str | None) -> dict[str, Mapping]:
+        flavors = {}
+        for records, _ in api.pages(self.conn.compute, "/flavors/detail", "flavors", "list flavors",
+                                    microversion=microversion, params={"is_public": "None"},
+                                    page_size=self.page_size):
+            flavors.update({str(r.get("id")): r for r in records if isinstance(r, Mapping)})
+        return flavors
+
+    def _server_records(self, microversion, params, doing):
+        first_response = None
+        for records, response in api.pages(self.conn.compute, "/servers/detail", "servers", doing, role=ADMIN,
+                                           microversion=microversion, params=params, page_size=self.page_size):
+            first_response = first_response or response
+            yield from ((record, first_response) for record in records)
+
+    def _servers(self, microversion, flavors, host_index, issues):
+        resources, observed_at = [], None
+        for record, response in self._server_records(microversion, {"all_tenants": 1},
+                                                     "list servers of all projects"):
+            observed_at = observed_at or api.response_time(response)
+            self._read_server(record, flavors, host_index, resources, issues)
+        return resources, observed_at
+
+    def _deleted_servers(self, microversion, flavors, host_index, since, issues):
+        changed: list[ObservedResource] = []
+        params = {"all_tenants": 1, "changes-since": since.astimezone(UTC).isoformat()}
+        for record, _ in self._server_records(microversion, params, "list servers changed since the last refresh"):
+            if isinstance(record, Mapping) and str(record.get("status", "")).upper() == "DELETED":
+                self._read_server(record, flavors, host_index, changed, issues)
+        return changed
+
+    @staticmethod
+    def _read_server(record, flavors, host_index, into, issues):
+        if not isinstance(record, Mapping):
+            issues.append(DataIssue("?", f"server record is not an object: {record!r:.80}"))
+            return
+        try:
+            into.append(mapping.server_resource(record, flavors, host_index))
+        except ProviderDataError as exc:
+            issues.append(DataIssue(str(record.get("id") or "?"), str(exc)))
+
+    def _volumes(self, issues) -> list[ObservedResource]:
+        volumes = []
+        try:
+            storage = self.conn.block_storage
+            for records, _ in api.pages(storage, "/volumes/detail", "volumes", "list volumes of all projects",
+                                        role=ADMIN, params={"all_tenants": 1}, page_size=self.page_size):
+                for record in records:
+                    try:
+                        volumes.append(mapping.volume_resource(record))
+                    except ProviderDataError as exc:
+                        issues.append(DataIssue(str(record.get("id") or "?"), str(exc)))
+        except ProviderDataError as exc:
+            if not isinstance(exc.__cause__, EndpointNotFound):
+                raise
+            issues.append(DataIssue("block-storage", "no Cinder endpoint in the catalog: volumes not collected"))
+        return volumes
+
+    def _project_facts(self, project_id: str) -> dict[str, Any]:
+        compute, storage = self.conn.compute, self.conn.block_storage
+        limits, _ = api.call(compute, "GET", "/limits", "read compute limits of another project", ADMIN,
+                             microversion=self._mv(SERVER_MICROVERSION), params={"tenant_id": project_id})
+        compute_quota, _ = api.call(compute, "GET", f"/os-quota-sets/{project_id}", "read compute quotas",
+                                    ADMIN, microversion=self._mv(SERVER_MICROVERSION))
+        volume_quota, _ = api.call(storage, "GET", f"/os-quota-sets/{project_id}", "read volume quotas",
+                                   ADMIN, params={"usage": "true"})
+        return {
+            "compute_limits": dict((limits.get("limits") or {}).get("absolute") or {}),
+            "compute_quota": _without_id(compute_quota.get("quota_set")),
+            "volume_quota": _without_id(volume_quota.get("quota_set")),
+        }
+
+    # -- accounting -------------------------------------------------------------------------------
+
+    def usage_report(self, project_ref: str, start: datetime, end: datetime) -> UsageTotals:
+        """Nova's os-simple-tenant-usage for one project over [start, end), every page summed."""
+        params = {"start": _nova_time(start), "end": _nova_time(end)}
+        available = self.compute_microversion()
+        paged = bool(available and available >= USAGE_MICROVERSION)
+        if paged:
+            params["limit"] = self.page_size
+        totals = {"vcpu": Decimal(0), "ram": Decimal(0), "disk": Decimal(0), "hours": Decimal(0)}
+        servers: set[str] = set()
+        seen_markers: set[str] = set()
+        while True:
+            body, _ = api.call(self.conn.compute, "GET", f"/os-simple-tenant-usage/{project_ref}",
+                               "read usage of another project", ADMIN,
+                               microversion=api.version_string(USAGE_MICROVERSION) if paged else None,
+                               params=params)
+            usage = body.get("tenant_usage")
+            if not isinstance(usage, Mapping):
+                raise ProviderDataError("os-simple-tenant-usage answered without a tenant_usage object")
+            for key, field in (("vcpu", "total_vcpus_usage"), ("ram", "total_memory_mb_usage"),
+                               ("disk", "total_local_gb_usage"), ("hours", "total_hours")):
+                totals[key] += _decimal(usage.get(field, 0), field)
+            page_servers = [s.get("instance_id") for s in usage.get("server_usages") or [] if isinstance(s, Mapping)]
+            servers.update(str(s) for s in page_servers if s)
+            marker = _next_marker(body.get("tenant_usage_links"))
+            if not paged or not marker or marker in seen_markers or not page_servers:
+                break
+            seen_markers.add(marker)
+            params["marker"] = marker
+        return UsageTotals(project_ref=project_ref, start=start, end=end, vcpu_hours=totals["vcpu"],
+                           ram_mb_hours=totals["ram"], disk_gb_hours=totals["disk"],
+                           instance_hours=totals["hours"], servers=len(servers))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _project_conn(self, project_id: str):
+        if project_id == self.conn.current_project_id:
+            return self.conn
+        if self.credentials.get("application_credential_id"):
+            raise ProviderAuthError(
+                f"an application credential is bound to its own project; creating a server in project "
+                f"{project_id} needs a username/password account with a role in that project")
+        if project_id not in self._project_connections:
+            self._project_connections[project_id] = api.connect(self.settings, self.credentials, project_id)
+        return self._project_connections[project_id]
+
+    def _choose_flavor(self, spec: ProvisionSpec) -> Mapping:
+        flavors = list(self._flavors(self._mv(SERVER_MICROVERSION)).values())
+        if spec.flavor:
+            for flavor in flavors:
+                if spec.flavor in (flavor.get("id"), flavor.get("name")):
+                    return flavor
+            raise ProviderDataError(f"no flavor named {spec.flavor!r}")
+        fitting = []
+        for flavor in flavors:
+            vcpus, ram, disk = mapping.flavor_size(flavor)
+            if (spec.vcpus is None or vcpus >= spec.vcpus) and (spec.ram_mb is None or ram >= spec.ram_mb) \
+                    and (spec.disk_gb is None or disk >= spec.disk_gb):
+                fitting.append(((vcpus, ram, disk, str(flavor.get("name"))), flavor))
+        if not fitting:
+            raise ProviderDataError(
+                f"no flavor has {spec.vcpus} vCPUs, {spec.ram_mb} MB RAM and {spec.disk_gb} GB disk")
+        return min(fitting, key=lambda pair: pair[0])[1]
+
+    def provision(self, spec: ProvisionSpec) -> ObservedResource:
+        if spec.kind != Kind.VM:
+            raise UnsupportedCapability(f"openstack provisions VMs, not {spec.kind}")
+        flavor = self._choose_flavor(spec)
+        microversion = self._mv(SERVER_MICROVERSION)
+        server: dict[str, Any] = {"name": spec.name, "flavorRef": flavor["id"],
+                                  "networks": [{"uuid": spec.network}] if spec.network else "auto"}
+        if spec.image:
+            server["imageRef"] = spec.image
+        if spec.labels:
+            server["metadata"] = dict(spec.labels)
+        conn = self._project_conn(spec.project)
+        body, _ = api.call(conn.compute, "POST", "/servers", f"create a server in project {spec.project}",
+                           microversion=microversion, json={"server": server})
+        server_id = (body.get("server") or {}).get("id")
+        if not server_id:
+            raise ProviderDataError("Nova accepted the server but returned no id")
+        return self._observe_server(conn, server_id, {str(flavor["id"]): flavor})
+
+    def _observe_server(self, conn, server_id: str, flavors: Mapping[str, Mapping]) -> ObservedResource:
+        body, _ = api.call(conn.compute, "GET", f"/servers/{server_id}", "read the new server",
+                           microversion=self._mv(SERVER_MICROVERSION))
+        _, host_index = self._hypervisors()
+        return mapping.server_resource(body.get("server") or {}, flavors, host_index)
+
+    def act(self, external_id: str, action: str) -> None:
+        compute = self.conn.compute
+        if action == Action.DELETE:
+            api.call(compute, "DELETE", f"/servers/{external_id}", f"delete server {external_id}", ADMIN,
+                     expect_body=False)
+            return
+        bodies = {Action.START: {"os-start": None}, Action.STOP: {"os-stop": None},
+                  Action.REBOOT: {"reboot": {"type": "SOFT"}}}
+        if action not in bodies:
+            raise UnsupportedCapability(f"openstack does not support the action {action!r}")
+        try:
+            api.call(compute, "POST", f"/servers/{external_id}/action", f"{action} server {external_id}", ADMIN,
+                     microversion=self._mv(SERVER_MICROVERSION), json=bodies[action], expect_body=False)
+        except ProviderDataError as exc:
+            # 409: already in the wanted state is success for start/stop (idempotent)
+            wanted = {Action.START: "ACTIVE", Action.STOP: "SHUTOFF"}.get(action)
+            body, _ = api.call(compute, "GET", f"/servers/{external_id}", f"read server {external_id}", ADMIN)
+            if wanted is None or (body.get("server") or {}).get("status") != wanted:
+                raise exc
+
+    # -- quotas -----------------------------------------------------------------------------------
+
+    def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
+        """Push ``vms, vcpus, ram_mb`` to Nova and ``volumes, disk_gb`` to Cinder; -1 = unlimited.
+
+        Nova gets ``force`` so that a limit below current use is stored (Glasspane's own breach
+        handling deals with the excess); Cinder stores it unvalidated by default.
+        """
+        nova, cinder = split_limits(limits)
+        if nova:
+            api.call(self.conn.compute, "PUT", f"/os-quota-sets/{project_ref}", "update compute quotas", ADMIN,
+                     microversion=self._mv(SERVER_MICROVERSION), json={"quota_set": {**nova, "force": True}})
+        if cinder:
+            api.call(self.conn.block_storage, "PUT", f"/os-quota-sets/{project_ref}", "update volume quotas", ADMIN,
+                     json={"quota_set": cinder})
+        nova_now, _ = api.call(self.conn.compute, "GET", f"/os-quota-sets/{project_ref}", "read compute quotas",
+                               ADMIN, microversion=self._mv(SERVER_MICROVERSION))
+        cinder_now, _ = api.call(self.conn.block_storage, "GET", f"/os-quota-sets/{project_ref}",
+                                 "read volume quotas", ADMIN)
+        result = {}
+        for ours, theirs in NOVA_KEYS.items():
+            result[ours] = int((nova_now.get("quota_set") or {}).get(theirs, -1))
+        for ours, theirs in CINDER_KEYS.items():
+            result[ours] = int((cinder_now.get("quota_set") or {}).get(theirs, -1))
+        return result
+
+
+def _without_id(quota_set: Any) -> dict:
+    return {k: v for k, v in (quota_set or {}).items() if k != "id"} if isinstance(quota_set, Mapping) else {}
+
+
+def _nova_time(when: datetime) -> str:
+    """os-simple-tenant-usage takes naive UTC (``%Y-%m-%dT%H:%M:%S.%f``)."""
+    if when.tzinfo is None:
+        raise ValueError("usage_report takes timezone-aware datetimes")
+    return when.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ProviderDataError(f"{what} is not a number: {value!r}")
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise ProviderDataError(f"{what} is not a number: {value!r}") from None
+
+
+def _next_marker(links: Any) -> str | None:
+    for link in links or []:
+        if isinstance(link, Mapping) and link.get("rel") == "next" and link.get("href"):
+            return (parse_qs(urlparse(str(link["href"])).query).get("marker") or [None])[0]
+    return None
