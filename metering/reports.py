@@ -23,6 +23,7 @@ from django.db.models import Sum
 
 from metering.choices import Measure
 from metering.models import Project, Resource, UtilizationRollup
+from metering.periods import PeriodError
 from providers.base import Kind, State
 
 US_PER_HOUR = Decimal(3_600_000_000)
@@ -37,8 +38,6 @@ UNITS = {
 }
 
 
-class PeriodError(ValueError):
-    """The period asked for is not a period (end before start, too long)."""
 
 
 @dataclass

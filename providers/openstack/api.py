@@ -61,6 +61,13 @@ def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
         return openstack.connection.Connection(**options)
 
 
+def service(conn, name: str):
+    """``conn.<name>`` (compute, block_storage, identity): creating the proxy may authenticate and
+    discover versions, so it fails like any other call."""
+    with translated(f"reach the {name.replace('_', ' ')} service"):
+        return getattr(conn, name)
+
+
 def response_time(response) -> datetime | None:
     """The cloud's clock from the HTTP ``Date`` header, if it sent a readable one."""
     raw = response.headers.get("Date") if response is not None else None

@@ -92,10 +92,12 @@ class OpenStackDriver(Driver):
 
     @classmethod
     def validate(cls, settings, credentials=None):
-        cleaned_settings, cleaned_credentials = super().validate(settings, credentials)
-        errors = {}
-        if cleaned_settings.get("page_size", 1000) < 1:
-            errors["page_size"] = "must be at least 1"
+        errors: dict[str, str] = {}
+        try:
+            cleaned_settings, cleaned_credentials = super().validate(settings, credentials)
+        except SettingsError as exc:
+            errors.update(exc.errors)
+            cleaned_settings, cleaned_credentials = dict(settings), dict(credentials or {})
         if cleaned_credentials.get("application_credential_id"):
             if not cleaned_credentials.get("application_credential_secret"):
                 errors["application_credential_secret"] = "is required with application_credential_id"
@@ -103,6 +105,8 @@ class OpenStackDriver(Driver):
             for name in ("username", "password", "project_name"):
                 if not cleaned_credentials.get(name):
                     errors[name] = "is required (or give application_credential_id and _secret)"
+        if cleaned_settings.get("page_size", 1000) < 1 and "page_size" not in errors:
+            errors["page_size"] = "must be at least 1"
         if errors:
             raise SettingsError(errors)
         return cleaned_settings, cleaned_credentials
@@ -116,12 +120,24 @@ class OpenStackDriver(Driver):
         return self._connection
 
     @property
+    def compute(self):
+        return api.service(self.conn, "compute")
+
+    @property
+    def storage(self):
+        return api.service(self.conn, "block_storage")
+
+    @property
+    def identity(self):
+        return api.service(self.conn, "identity")
+
+    @property
     def page_size(self) -> int:
         return max(1, int(self.settings.get("page_size") or 1000))
 
     def compute_microversion(self) -> tuple[int, int] | None:
         if self._microversion is False:
-            self._microversion = api.max_microversion(self.conn.compute, "discover the Compute API")
+            self._microversion = api.max_microversion(self.compute, "discover the Compute API")
         return self._microversion
 
     def _mv(self, ceiling: tuple[int, int]) -> str | None:
@@ -142,7 +158,7 @@ class OpenStackDriver(Driver):
             with translated("authenticate with Keystone"):
                 self.conn.authorize()
             available = self.compute_microversion()
-            body, response = api.call(self.conn.compute, "GET", "/servers", "list servers",
+            body, response = api.call(self.compute, "GET", "/servers", "list servers",
                                       params={"limit": 1})
         except ProviderError as exc:
             return Health(False, str(exc))
@@ -175,7 +191,7 @@ class OpenStackDriver(Driver):
         )
 
     def _projects(self) -> list[ObservedProject]:
-        body, _ = api.call(self.conn.identity, "GET", "/projects", "list Keystone projects", ADMIN)
+        body, _ = api.call(self.identity, "GET", "/projects", "list Keystone projects", ADMIN)
         projects = []
         for record in body.get("projects") or []:
             if isinstance(record, Mapping) and record.get("id"):
@@ -185,7 +201,7 @@ class OpenStackDriver(Driver):
 
     def _hypervisors(self) -> tuple[list[ObservedResource], dict[str, str]]:
         hosts, index = [], {}
-        for records, _ in api.pages(self.conn.compute, "/os-hypervisors/detail", "hypervisors",
+        for records, _ in api.pages(self.compute, "/os-hypervisors/detail", "hypervisors",
                                     "list hypervisors", role=ADMIN, microversion=self._mv(HYPERVISOR_MICROVERSION),
                                     page_size=self.page_size):
             for record in records:
@@ -198,7 +214,7 @@ class OpenStackDriver(Driver):
 
     def _flavors(self, microversion: str | None) -> dict[str, Mapping]:
         flavors = {}
-        for records, _ in api.pages(self.conn.compute, "/flavors/detail", "flavors", "list flavors",
+        for records, _ in api.pages(self.compute, "/flavors/detail", "flavors", "list flavors",
                                     microversion=microversion, params={"is_public": "None"},
                                     page_size=self.page_size):
             flavors.update({str(r.get("id")): r for r in records if isinstance(r, Mapping)})
@@ -206,7 +222,7 @@ class OpenStackDriver(Driver):
 
     def _server_records(self, microversion, params, doing):
         first_response = None
-        for records, response in api.pages(self.conn.compute, "/servers/detail", "servers", doing, role=ADMIN,
+        for records, response in api.pages(self.compute, "/servers/detail", "servers", doing, role=ADMIN,
                                            microversion=microversion, params=params, page_size=self.page_size):
             first_response = first_response or response
             yield from ((record, first_response) for record in records)
@@ -240,8 +256,7 @@ class OpenStackDriver(Driver):
     def _volumes(self, issues) -> list[ObservedResource]:
         volumes = []
         try:
-            storage = self.conn.block_storage
-            for records, _ in api.pages(storage, "/volumes/detail", "volumes", "list volumes of all projects",
+            for records, _ in api.pages(self.storage, "/volumes/detail", "volumes", "list volumes of all projects",
                                         role=ADMIN, params={"all_tenants": 1}, page_size=self.page_size):
                 for record in records:
                     try:
@@ -255,7 +270,7 @@ class OpenStackDriver(Driver):
         return volumes
 
     def _project_facts(self, project_id: str) -> dict[str, Any]:
-        compute, storage = self.conn.compute, self.conn.block_storage
+        compute, storage = self.compute, self.storage
         limits, _ = api.call(compute, "GET", "/limits", "read compute limits of another project", ADMIN,
                              microversion=self._mv(SERVER_MICROVERSION), params={"tenant_id": project_id})
         compute_quota, _ = api.call(compute, "GET", f"/os-quota-sets/{project_id}", "read compute quotas",
@@ -281,7 +296,7 @@ class OpenStackDriver(Driver):
         servers: set[str] = set()
         seen_markers: set[str] = set()
         while True:
-            body, _ = api.call(self.conn.compute, "GET", f"/os-simple-tenant-usage/{project_ref}",
+            body, _ = api.call(self.compute, "GET", f"/os-simple-tenant-usage/{project_ref}",
                                "read usage of another project", ADMIN,
                                microversion=api.version_string(USAGE_MICROVERSION) if paged else None,
                                params=params)
@@ -305,7 +320,9 @@ class OpenStackDriver(Driver):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _project_conn(self, project_id: str):
-        if project_id == self.conn.current_project_id:
+        with translated("authenticate with Keystone"):
+            current = self.conn.current_project_id
+        if project_id == current:
             return self.conn
         if self.credentials.get("application_credential_id"):
             raise ProviderAuthError(
@@ -345,7 +362,7 @@ class OpenStackDriver(Driver):
         if spec.labels:
             server["metadata"] = dict(spec.labels)
         conn = self._project_conn(spec.project)
-        body, _ = api.call(conn.compute, "POST", "/servers", f"create a server in project {spec.project}",
+        body, _ = api.call(api.service(conn, "compute"), "POST", "/servers", f"create a server in project {spec.project}",
                            microversion=microversion, json={"server": server})
         server_id = (body.get("server") or {}).get("id")
         if not server_id:
@@ -353,13 +370,13 @@ class OpenStackDriver(Driver):
         return self._observe_server(conn, server_id, {str(flavor["id"]): flavor})
 
     def _observe_server(self, conn, server_id: str, flavors: Mapping[str, Mapping]) -> ObservedResource:
-        body, _ = api.call(conn.compute, "GET", f"/servers/{server_id}", "read the new server",
+        body, _ = api.call(api.service(conn, "compute"), "GET", f"/servers/{server_id}", "read the new server",
                            microversion=self._mv(SERVER_MICROVERSION))
         _, host_index = self._hypervisors()
         return mapping.server_resource(body.get("server") or {}, flavors, host_index)
 
     def act(self, external_id: str, action: str) -> None:
-        compute = self.conn.compute
+        compute = self.compute
         if action == Action.DELETE:
             api.call(compute, "DELETE", f"/servers/{external_id}", f"delete server {external_id}", ADMIN,
                      expect_body=False)
@@ -388,14 +405,14 @@ class OpenStackDriver(Driver):
         """
         nova, cinder = split_limits(limits)
         if nova:
-            api.call(self.conn.compute, "PUT", f"/os-quota-sets/{project_ref}", "update compute quotas", ADMIN,
+            api.call(self.compute, "PUT", f"/os-quota-sets/{project_ref}", "update compute quotas", ADMIN,
                      microversion=self._mv(SERVER_MICROVERSION), json={"quota_set": {**nova, "force": True}})
         if cinder:
-            api.call(self.conn.block_storage, "PUT", f"/os-quota-sets/{project_ref}", "update volume quotas", ADMIN,
+            api.call(self.storage, "PUT", f"/os-quota-sets/{project_ref}", "update volume quotas", ADMIN,
                      json={"quota_set": cinder})
-        nova_now, _ = api.call(self.conn.compute, "GET", f"/os-quota-sets/{project_ref}", "read compute quotas",
+        nova_now, _ = api.call(self.compute, "GET", f"/os-quota-sets/{project_ref}", "read compute quotas",
                                ADMIN, microversion=self._mv(SERVER_MICROVERSION))
-        cinder_now, _ = api.call(self.conn.block_storage, "GET", f"/os-quota-sets/{project_ref}",
+        cinder_now, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_ref}",
                                  "read volume quotas", ADMIN)
         result = {}
         for ours, theirs in NOVA_KEYS.items():

@@ -69,7 +69,8 @@ def start_in_thread(host: str = "127.0.0.1", port: int = 0, seed: str | None = "
     Pass ``state`` to serve an existing cloud (``seed`` is then ignored); call ``server.stop()``.
     """
     server = SimulatorServer(host, port, state or make_state(seed, clock))
-    server._thread = threading.Thread(target=server.serve_forever, name="openstack-sim", daemon=True)
+    server._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                      name="openstack-sim", daemon=True)
     server._thread.start()
     return server, server.auth_url
 

@@ -1,0 +1,86 @@
+"""CSV exports: streamed row by row, UTF-8, safe to open in a spreadsheet.
+
+``safe_cell`` neutralises formula injection: text that a spreadsheet would run as a formula (it
+starts with = + - @, a tab or a carriage return) gets a leading apostrophe. Numbers are written
+as numbers (Decimal, int) and are never altered, so "-1.50" from a Decimal stays a number.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from metering.choices import Measure
+from metering.reports import UNITS, UsageReport
+
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, Decimal, float)):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(DANGEROUS) else text
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns what it was given (for streaming)."""
+
+    def write(self, value):
+        return value
+
+
+def csv_stream(rows: Iterable[Iterable]) -> Iterator[str]:
+    """Each row as one CSV line, cells made safe; feed to a StreamingHttpResponse or stdout."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    for row in rows:
+        yield writer.writerow([safe_cell(c) for c in row])
+
+
+USAGE_MEASURES = [
+    Measure.INSTANCE_HOURS, Measure.CONTAINER_HOURS, Measure.VCPU_HOURS, Measure.RAM_GB_HOURS,
+    Measure.DISK_GB_HOURS, Measure.RUNNING_HOURS, Measure.CPU_CORE_HOURS_USED, Measure.MEMORY_GB_HOURS_USED,
+    Measure.NET_GB, Measure.DISK_IO_GB, Measure.ESTIMATED_HOURS,
+]
+
+
+def usage_rows(report: UsageReport, now: datetime | None = None) -> Iterator[list]:
+    """The usage CSV: a summary block, a blank line, then one row per resource."""
+    now = now or timezone.now()
+    scope = report.project.slug if report.project else "all projects"
+    yield ["Usage summary", scope]
+    yield ["From", report.start]
+    yield ["To (exclusive)", report.end]
+    active = report.active()
+    yield ["Active VMs", active["vms"]]
+    yield ["Active containers", active["containers"]]
+    yield ["Active vCPUs", active["vcpus"]]
+    yield ["Active RAM (MB)", active["ram_mb"]]
+    totals = report.totals
+    for m in USAGE_MEASURES:
+        yield [f"Total {Measure(m).label} ({UNITS[m]})", totals[m]]
+    yield []
+    yield ["Name", "Kind", "Provider", "Project", "vCPUs", "RAM (MB)", "Disk (GB)", "State", "Uptime (hours)",
+           *[f"{Measure(m).label} ({UNITS[m]})" for m in USAGE_MEASURES], "Estimated"]
+    for row in report.rows:
+        uptime = row.uptime(now)
+        yield [row.name, row.kind, row.provider, row.project or "", _size(row.vcpus, row.kind),
+               _size(row.ram_mb, row.kind), row.disk_gb, row.state,
+               Decimal(uptime / 3600).quantize(Decimal("0.01")) if uptime is not None else None,
+               *[row.measures[m] for m in USAGE_MEASURES], row.estimated]
+
+
+def _size(value, kind):
+    if value is None and kind == "container":
+        return "unlimited"
+    return value
