@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from metering.choices import Measure
-from metering.reports import UNITS, UsageReport
+from metering.reports import UNITS, UsageReport, rounded
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -68,7 +68,7 @@ def usage_rows(report: UsageReport, now: datetime | None = None) -> Iterator[lis
     yield ["Active RAM (MB)", active["ram_mb"]]
     totals = report.totals
     for m in USAGE_MEASURES:
-        yield [f"Total {Measure(m).label} ({UNITS[m]})", totals[m]]
+        yield [f"Total {Measure(m).label} ({UNITS[m]})", rounded(totals[m])]
     yield []
     yield ["Name", "Kind", "Provider", "Project", "vCPUs", "RAM (MB)", "Disk (GB)", "State", "Uptime (hours)",
            *[f"{Measure(m).label} ({UNITS[m]})" for m in USAGE_MEASURES], "Estimated"]
@@ -77,7 +77,7 @@ def usage_rows(report: UsageReport, now: datetime | None = None) -> Iterator[lis
         yield [row.name, row.kind, row.provider, row.project or "", _size(row.vcpus, row.kind),
                _size(row.ram_mb, row.kind), row.disk_gb, row.state,
                Decimal(uptime / 3600).quantize(Decimal("0.01")) if uptime is not None else None,
-               *[row.measures[m] for m in USAGE_MEASURES], row.estimated]
+               *[rounded(row.measures[m]) for m in USAGE_MEASURES], row.estimated]
 
 
 def _size(value, kind):

@@ -42,6 +42,8 @@ UNITS = {
 
 @dataclass
 class ResourceUsage:
+    """One resource's usage in the period (``measures`` at full precision; round for display)."""
+
     resource_id: int
     name: str
     kind: str
@@ -141,6 +143,11 @@ def _segment_groups(start: datetime, end: datetime, project_ids: list[int] | Non
         yield from cursor.fetchall()
 
 
+def rounded(value: Decimal) -> Decimal:
+    """A quantity as shown and exported: 6 decimal places, half-even."""
+    return value.quantize(QUANTUM, ROUND_HALF_EVEN)
+
+
 def _dec(v) -> Decimal | None:
     return None if v is None else Decimal(str(v))
 
@@ -168,7 +175,7 @@ def usage_report(start: datetime, end: datetime, project: Project | None = None,
             resource_id=rid, name=r.name, kind=r.kind, provider=r.account.name, provider_kind=r.account.kind,
             project=slugs.get(pid), vcpus=r.vcpus, ram_mb=r.ram_mb, disk_gb=r.disk_gb, state=r.state,
             flavor=r.flavor, labels=r.labels, started_at=r.started_at, deleted_at=r.deleted_at,
-            measures={k: v.quantize(QUANTUM, ROUND_HALF_EVEN) for k, v in m.items()},
+            measures=m,
         ))
     rows.sort(key=lambda row: (row.project or "", row.provider, row.kind, row.name, row.resource_id))
     return UsageReport(start, end, project, rows)

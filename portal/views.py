@@ -1,14 +1,7 @@
-"""Web views."""
+"""Site-level views: health. The pages live in ``portal.web`` (``/`` is ``web:home``)."""
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
-
-
-@login_required
-def home(request):
-    return render(request, "portal/home.html")
 
 
 def healthz(request):

@@ -1,6 +1,16 @@
 """Metering models, split by concept; import them from here."""
 
-from metering.models.chargeback import FixedCost, ProjectRatePlan, Rate, RatePlan, Statement, StatementLine
+from metering.models.chargeback import (
+    FixedCost,
+    HostCost,
+    PriceSheet,
+    PriceSheetEntry,
+    ProjectRatePlan,
+    Rate,
+    RatePlan,
+    Statement,
+    StatementLine,
+)
 from metering.models.inventory import MappingRule, Resource
 from metering.models.quotas import (
     UNLIMITED,
@@ -25,8 +35,11 @@ __all__ = [
     "UNLIMITED",
     "ExternalProject",
     "FixedCost",
+    "HostCost",
     "MappingRule",
     "Membership",
+    "PriceSheet",
+    "PriceSheetEntry",
     "Project",
     "ProjectRatePlan",
     "ProviderUsage",

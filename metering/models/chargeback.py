@@ -97,6 +97,11 @@ class Statement(models.Model):
             ),
         ]
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None and Statement.objects.filter(pk=self.pk, status=StatementStatus.ISSUED).exists():
+            raise ValueError("an issued statement is frozen: issue a new revision instead")
+        super().save(*args, **kwargs)
+
 
 class StatementLine(models.Model):
     statement = models.ForeignKey(Statement, on_delete=models.CASCADE, related_name="lines")
@@ -111,6 +116,77 @@ class StatementLine(models.Model):
     unit_price = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
     amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     estimated = models.BooleanField(default=False)
+    #: the part of the period this line covers (a rate change mid-period splits a line there)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["statement", "provider", "resource_name", "measure", "id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("statement lines are write-once: issue a new revision instead")
+        super().save(*args, **kwargs)
+
+
+class HostCost(models.Model):
+    """What a host (or, pooled, every host of one provider account) costs to run for a month.
+
+    ``metering.chargeback.onprem`` turns this into an internal price per vCPU-hour and RAM GiB-hour.
+    Capacity defaults to the host's own vCPUs and RAM (or the sum over the account's live hosts).
+    """
+
+    host = models.OneToOneField(Resource, null=True, blank=True, on_delete=models.CASCADE, related_name="cost",
+                                limit_choices_to={"kind": "host"})
+    account = models.OneToOneField(ProviderAccount, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="host_cost")
+    currency = models.CharField(max_length=3, default="EUR")
+    monthly_hardware_cost = models.DecimalField(max_digits=14, decimal_places=2,
+                                                help_text="amortised purchase, support, rack space per month")
+    power_watts = models.DecimalField(max_digits=10, decimal_places=1, default=0, help_text="average draw")
+    electricity_price_kwh = models.DecimalField(max_digits=10, decimal_places=5, default=0)
+    pue = models.DecimalField(max_digits=4, decimal_places=2, default=1.5,
+                              help_text="power usage effectiveness: total facility power / IT power (cooling)")
+    cpu_share = models.DecimalField(max_digits=4, decimal_places=3, default=0.5,
+                                    help_text="share of the cost carried by vCPUs; the rest by RAM")
+    vcpus = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True,
+                                help_text="capacity override (e.g. with CPU overcommit)")
+    ram_mb = models.BigIntegerField(null=True, blank=True, help_text="capacity override")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(host__isnull=True) ^ Q(account__isnull=True),
+                                   name="hostcost_host_xor_account"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cost of {self.host or self.account}"
+
+
+class PriceSheet(models.Model):
+    """A public cloud's instance sizes and hourly prices, to compare on-premises costs with."""
+
+    name = models.CharField(max_length=100, unique=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    description = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceSheetEntry(models.Model):
+    sheet = models.ForeignKey(PriceSheet, on_delete=models.CASCADE, related_name="entries")
+    name = models.CharField(max_length=100)
+    vcpus = models.DecimalField(max_digits=10, decimal_places=3)
+    ram_mb = models.BigIntegerField()
+    hourly_price = models.DecimalField(max_digits=18, decimal_places=8)
+
+    class Meta:
+        ordering = ["sheet", "hourly_price", "name"]
+        constraints = [models.UniqueConstraint(fields=["sheet", "name"], name="pricesheet_unique_size")]
+
+    def __str__(self) -> str:
+        return f"{self.sheet}/{self.name}"

@@ -136,7 +136,7 @@ def pages(adapter, path: str, key: str, doing: str, *, role: str | None = None,
 
 
 def version_string(version: tuple[int, int]) -> str:
-    return "%d.%d" % version
+    return ".".join(map(str, version))
 
 
 def max_microversion(adapter, doing: str) -> tuple[int, int] | None:

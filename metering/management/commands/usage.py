@@ -5,7 +5,7 @@ from __future__ import annotations
 from metering import periods
 from metering.export import csv_stream, usage_rows
 from metering.models import Project
-from metering.reports import usage_report
+from metering.reports import rounded, usage_report
 from providers.management.base import GlasspaneCommand
 
 
@@ -42,11 +42,11 @@ class Command(GlasspaneCommand):
             "start": lo.isoformat(),
             "end": hi.isoformat(),
             "active": {k: str(v) for k, v in report.active().items()},
-            "totals": {k: str(v) for k, v in report.totals.items()},
+            "totals": {k: str(rounded(v)) for k, v in report.totals.items()},
             "resources": [
                 {"name": r.name, "kind": r.kind, "provider": r.provider, "project": r.project,
                  "vcpus": _s(r.vcpus), "ram_mb": r.ram_mb, "disk_gb": _s(r.disk_gb), "state": r.state,
-                 "estimated": r.estimated, "measures": {k: str(v) for k, v in r.measures.items()}}
+                 "estimated": r.estimated, "measures": {k: str(rounded(v)) for k, v in r.measures.items()}}
                 for r in report.rows
             ],
         })

@@ -58,7 +58,7 @@ def _v3_doc(ctx: Context) -> dict:
     return {
         "id": "v3.0",
         "status": "CURRENT",
-        "version": "%d.%d" % ctx.state.volume_max_version,
+        "version": ".".join(map(str, ctx.state.volume_max_version)),
         "min_version": "3.0",
         "updated": "2023-08-31T00:00:00Z",
         "links": [{"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},

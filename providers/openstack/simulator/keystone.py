@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from werkzeug.routing import Rule
 
-from providers.openstack.simulator.state import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, Project, Token, stable_id
+from providers.openstack.simulator.state import (
+    DEFAULT_DOMAIN_ID,
+    DEFAULT_DOMAIN_NAME,
+    Project,
+    Token,
+    stable_id,
+)
 from providers.openstack.simulator.wsgi import (
     UNAUTHENTICATED,
     ApiError,

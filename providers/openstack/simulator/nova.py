@@ -80,8 +80,8 @@ def _v21_doc(ctx: Context) -> dict:
         "id": "v2.1",
         "links": [{"href": f"{ctx.base_url}{P}/", "rel": "self"}],
         "status": "CURRENT",
-        "version": "%d.%d" % state.compute_max_version,
-        "min_version": "%d.%d" % state.compute_min_version,
+        "version": ".".join(map(str, state.compute_max_version)),
+        "min_version": ".".join(map(str, state.compute_min_version)),
         "updated": "2013-07-23T11:33:21Z",
     }
 
@@ -320,7 +320,7 @@ def server_action(ctx: Context, server_id: str):
     server = _find_server(ctx, server_id)
     body = ctx.json_body()
     if len(body) != 1:
-        raise ApiError(400, "There is no such action: %s" % ", ".join(body) if body else "Malformed request body")
+        raise ApiError(400, f"There is no such action: {', '.join(body)}" if body else "Malformed request body")
     action, args = next(iter(body.items()))
     now = ctx.now
 

@@ -168,12 +168,12 @@ class SimulatorApp:
 
     def _finish(self, ctx: Context, response: Response) -> Response:
         if ctx.service == "compute" and ctx.microversion:
-            version = "%d.%d" % ctx.microversion
+            version = ".".join(map(str, ctx.microversion))
             response.headers["OpenStack-API-Version"] = f"compute {version}"
             response.headers["X-OpenStack-Nova-API-Version"] = version
             response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
         elif ctx.service == "volume" and ctx.microversion:
-            response.headers["OpenStack-API-Version"] = "volume %d.%d" % ctx.microversion
+            response.headers["OpenStack-API-Version"] = "volume " + ".".join(map(str, ctx.microversion))
             response.headers["Vary"] = "OpenStack-API-Version"
         response.headers.setdefault("X-Openstack-Request-Id", "req-" + _request_id())
         with self.state.lock:
@@ -182,7 +182,7 @@ class SimulatorApp:
                 path=ctx.request.path,
                 query=dict(ctx.request.args.items()),
                 status=response.status_code,
-                microversion="%d.%d" % ctx.microversion if ctx.microversion else None,
+                microversion=".".join(map(str, ctx.microversion)) if ctx.microversion else None,
             ))
         return response
 
@@ -231,8 +231,8 @@ def requested_microversion(ctx: Context, service_name: str, legacy_header: str |
     except ValueError:
         raise ApiError(400, f"Invalid format for API version: {raw}.") from None
     if not (minimum <= (major, minor) <= maximum):
-        raise ApiError(406, "Version %s is not supported by the API. Minimum is %d.%d and maximum is %d.%d."
-                       % (raw, *minimum, *maximum))
+        low, high = ".".join(map(str, minimum)), ".".join(map(str, maximum))
+        raise ApiError(406, f"Version {raw} is not supported by the API. Minimum is {low} and maximum is {high}.")
     return major, minor
 
 

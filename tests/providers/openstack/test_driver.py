@@ -12,7 +12,6 @@ from providers.base import (
     Capability,
     Kind,
     ProviderAuthError,
-    ProviderDataError,
     ProviderUnavailable,
     ProvisionSpec,
     SettingsError,

@@ -1,0 +1,121 @@
+"""Statements as CSV (streamed, one row at a time) or JSON.
+
+The CSV goes through ``metering.export.csv_stream``: UTF-8, and every text cell a spreadsheet
+would run as a formula (starting with = + - @, a tab or a carriage return) gets a leading
+apostrophe. Quantities, prices and amounts are handed over as ``Decimal`` and written as plain
+numbers, never neutralised, so a credit of -1.50 in a revision stays a number a spreadsheet can
+add. A stored statement's lines are read with an iterator, so memory stays flat however many
+lines it has; subtotals are summed while streaming and written after the lines.
+
+Numbers are formatted the same way for a draft and an issued statement (quantity 6 places, unit
+price 8, amounts to the currency's minor unit), so an issued statement exports byte-identically
+for ever. JSON carries every number as a string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from metering.chargeback.engine import Draft, subtotals
+from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
+from metering.models import Statement
+
+HEADER = ["Project", "Provider", "Resource", "Kind", "Measure", "Description", "From", "To", "Quantity", "Unit",
+          "Unit price", "Amount", "Estimated"]
+
+AnyStatement = Draft | Statement
+
+
+def _meta(st: AnyStatement) -> dict:
+    if isinstance(st, Statement):
+        return {"project": st.project.slug, "start": st.period_start, "end": st.period_end,
+                "currency": st.currency, "showback": st.showback, "revision": st.revision, "status": st.status,
+                "issued_at": st.issued_at, "total": None if st.showback else st.total}
+    return {"project": st.project.slug, "start": st.start, "end": st.end, "currency": st.currency,
+            "showback": st.showback, "revision": 0, "status": st.status, "issued_at": None, "total": st.total}
+
+
+def lines_of(st: AnyStatement) -> Iterable:
+    if isinstance(st, Statement):
+        return st.lines.order_by("id").iterator(chunk_size=2000)
+    return st.lines
+
+
+def _money(value: Decimal | None, currency: str) -> Decimal | None:
+    return None if value is None else value.quantize(minor_unit(currency))
+
+
+def _num(value: Decimal | None, places: Decimal) -> Decimal | None:
+    return None if value is None else value.quantize(places)
+
+
+def statement_rows(st: AnyStatement) -> Iterator[list]:
+    """The statement CSV: a summary block, the lines, subtotals by measure and provider, the total."""
+    meta = _meta(st)
+    cur = meta["currency"]
+    yield ["Statement", meta["project"]]
+    yield ["Period start", meta["start"]]
+    yield ["Period end (exclusive)", meta["end"]]
+    yield ["Currency", cur]
+    yield ["Mode", "showback" if meta["showback"] else "chargeback"]
+    yield ["Revision", meta["revision"] or "draft"]
+    yield ["Issued at", meta["issued_at"]]
+    yield ["Total", _money(meta["total"], cur) if cur else None]
+    yield []
+    yield HEADER
+    measures: dict[str, list] = {}
+    providers: dict[str, Decimal | None] = {}
+    for line in lines_of(st):
+        amount = _money(line.amount, cur) if cur else None
+        yield [meta["project"], line.provider, line.resource_name, line.resource_kind, line.measure,
+               line.description, line.start, line.end, _num(line.quantity, QUANTITY), line.unit,
+               _num(line.unit_price, UNIT_PRICE), amount, line.estimated]
+        m = measures.setdefault(line.measure, [Decimal(0), line.unit, None])
+        m[0] += line.quantity
+        if amount is not None:
+            m[2] = (m[2] or Decimal(0)) + amount
+            providers[line.provider] = (providers.get(line.provider) or Decimal(0)) + amount
+        else:
+            providers.setdefault(line.provider, None)
+    yield []
+    yield ["Subtotal by measure", "Measure", "Quantity", "Unit", "Amount"]
+    for name in sorted(measures):
+        qty, unit, amount = measures[name]
+        yield ["", name, _num(qty, QUANTITY), unit, amount]
+    yield ["Subtotal by provider", "Provider", "Amount"]
+    for name in sorted(providers):
+        yield ["", name or "(fixed costs)", providers[name]]
+    yield ["Total", _money(meta["total"], cur) if cur else None]
+
+
+def _s(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def statement_json(st: AnyStatement) -> dict:
+    """The statement as JSON-ready data; numbers are strings (no float ever)."""
+    meta = _meta(st)
+    cur = meta["currency"]
+    lines = list(lines_of(st))
+    by_measure, by_provider = subtotals(lines)
+    data = {k: _s(v) if k not in ("showback", "revision") else v for k, v in meta.items()}
+    data["total"] = _s(_money(meta["total"], cur)) if cur else None
+    data["subtotals"] = {
+        "measures": {m: {"quantity": _s(_num(q, QUANTITY)), "amount": _s(a)} for m, (q, a) in sorted(by_measure.items())},
+        "providers": {p or "(fixed costs)": _s(a) for p, a in sorted(by_provider.items())},
+    }
+    data["lines"] = [{
+        "provider": x.provider, "resource": x.resource_name, "kind": x.resource_kind, "measure": x.measure,
+        "description": x.description, "start": _s(x.start), "end": _s(x.end),
+        "quantity": _s(_num(x.quantity, QUANTITY)), "unit": x.unit, "unit_price": _s(_num(x.unit_price, UNIT_PRICE)),
+        "amount": _s(_money(x.amount, cur)) if cur else None, "estimated": x.estimated,
+    } for x in lines]
+    if isinstance(st, Statement):
+        data["rates"] = st.rates_snapshot
+        data["changes"] = st.changes
+    else:
+        data["rates"] = st.rates_snapshot()
+    return data

@@ -1,0 +1,42 @@
+"""Money: the currency's minor unit and the one rounding rule every statement follows.
+
+**Rounding rule.** Every amount is ``Decimal``, never float. A statement line's amount is its
+quantity times its unit price, both exactly as printed on the line (quantity to 6 decimal places,
+unit price to 8), rounded once to the currency's minor unit (EUR and USD: 2 places, JPY: 0) with
+ROUND_HALF_EVEN (banker's rounding). Subtotals and the statement total are sums of the rounded
+line amounts, never re-rounded, so the lines always add up to the total exactly and anyone can
+redo every line with a calculator.
+
+Currencies with three decimals (BHD, KWD, ...) are refused: amounts are stored with 2 places.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+#: ISO 4217 currencies whose minor unit is 0 places; every other accepted code has 2
+ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                          "VND", "VUV", "XAF", "XOF", "XPF"})
+THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+QUANTITY = Decimal("0.000001")
+UNIT_PRICE = Decimal("0.00000001")
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` a statement shows: ``Decimal('0.01')`` or ``Decimal('1')``."""
+    code = (currency or "").upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(f"currency {currency!r}: expected a three-letter ISO 4217 code")
+    if code in THREE_DECIMAL:
+        raise ValueError(f"currency {code}: three-decimal currencies are not supported")
+    return Decimal(1) if code in ZERO_DECIMAL else Decimal("0.01")
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(minor_unit(currency), ROUND_HALF_EVEN)
+
+
+def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decimal:
+    """The rounding rule: quantity x unit price as printed, rounded half-even to the minor unit."""
+    return round_money(quantity.quantize(QUANTITY, ROUND_HALF_EVEN) * unit_price.quantize(UNIT_PRICE, ROUND_HALF_EVEN),
+                       currency)

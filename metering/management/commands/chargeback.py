@@ -1,0 +1,73 @@
+"""``chargeback --project SLUG | --all-projects  --period YYYY-MM | --start D --end D
+[--format csv|json] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import CommandError
+
+from metering import periods
+from metering.chargeback import statements
+from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.rates import NoRatePlan
+from metering.export import csv_stream
+from metering.models import Project
+from providers.management.base import GlasspaneCommand
+
+
+class Command(GlasspaneCommand):
+    help = "Chargeback (or showback) statement of a project, or of every project, for a month or a date range."
+
+    def add_arguments(self, parser):
+        who = parser.add_mutually_exclusive_group(required=True)
+        who.add_argument("--project", metavar="SLUG")
+        who.add_argument("--all-projects", action="store_true")
+        parser.add_argument("--period", metavar="YYYY-MM", help="a calendar month")
+        parser.add_argument("--start", metavar="YYYY-MM-DD")
+        parser.add_argument("--end", metavar="YYYY-MM-DD", help="exclusive")
+        parser.add_argument("--tz", metavar="ZONE", help="timezone of the dates (default UTC)")
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument("--issue", action="store_true", help="freeze the statement as the next revision")
+        parser.add_argument("--showback", action="store_true", help="quantities only, whatever the billing mode")
+
+    def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, **opts):
+        lo, hi = self._period(period, start, end, tz)
+        if project:
+            scope = Project.objects.filter(slug=project).first()
+            if scope is None:
+                raise self.usage_error(f"--project {project!r}: no such project")
+            projects = [scope]
+        else:
+            projects = list(Project.objects.order_by("slug"))
+        try:
+            results = [self._one(p, lo, hi, issue, showback or None) for p in projects]
+        except (NoRatePlan, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        if format == "json":
+            data = [statement_json(st) for st in results]
+            self.stdout.write(json.dumps(data[0] if project else data, indent=2))
+            return
+        for i, st in enumerate(results):
+            if i:
+                self.stdout.write("\r\n", ending="")
+            for line in csv_stream(statement_rows(st)):
+                self.stdout.write(line, ending="")
+
+    def _period(self, period, start, end, tz):
+        try:
+            zone = periods.parse_tz(tz)
+            if period and (start or end):
+                raise periods.PeriodError("give either --period or --start/--end, not both")
+            if period:
+                return periods.month_range(period, zone)
+            if not (start and end):
+                raise periods.PeriodError("give --period YYYY-MM or both --start and --end")
+            return periods.day_range(periods.parse_date(start, "--start"), periods.parse_date(end, "--end"), zone)
+        except periods.PeriodError as exc:
+            raise self.usage_error(str(exc)) from None
+
+    def _one(self, project, lo, hi, issue, showback):
+        if issue:
+            return statements.issue(project, lo, hi, showback=showback)
+        return statements.draft(project, lo, hi, showback=showback)

@@ -1,0 +1,28 @@
+"""Django admin for personal access tokens: list, inspect and revoke (never see the secret).
+
+Tokens are issued with ``manage.py token create`` and shown once there, because the plain
+token must be shown exactly once; the admin cannot show it and does not create tokens.
+"""
+
+from django.contrib import admin
+from django.utils import timezone
+
+from portal.models import PersonalAccessToken
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(admin.ModelAdmin):
+    list_display = ["id", "user", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["user", "name", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{n} token(s) revoked")

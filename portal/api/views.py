@@ -1,0 +1,253 @@
+"""API views: thin viewsets over scoped querysets.
+
+Every queryset goes through ``metering.access``, so an object in a project the caller cannot see
+is a 404, never a 403. What a caller who can see an object may do with it is decided by
+``portal.api.permissions`` (403 when the role is too low). Unknown query parameters are 400
+(``portal.api.query``). Error responses are added to every operation of the schema by
+``portal.api.schema``; ``extend_schema`` here describes the rest.
+"""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from kombu.exceptions import OperationalError as BrokerError
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from metering import access, tasks
+from metering.choices import Role
+from metering.export import csv_stream, usage_rows
+from metering.filtersets import MembershipFilterSet, RefreshRunFilterSet, ResourceFilterSet
+from metering.models import Membership, RefreshRun, Resource, UtilizationRollup
+from metering.reports import usage_report
+from portal.api import serializers as s
+from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer
+from portal.api.pagination import ResourceCursorPagination
+from portal.api.permissions import IsStaff, ProjectRole, TokenScope
+from portal.api.query import StrictQueryParams
+from providers.models import ProviderAccount
+
+BASE_PERMISSIONS = [IsAuthenticated, TokenScope]
+
+PERIOD_PARAMS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="first day, YYYY-MM-DD"),
+    OpenApiParameter("end", OpenApiTypes.DATE, required=True,
+                     description="day after the last, YYYY-MM-DD (exclusive); at most GLASSPANE_MAX_PERIOD_DAYS "
+                                 "after start"),
+    OpenApiParameter("tz", OpenApiTypes.STR, description="IANA timezone of the dates (default UTC)"),
+]
+FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
+                                description="csv streams the export instead of JSON")
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The task queue cannot be reached; try again later."
+    default_code = "unavailable"
+
+
+class GlasspaneViewSet(StrictQueryParams, viewsets.GenericViewSet):
+    permission_classes = BASE_PERMISSIONS
+
+    def filter_queryset(self, queryset):
+        # filters are for lists; a detail URL names its object (a deleted resource included)
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+
+# -- projects ----------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Projects you can see"),
+    retrieve=extend_schema(summary="One project"),
+    create=extend_schema(summary="Create a project (staff)"),
+    update=extend_schema(summary="Replace a project (staff)"),
+    partial_update=extend_schema(summary="Change a project (staff)"),
+)
+class ProjectViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     mixins.UpdateModelMixin, GlasspaneViewSet):
+    serializer_class = s.ProjectSerializer
+    lookup_field = "slug"
+    lookup_value_regex = "[a-z0-9][a-z0-9-]{0,62}"
+    filter_backends = [SearchFilter, OrderingFilter]
+    search_fields = ["slug", "name"]
+    ordering_fields = ["slug", "name", "created_at"]
+    write_role = "staff"
+    query_params = {"usage": ("start", "end", "tz")}
+
+    def get_queryset(self):
+        return access.visible_projects(self.request.user).select_related("parent").order_by("slug")
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [*[p() for p in BASE_PERMISSIONS], IsStaff()]
+        return [*[p() for p in BASE_PERMISSIONS], ProjectRole()]
+
+    def project_of(self, project):
+        return project
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        user = self.request.user
+        if user.is_authenticated and not user.is_staff:
+            context["roles"] = dict(Membership.objects.filter(user=user).values_list("project_id", "role"))
+        return context
+
+    @extend_schema(
+        summary="Usage of the project over a period",
+        description="Measures per resource and totals over [start, end). `?format=csv` streams the same report "
+                    "as CSV (the dashboard's download).",
+        parameters=[*PERIOD_PARAMS, FORMAT_PARAM],
+        responses={200: OpenApiResponse(s.UsageReportSerializer, description="the report (JSON or CSV)")},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CSVRenderer])
+    def usage(self, request, slug=None):
+        project = self.get_object()
+        period = s.PeriodQuerySerializer(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        start, end = period.validated_data["range"]
+        report = usage_report(start, end, project=project)
+        if request.accepted_renderer.format == "csv":
+            response = StreamingHttpResponse(csv_stream(usage_rows(report)), content_type="text/csv; charset=utf-8")
+            filename = f"usage-{project.slug}-{period.validated_data['start']}-{period.validated_data['end']}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        data = {"project": project.slug, "start": start, "end": end, "active": report.active(),
+                "totals": report.totals, "rows": report.rows}
+        return Response(s.UsageReportSerializer(data).data)
+
+
+# -- memberships ------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Memberships of the projects you administer"),
+    retrieve=extend_schema(summary="One membership"),
+    create=extend_schema(summary="Add a user to a project (its admins and staff)"),
+    update=extend_schema(summary="Change a member's role"),
+    partial_update=extend_schema(summary="Change a member's role"),
+    destroy=extend_schema(summary="Remove a user from a project"),
+)
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                        mixins.UpdateModelMixin, mixins.DestroyModelMixin, GlasspaneViewSet):
+    serializer_class = s.MembershipSerializer
+    filterset_class = MembershipFilterSet
+    permission_classes = [*BASE_PERMISSIONS, ProjectRole]
+    read_role = Role.ADMIN
+    write_role = Role.ADMIN
+
+    def get_queryset(self):
+        qs = Membership.objects.select_related("user", "project").order_by("project__slug", "user__username")
+        return access.scope(qs, self.request.user, at_least=Role.ADMIN)
+
+    def perform_create(self, serializer):
+        if not access.has_role(self.request.user, serializer.validated_data["project"], Role.ADMIN):
+            raise PermissionDenied("Only the project's admins (or staff) may add members.")
+        serializer.save()
+
+
+# -- providers ---------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Provider accounts (staff)"),
+    retrieve=extend_schema(summary="One provider account (staff)"),
+    create=extend_schema(summary="Connect a provider account (staff); settings are validated by its driver"),
+    update=extend_schema(summary="Replace an account's settings (staff)"),
+    partial_update=extend_schema(summary="Change an account (staff); omit credentials to keep them"),
+    destroy=extend_schema(summary="Disconnect an account and forget its inventory (staff)"),
+)
+class ProviderAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                             mixins.UpdateModelMixin, mixins.DestroyModelMixin, GlasspaneViewSet):
+    serializer_class = s.ProviderAccountSerializer
+    permission_classes = [*BASE_PERMISSIONS, IsStaff]
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]{0,62}"
+    queryset = ProviderAccount.objects.order_by("name")
+    filterset_fields = ["kind", "enabled", "health"]
+
+
+# -- inventory ---------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Inventory: hosts, VMs, containers and volumes you can see",
+                       description="Filtered like the web inventory; deleted resources only with "
+                                   "`include_deleted=true`. Cursor-paginated."),
+    retrieve=extend_schema(summary="One resource (deleted ones too)"),
+)
+class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.ResourceSerializer
+    filterset_class = ResourceFilterSet
+    filter_backends = [*GlasspaneViewSet.filter_backends, OrderingFilter]
+    ordering_fields = ["name", "kind", "state", "first_seen", "last_seen", "id"]
+    pagination_class = ResourceCursorPagination
+    query_params = {"utilization": ("start", "end", "tz")}
+
+    def get_queryset(self):
+        qs = Resource.objects.select_related("account", "project", "parent", "parent__project")
+        return access.scope(qs, self.request.user)
+
+    @extend_schema(
+        summary="Hourly utilization of a resource",
+        description="Hourly rollups whose hour starts in [start, end) (default: the last 7 days).",
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="first day, YYYY-MM-DD"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="day after the last, YYYY-MM-DD (exclusive)"),
+            PERIOD_PARAMS[2],
+        ],
+        responses={200: s.UtilizationSerializer},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def utilization(self, request, pk=None):
+        resource = self.get_object()
+        period = s.OptionalPeriodQuerySerializer(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        start, end = period.validated_data["range"]
+        hours = UtilizationRollup.objects.filter(resource=resource, hour__gte=start, hour__lt=end).order_by("hour")
+        return Response(s.UtilizationSerializer({"resource": resource.pk, "start": start, "end": end,
+                                                 "hours": hours}).data)
+
+
+# -- refresh runs -------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Refresh runs, newest first (staff)"),
+    retrieve=extend_schema(summary="One refresh run: its status and counts (staff)"),
+)
+class RefreshRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.RefreshRunSerializer
+    permission_classes = [*BASE_PERMISSIONS, IsStaff]
+    filterset_class = RefreshRunFilterSet
+    queryset = RefreshRun.objects.select_related("account").order_by("-queued_at", "-id")
+
+    @extend_schema(
+        summary="Start a refresh of one provider account (staff)",
+        description="Queues the refresh and answers 202 at once; poll the run's URL (the Location header) "
+                    "for its status.",
+        request=s.RefreshRunSerializer,
+        responses={202: s.RefreshRunSerializer,
+                   503: OpenApiResponse(description="the task queue cannot be reached")},
+    )
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            run = tasks.enqueue_refresh(serializer.validated_data["account"], trigger="api")
+        except BrokerError as exc:
+            raise ServiceUnavailable(f"The task queue cannot be reached: {exc}") from None
+        run.refresh_from_db()
+        location = reverse("api:refresh-run-detail", kwargs={"pk": run.pk})
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": request.build_absolute_uri(location)})

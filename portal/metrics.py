@@ -1,0 +1,59 @@
+"""``/metrics`` for Prometheus, computed from the database at scrape time.
+
+A custom collector reads the provider accounts, the live inventory and the refresh runs on each
+scrape, so every web process reports the same numbers (no per-process counters that reset on
+restart or disagree between workers). The refresh-run counter counts the runs recorded in the
+database; if old runs are ever pruned it drops, which Prometheus treats as a counter reset.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from metering.models import RefreshRun, Resource
+from providers.models import Health, ProviderAccount
+
+
+class GlasspaneCollector:
+    def collect(self):
+        up = GaugeMetricFamily("glasspane_provider_up", "1 if the account's last health check passed, else 0",
+                               labels=["account", "kind"])
+        duration = GaugeMetricFamily("glasspane_provider_last_refresh_duration_seconds",
+                                     "Duration of the account's last finished refresh", labels=["account"])
+        finished = GaugeMetricFamily("glasspane_provider_last_refresh_timestamp_seconds",
+                                     "Unix time the account's last refresh finished", labels=["account"])
+        enabled = GaugeMetricFamily("glasspane_provider_enabled", "1 if scheduled refreshes are on",
+                                    labels=["account"])
+        for account in ProviderAccount.objects.order_by("name"):
+            up.add_metric([account.name, account.kind], 1 if account.health == Health.OK else 0)
+            enabled.add_metric([account.name], 1 if account.enabled else 0)
+            if account.last_refresh_duration is not None:
+                duration.add_metric([account.name], account.last_refresh_duration)
+            if account.last_refresh_finished is not None:
+                finished.add_metric([account.name], account.last_refresh_finished.timestamp())
+        yield from (up, enabled, duration, finished)
+
+        resources = GaugeMetricFamily("glasspane_resources", "Live (not deleted) resources",
+                                      labels=["account", "kind", "state"])
+        for row in (Resource.objects.live().values("account__name", "kind", "state")
+                    .annotate(n=Count("id")).order_by("account__name", "kind", "state")):
+            resources.add_metric([row["account__name"], row["kind"], row["state"]], row["n"])
+        yield resources
+
+        runs = CounterMetricFamily("glasspane_refresh_runs", "Refresh runs recorded, by final or current status",
+                                   labels=["account", "status"])
+        for row in (RefreshRun.objects.values("account__name", "status").annotate(n=Count("id"))
+                    .order_by("account__name", "status")):
+            runs.add_metric([row["account__name"], row["status"]], row["n"])
+        yield runs
+
+
+registry = CollectorRegistry(auto_describe=False)
+registry.register(GlasspaneCollector())
+
+
+def metrics(request):
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

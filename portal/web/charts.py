@@ -1,0 +1,94 @@
+"""Declarative chart definitions and the JSON payloads ``static/js/charts.js`` draws.
+
+Like Horizon's overview, the limit charts are a list of definitions, not template copies: each
+``LimitChart`` names a quota key, a label and how to show its numbers. Views turn definitions and
+data into plain dicts; templates hand them to the browser with ``json_script``; one small script
+renders every ``<canvas data-chart=...>`` on the page. Numbers become floats only here, at the
+edge, for drawing; every table and CSV keeps the exact ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from metering.choices import QuotaKey
+
+WARN_AT = Decimal("0.8")  # amber from 80 % of a limit; red above it
+
+
+@dataclass(frozen=True)
+class LimitChart:
+    key: str
+    label: str
+    unit: str = ""
+    divisor: Decimal = Decimal(1)  # MB shown as GB
+
+    def shown(self, value) -> Decimal:
+        return (Decimal(value) / self.divisor).quantize(Decimal("0.01")).normalize()
+
+
+LIMIT_CHARTS = [
+    LimitChart(QuotaKey.VMS, "VMs"),
+    LimitChart(QuotaKey.CONTAINERS, "Containers"),
+    LimitChart(QuotaKey.VCPUS, "vCPUs"),
+    LimitChart(QuotaKey.RAM_MB, "RAM", "GB", Decimal(1024)),
+    LimitChart(QuotaKey.DISK_GB, "Disk", "GB"),
+    LimitChart(QuotaKey.VOLUMES, "Volumes"),
+    LimitChart(QuotaKey.BUDGET, "Budget", "per month"),
+]
+
+
+def level(used: Decimal, limit: Decimal | None) -> str:
+    """"ok", "warn" (>= 80 % of the limit) or "over" (above it); "ok" when unlimited."""
+    if limit is None or limit < 0:
+        return "ok"
+    if limit == 0:
+        return "over" if used > 0 else "ok"
+    if used > limit:
+        return "over"
+    return "warn" if used >= limit * WARN_AT else "ok"
+
+
+def limit_doughnut(chart: LimitChart, used, limit: int) -> dict:
+    """One limit's doughnut: used against the limit (-1 = unlimited), with its level."""
+    used = Decimal(used)
+    unlimited = limit < 0
+    lvl = level(used, None if unlimited else Decimal(limit))
+    free = Decimal(0) if unlimited else max(Decimal(limit) - used, Decimal(0))
+    return {
+        "type": "doughnut",
+        "title": chart.label,
+        "level": lvl,
+        "used": str(chart.shown(used)),
+        "limit": "unlimited" if unlimited else str(chart.shown(limit)),
+        "unit": chart.unit,
+        "labels": ["Used", "Available"],
+        "datasets": [{"label": chart.label, "data": [float(chart.shown(used)), float(chart.shown(free))]
+                      if not unlimited else [float(chart.shown(used)), 0.0 if used else 1.0]}],
+    }
+
+
+def stacked_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence], unit: str) -> dict:
+    return {
+        "type": "bar",
+        "title": title,
+        "unit": unit,
+        "stacked": True,
+        "labels": list(labels),
+        "datasets": [{"label": name, "data": [float(v) for v in values]} for name, values in series.items()],
+    }
+
+
+def lines(title: str, labels: Sequence[str], series: Mapping[str, Sequence], unit: str,
+          y_max: float | None = None) -> dict:
+    return {
+        "type": "line",
+        "title": title,
+        "unit": unit,
+        "yMax": y_max,
+        "labels": list(labels),
+        "datasets": [{"label": name, "data": [None if v is None else float(v) for v in values]}
+                     for name, values in series.items()],
+    }

@@ -1,0 +1,49 @@
+"""What every page's layout needs: the project switcher, the navigation for the user's role, and
+the timezone form of the user menu.
+
+Navigation shows each role what it may use: viewers look (overview, inventory), members also act
+on resources (the buttons live on the resource page), project admins manage members (Django
+admin's membership list for now), staff see everything (providers, the admin overview, Django
+admin). Listed pages still check access themselves; hiding a link is a courtesy, not security.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+
+from metering import access
+from portal.web.forms import COMMON_TIMEZONES, TimezoneForm
+from portal.web.selection import selected_project
+
+
+def _item(request, label: str, url: str, prefix: str | None = None) -> dict:
+    path = request.path
+    active = path == url if prefix is None else path.startswith(prefix)
+    return {"label": label, "url": url, "active": active}
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    project = selected_project(request)
+    role = access.role(user, project) if project is not None else ("staff" if user.is_staff else None)
+    nav = []
+    if project is not None:
+        overview = reverse("web:project_overview", args=[project.slug])
+        nav.append(_item(request, "Overview", overview, prefix=overview))
+    nav.append(_item(request, "Inventory", reverse("web:inventory"), prefix=reverse("web:inventory")))
+    if user.is_staff:
+        nav.append(_item(request, "Providers", reverse("web:provider_list"), prefix=reverse("web:provider_list")))
+        nav.append(_item(request, "Admin overview", reverse("web:admin_overview")))
+        nav.append({"label": "Django admin", "url": reverse("admin:index"), "active": False})
+    return {
+        "nav": nav,
+        "switcher_projects": list(access.visible_projects(user).order_by("slug").only("slug", "name")),
+        "current_project": project,
+        "current_role": role,
+        "timezone_form": TimezoneForm(initial={"timezone": timezone.get_current_timezone_name(),
+                                               "next": request.get_full_path()}),
+        "common_timezones": COMMON_TIMEZONES,
+    }

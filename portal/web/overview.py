@@ -1,0 +1,135 @@
+"""The project overview: limits, the period's usage summary, a daily chart, the usage table, CSV.
+
+Horizon's project overview is the floor. The page and its CSV are one view and one report
+(``?format=csv`` streams ``metering.export.usage_rows`` of the same ``usage_report``), so the
+download is exactly the table. Everything is read from the database; no provider is called.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from metering.choices import Measure
+from metering.export import csv_stream, usage_rows
+from metering.reports import usage_report
+from portal.web import charts
+from portal.web.daily import vcpu_hours_by_day
+from portal.web.forms import PeriodForm, quick_picks, today
+from portal.web.selection import select, selected_project, visible_project_or_404
+
+PAGE_SIZE = 100
+
+
+@login_required
+def home(request):
+    """``/``: the selected project's overview, or what to do when there is none."""
+    project = selected_project(request)
+    if project is None:
+        return render(request, "web/no_projects.html", {"title": "Overview"})
+    url = f"/projects/{project.slug}/"
+    if request.GET:
+        url += "?" + request.GET.urlencode()
+    return redirect(url)
+
+
+def _period_links(request) -> list[dict]:
+    return [{"label": label, "query": f"?start={a.isoformat()}&end={b.isoformat()}"}
+            for label, a, b in quick_picks(today())]
+
+
+@login_required
+def project_overview(request, slug: str):
+    project = visible_project_or_404(request, slug)
+    select(request, project)
+    form = PeriodForm(request.GET)
+    start, end = form.range_or_default()
+    if request.GET.get("format") == "csv":
+        if not form.is_valid():
+            errors = "; ".join(e for errs in form.errors.values() for e in errs)
+            return HttpResponse(f"invalid period: {errors}\n", status=400, content_type="text/plain")
+        report = usage_report(start, end, project=project)
+        response = StreamingHttpResponse(csv_stream(usage_rows(report)), content_type="text/csv; charset=utf-8")
+        first, last = form.cleaned_data["start"], form.cleaned_data["end"]
+        response["Content-Disposition"] = f'attachment; filename="usage-{project.slug}-{first}-{last}.csv"'
+        return response
+
+    report = usage_report(start, end, project=project)
+    now = timezone.now()
+    totals = report.totals
+    days, series = vcpu_hours_by_day(start, end, timezone.get_current_timezone(), [project.pk])
+    daily = charts.stacked_bars("vCPU-hours per day", [d.isoformat() for d in days], series, "vCPU-hours")
+    page = Paginator(report.rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    costs = None
+    rows = [_row(r, now, costs) for r in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("format", None)
+    context = {
+        "title": f"Overview · {project.name}",
+        "project": project,
+        "form": form,
+        "period_links": _period_links(request),
+        "start": start,
+        "end": end,
+        "active": report.active(),
+        "totals": totals,
+        "summary": [
+            ("vCPU-hours", totals[Measure.VCPU_HOURS]),
+            ("RAM GB-hours", totals[Measure.RAM_GB_HOURS]),
+            ("Disk GB-hours", totals[Measure.DISK_GB_HOURS]),
+            ("Estimated hours", totals[Measure.ESTIMATED_HOURS]),
+        ],
+        "daily_chart": daily,
+        "has_usage": any(any(v for v in values) for values in series.values()),
+        "rows": rows,
+        "page": page,
+        "row_count": len(report.rows),
+        "show_cost": costs is not None,
+        "csv_query": _csv_query(query),
+        "page_query": query.urlencode(),
+    }
+    return render(request, "web/overview.html", context)
+
+
+def _csv_query(query) -> str:
+    q = query.copy()
+    q["format"] = "csv"
+    return "?" + q.urlencode()
+
+
+def _row(r, now, costs) -> dict:
+    uptime = r.uptime(now)
+    hours = r.measures[Measure.INSTANCE_HOURS] + r.measures[Measure.CONTAINER_HOURS]
+    return {
+        "id": r.resource_id,
+        "name": r.name,
+        "kind": r.kind,
+        "provider": r.provider,
+        "vcpus": r.vcpus,
+        "ram_mb": r.ram_mb,
+        "disk_gb": r.disk_gb,
+        "state": r.state,
+        "uptime": humanize_seconds(uptime) if uptime is not None else "",
+        "hours": hours if r.kind in ("vm", "container") else None,
+        "vcpu_hours": r.measures[Measure.VCPU_HOURS],
+        "cost": costs.get(r.resource_id) if costs is not None else None,
+        "estimated": r.estimated,
+        "estimated_hours": r.measures[Measure.ESTIMATED_HOURS],
+    }
+
+
+def humanize_seconds(seconds: float) -> str:
+    """3 d 4 h, 5 h 12 min, 7 min: the two largest units."""
+    minutes = int(seconds // 60)
+    d, rem = divmod(minutes, 1440)
+    h, m = divmod(rem, 60)
+    if d:
+        return f"{d} d {h} h"
+    if h:
+        return f"{h} h {m} min"
+    return f"{m} min"
+

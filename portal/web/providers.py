@@ -1,0 +1,99 @@
+"""Providers (staff): each account's health and last run, refresh now with live progress, add/edit.
+
+"Refresh now" only enqueues the job (``metering.tasks.enqueue_refresh``) and returns; the page
+polls ``run_status`` (a small JSON view) until the run is done. Forms validate settings with the
+driver's own ``validate``; stored credentials are never sent back to the browser.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from metering.choices import RunStatus
+from metering.models import RefreshRun
+from metering.tasks import enqueue_refresh
+from portal.web.forms import ProviderAccountForm
+from portal.web.selection import staff_required
+from providers import registry
+from providers.models import ProviderAccount
+
+DONE = {RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED}
+
+
+@staff_required
+def provider_list(request):
+    latest = RefreshRun.objects.filter(account=OuterRef("pk")).order_by("-queued_at", "-id")
+    accounts = list(ProviderAccount.objects.annotate(
+        run_id=Subquery(latest.values("pk")[:1]), run_status=Subquery(latest.values("status")[:1]),
+    ).order_by("name"))
+    for account in accounts:
+        account.in_progress = account.run_status in (RunStatus.QUEUED, RunStatus.RUNNING)
+        account.run_status_label = RunStatus(account.run_status).label if account.run_status else ""
+        account.resource_count = account.resources.filter(deleted_at__isnull=True).count()
+    return render(request, "web/providers.html", {"title": "Providers", "accounts": accounts})
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in registry.kinds():
+        raise Http404(f"unknown provider kind {kind!r}")
+    return kind
+
+
+@staff_required
+def provider_add(request):
+    kind = request.GET.get("kind") or request.POST.get("kind")
+    if not kind:
+        kinds = []
+        for k in registry.kinds():
+            try:
+                kinds.append((k, registry.driver_class(k).label or k))
+            except (ImportError, TypeError) as exc:  # a broken third-party package: say so, list the rest
+                kinds.append((k, f"{k} (cannot be loaded: {exc})"))
+        return render(request, "web/provider_kind.html", {"title": "Add a provider", "kinds": kinds})
+    form = ProviderAccountForm(request.POST or None, kind=_kind_or_404(kind))
+    if request.method == "POST" and form.is_valid():
+        account = form.save()
+        messages.success(request, f"Provider {account.name} added; its first refresh is due now.")
+        return redirect("web:provider_list")
+    return render(request, "web/provider_form.html", {"title": f"Add a {kind} provider", "form": form, "kind": kind})
+
+
+@staff_required
+def provider_edit(request, pk: int):
+    account = get_object_or_404(ProviderAccount, pk=pk)
+    form = ProviderAccountForm(request.POST or None, kind=account.kind, instance=account)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Provider {account.name} saved.")
+        return redirect("web:provider_list")
+    return render(request, "web/provider_form.html",
+                  {"title": f"Edit provider {account.name}", "form": form, "kind": account.kind, "account": account})
+
+
+@staff_required
+@require_POST
+def provider_refresh(request, pk: int):
+    account = get_object_or_404(ProviderAccount, pk=pk)
+    enqueue_refresh(account, trigger="web")
+    messages.info(request, f"Refresh of {account.name} queued.")
+    return redirect(reverse("web:provider_list") + f"#account-{account.pk}")
+
+
+@staff_required
+def run_status(request, pk: int):
+    run = get_object_or_404(RefreshRun.objects.select_related("account"), pk=pk)
+    return JsonResponse({
+        "id": run.pk,
+        "account": run.account.name,
+        "status": run.status,
+        "label": RunStatus(run.status).label,
+        "done": run.status in DONE,
+        "duration": run.duration,
+        "counts": run.counts,
+        "error": run.error,
+    })
