@@ -29,7 +29,14 @@ from metering import accounting
 from metering.accounting import Attrs, Obs, Seg
 from metering.choices import RunStatus
 from metering.mapping import ProjectMapper, sync_external_projects
-from metering.models import RefreshRun, Resource, UsageSegment, UtilizationSample
+from metering.models import (
+    ExternalProject,
+    ProviderUsage,
+    RefreshRun,
+    Resource,
+    UsageSegment,
+    UtilizationSample,
+)
 from metering.rollups import rollup_hours
 from providers.base import (
     Capability,
@@ -40,8 +47,11 @@ from providers.base import (
     ProviderError,
     ProviderUnavailable,
     State,
-    UtilizationSample as ObservedSample,
+    UsageTotals,
     to_decimal,
+)
+from providers.base import (
+    UtilizationSample as ObservedSample,
 )
 from providers.models import Health, ProviderAccount
 
@@ -98,9 +108,10 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     run.save(update_fields=["status", "started_at"])
     ProviderAccount.objects.filter(pk=account.pk).update(last_refresh_started=run.started_at)
     try:
-        inventory, samples, sample_issue = _observe(account)
+        inventory, samples, usage, sample_issue = _observe(account)
         with transaction.atomic():
             apply(account, inventory, samples, run)
+            _store_provider_usage(account, usage)
         if sample_issue:
             run.issues.append({"external_id": "", "message": sample_issue})
         run.status = RunStatus.PARTIAL if run.issues else RunStatus.OK
@@ -119,16 +130,34 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     return run
 
 
-def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], str]:
+def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], list[UsageTotals], str]:
     with account.driver() as driver:
         inventory = driver.inventory(since=account.last_observed_at)
-        samples, issue = [], ""
-        if driver.supports(Capability.SAMPLES):
-            try:
+        samples, usage, issue = [], [], ""
+        try:
+            if driver.supports(Capability.SAMPLES):
                 samples = driver.samples()
-            except ProviderError as exc:  # inventory is still good; say what is missing
-                issue = f"utilization samples unavailable: {exc}"
-    return inventory, samples, issue
+            if driver.supports(Capability.USAGE_REPORT):
+                month = inventory.observed_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+                usage = [driver.usage_report(p.external_id, month, inventory.observed_at) for p in inventory.projects]
+        except ProviderError as exc:  # the inventory is still good; say what is missing
+            issue = f"utilization or provider usage unavailable: {exc}"
+    return inventory, samples, usage, issue
+
+
+def _store_provider_usage(account: ProviderAccount, usage: list[UsageTotals]) -> None:
+    """Keep the provider's own month-to-date totals beside ours (one row per project and month)."""
+    projects = {e.external_id: e for e in ExternalProject.objects.filter(account=account)}
+    for totals in usage:
+        external = projects.get(totals.project_ref)
+        if external is None:
+            continue
+        ProviderUsage.objects.update_or_create(
+            external_project=external, start=totals.start,
+            defaults={"account": account, "end": totals.end, "vcpu_hours": totals.vcpu_hours,
+                      "ram_mb_hours": totals.ram_mb_hours, "disk_gb_hours": totals.disk_gb_hours,
+                      "instance_hours": totals.instance_hours},
+        )
 
 
 def _summary(run: RefreshRun) -> str:

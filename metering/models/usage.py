@@ -152,7 +152,8 @@ class ExternalProject(models.Model):
 
 
 class ProviderUsage(models.Model):
-    """The provider's own usage totals (Nova os-simple-tenant-usage), stored beside ours."""
+    """The provider's own usage totals (Nova os-simple-tenant-usage) from ``start`` (the month's
+    first day) to ``end`` (the latest refresh), stored beside ours to show the difference."""
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
     external_project = models.ForeignKey(ExternalProject, on_delete=models.CASCADE, related_name="usage")
@@ -166,5 +167,5 @@ class ProviderUsage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["external_project", "start", "end"], name="provider_usage_unique"),
+            models.UniqueConstraint(fields=["external_project", "start"], name="provider_usage_unique_start"),
         ]

@@ -14,6 +14,7 @@ one list call and one stats call per running container over the same pool.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import docker.errors
@@ -144,7 +145,7 @@ class DockerDriver(Driver):
             },
         )
 
-    def inventory(self) -> Inventory:
+    def inventory(self, since: datetime | None = None) -> Inventory:
         with self._errors():
             info = self.api.info()
             version = self.connection.version_info

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -174,7 +175,7 @@ class LibvirtDriver(Driver):
 
     # -- inventory ---------------------------------------------------------------------------------
 
-    def inventory(self) -> Inventory:
+    def inventory(self, since: datetime | None = None) -> Inventory:
         conn = self.connection()
         observed_at = utcnow()
         with self._calls("reading the host"):
