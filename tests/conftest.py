@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,27 @@ from providers.base import Kind, ObservedResource, State
 from providers.fake import FakeDriver, FakeWorld
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+ENGINE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "docker-engine.sh"
+
+
+def _engine(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ENGINE_SCRIPT), command], capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture(scope="session")
+def docker_host():
+    """A Docker-API engine: ``$DOCKER_HOST`` when set (``make test`` starts one), otherwise the
+    repository's podman service, started here and stopped again if this session started it."""
+    if os.environ.get("DOCKER_HOST"):
+        yield os.environ["DOCKER_HOST"]
+        return
+    already_running = _engine("status").returncode == 0
+    started = _engine("start")
+    assert started.returncode == 0, f"docker-engine.sh start failed:\n{started.stderr}"
+    line = [text for text in started.stdout.splitlines() if text.startswith("DOCKER_HOST=")][-1]
+    yield line.split("=", 1)[1]
+    if not already_running:
+        _engine("stop")
 
 
 @pytest.fixture

@@ -123,7 +123,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (VAR_DIR / "results").mkdir(exist_ok=True)
     _default_results = f"file://{VAR_DIR / 'results'}"
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # a message not acknowledged within this many seconds (its worker died) is delivered again
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("GLASSPANE_VISIBILITY_TIMEOUT", default=3600)}
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
 CELERY_RESULT_EXPIRES = 3600

@@ -1,7 +1,6 @@
 """Fixtures for the Docker driver tests: a real Docker-API engine and containers on it.
 
-``docker_base_url`` is ``$DOCKER_HOST`` when set; otherwise ``scripts/docker-engine.sh start``
-brings up the repository's podman service (and the session stops it again if it started it).
+``docker_base_url`` is the session's engine (``docker_host`` in ``tests/conftest.py``).
 Every container a test creates carries the label ``glasspane.test=<session id>`` and is removed at
 the end of the test that made it, and again at the end of the session as a safety net.
 """
@@ -9,7 +8,6 @@ the end of the test that made it, and again at the end of the session as a safet
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -20,27 +18,13 @@ import pytest
 from providers.docker.driver import DockerDriver
 
 REPO = Path(__file__).resolve().parents[3]
-SCRIPT = REPO / "scripts" / "docker-engine.sh"
 TEST_LABEL = "glasspane.test"
 SESSION = uuid.uuid4().hex[:8]
 
 
-def _script(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), command], capture_output=True, text=True, timeout=180)
-
-
 @pytest.fixture(scope="session")
-def docker_base_url():
-    if os.environ.get("DOCKER_HOST"):
-        yield os.environ["DOCKER_HOST"]
-        return
-    already_running = _script("status").returncode == 0
-    started = _script("start")
-    assert started.returncode == 0, f"docker-engine.sh start failed:\n{started.stderr}"
-    line = [text for text in started.stdout.splitlines() if text.startswith("DOCKER_HOST=")][-1]
-    yield line.split("=", 1)[1]
-    if not already_running:
-        _script("stop")
+def docker_base_url(docker_host):
+    return docker_host
 
 
 @pytest.fixture(scope="session")
