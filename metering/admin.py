@@ -13,6 +13,7 @@ from collections import defaultdict
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.db import models
 from django.utils.html import format_html
 
 from metering.choices import ChangeSource, QuotaKey
@@ -124,6 +125,7 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline, QuotaInline, QuotaBreachInline, QuotaAuditInline]
     action_form = ApplyLimitForm
     actions = ["apply_limit"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_changelist_instance(self, request):
         """Count usage for the whole page at once (four queries) instead of per row."""
@@ -184,6 +186,7 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.action(description="Apply a limit (key, limit, account above) to the selected projects")
     def apply_limit(self, request, queryset):
         form = ApplyLimitForm(request.POST)
+        form.fields["action"].choices = self.get_action_choices(request)
         if not form.is_valid():
             field, errors = next(iter(form.errors.items()))
             self.message_user(request, f"{field}: {errors[0]}", messages.ERROR)
@@ -201,7 +204,7 @@ class ProjectAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return
         scope = f" on {account}" if account else ""
-        self.message_user(request, f"{key}{scope} = {limit} on {queryset.count()} project(s), {changed} changed")
+        self.message_user(request, f"Set {key}{scope} = {limit} on {queryset.count()} project(s), {changed} changed")
 
 
 @admin.register(QuotaDefault)

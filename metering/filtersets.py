@@ -17,9 +17,25 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from metering import access
-from metering.choices import ResourceKind, ResourceState, Role, RunStatus
-from metering.models import Membership, Project, RefreshRun, Resource
-from providers.models import ProviderAccount
+from metering.choices import (
+    QuotaKey,
+    RequestState,
+    ResourceKind,
+    ResourceState,
+    Role,
+    RunStatus,
+    StatementStatus,
+)
+from metering.models import (
+    Membership,
+    Project,
+    ProvisionRequest,
+    QuotaBreach,
+    RefreshRun,
+    Resource,
+    Statement,
+)
+from providers.models import Health, ProviderAccount
 
 
 def _visible_projects(request):
@@ -35,6 +51,30 @@ def parse_label(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise ValidationError("expected key=value, e.g. env=prod")
     return key.strip(), value
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0, yes/no); anything else is an error, not silently "not given"."""
+
+    widget = forms.TextInput
+    TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+    def to_python(self, value):
+        text = str(value).strip().lower() if value is not None else ""
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        if text == "":
+            return None
+        raise ValidationError("expected true or false", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class LabelField(forms.CharField):
@@ -73,7 +113,7 @@ class ResourceFilterSet(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=ResourceState.choices)
     label = LabelFilter(label="Label (key=value)", max_length=511)
     q = django_filters.CharFilter(method="search", label="Search (name or label value)", max_length=200)
-    include_deleted = django_filters.BooleanFilter(method="keep", label="Include deleted resources")
+    include_deleted = StrictBooleanFilter(method="keep", label="Include deleted resources")
 
     class Meta:
         model = Resource
@@ -98,6 +138,16 @@ class ResourceFilterSet(django_filters.FilterSet):
         return queryset
 
 
+class ProviderAccountFilterSet(django_filters.FilterSet):
+    kind = django_filters.CharFilter(max_length=40)
+    enabled = StrictBooleanFilter()
+    health = django_filters.ChoiceFilter(choices=Health.choices)
+
+    class Meta:
+        model = ProviderAccount
+        fields = ["kind", "enabled", "health"]
+
+
 class MembershipFilterSet(django_filters.FilterSet):
     project = django_filters.CharFilter(field_name="project__slug", label="Project (slug)", max_length=63)
     user = django_filters.CharFilter(field_name="user__username", label="User (username)", max_length=150)
@@ -119,3 +169,31 @@ class RefreshRunFilterSet(django_filters.FilterSet):
     class Meta:
         model = RefreshRun
         fields = ["provider", "status", "trigger"]
+
+
+class QuotaBreachFilterSet(django_filters.FilterSet):
+    project = django_filters.CharFilter(field_name="project__slug", label="Project (slug)", max_length=63)
+    key = django_filters.ChoiceFilter(choices=QuotaKey.choices)
+    open = StrictBooleanFilter(field_name="closed_at", lookup_expr="isnull", label="Only open breaches")
+
+    class Meta:
+        model = QuotaBreach
+        fields = ["project", "key", "open"]
+
+
+class ProvisionRequestFilterSet(django_filters.FilterSet):
+    project = django_filters.CharFilter(field_name="project__slug", label="Project (slug)", max_length=63)
+    state = django_filters.ChoiceFilter(choices=RequestState.choices)
+
+    class Meta:
+        model = ProvisionRequest
+        fields = ["project", "state"]
+
+
+class StatementFilterSet(django_filters.FilterSet):
+    project = django_filters.CharFilter(field_name="project__slug", label="Project (slug)", max_length=63)
+    status = django_filters.ChoiceFilter(choices=StatementStatus.choices)
+
+    class Meta:
+        model = Statement
+        fields = ["project", "status"]

@@ -117,7 +117,8 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
     currency = book.currency or ""
     if currency:
         minor_unit(currency)  # refuses a code we cannot store
-    accounts = dict(ProviderAccount.objects.values_list("name", "pk"))
+    by_account = any(r.account_id for rates in book.rates.values() for r in rates)
+    accounts = dict(ProviderAccount.objects.values_list("name", "pk")) if by_account else {}
     merged: dict[tuple, Line] = {}
     counters: dict[tuple, Decimal] = defaultdict(Decimal)
     used: dict[int, RateView] = {}
@@ -176,7 +177,7 @@ def _flavor_rows(rows: list[ResourceUsage], project: Project, sp: SubPeriod):
     """
     flavors: dict[int, set[str]] = defaultdict(set)
     for rid, flavor in (UsageSegment.objects.filter(project=project, start__lt=sp.end, end__gt=sp.start)
-                        .exclude(kind=Kind.HOST).values_list("resource_id", "flavor").distinct()):
+                        .exclude(kind=Kind.HOST).order_by().values_list("resource_id", "flavor").distinct()):
         flavors[rid].add(flavor)
     multi = {rid for rid, fs in flavors.items() if len(fs) > 1}
     parts = _flavor_parts(multi, project, sp) if multi else {}

@@ -50,6 +50,9 @@ class Rate(models.Model):
         ordering = ["plan", "measure", "effective_from"]
         indexes = [models.Index(fields=["plan", "measure", "effective_from"], name="rate_lookup")]
 
+    def __str__(self) -> str:
+        return f"{self.plan} {self.measure} {self.unit_price} from {self.effective_from:%Y-%m-%d}"
+
 
 class ProjectRatePlan(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rate_plans")
@@ -59,6 +62,9 @@ class ProjectRatePlan(models.Model):
 
     class Meta:
         ordering = ["project", "effective_from"]
+
+    def __str__(self) -> str:
+        return f"{self.project} on {self.plan} from {self.effective_from:%Y-%m-%d}"
 
 
 class FixedCost(models.Model):
@@ -72,6 +78,9 @@ class FixedCost(models.Model):
 
     class Meta:
         ordering = ["project", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.name} {self.monthly_amount}/month"
 
 
 class Statement(models.Model):
@@ -96,6 +105,9 @@ class Statement(models.Model):
                 fields=["project", "period_start", "period_end", "revision"], name="statement_unique_revision"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d} rev {self.revision}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and Statement.objects.filter(pk=self.pk, status=StatementStatus.ISSUED).exists():
@@ -122,6 +134,9 @@ class StatementLine(models.Model):
 
     class Meta:
         ordering = ["statement", "provider", "resource_name", "measure", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.resource_name} {self.measure} {self.quantity} {self.unit}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
 from metering.quotas.limits import KEYS
-from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, project_usage
+from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, usage_by_scope
 from providers.base import Capability, Kind
 
 T = TypeVar("T")
@@ -163,21 +163,21 @@ def serialised(work: Callable[[], T]) -> T:
         time.sleep(random.uniform(0.001, 0.02))
 
 
-def lock_project(project: Project) -> None:
-    """Take the per-project admission lock for the rest of the current transaction."""
+def lock_project(project: Project) -> str:
+    """Take the per-project admission lock for the rest of the current transaction; return the
+    project's breach policy as read under the lock."""
     if connection.features.has_select_for_update:
-        Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True).get()
-    else:
-        Project.objects.filter(pk=project.pk).update(slug=project.slug)
+        return Project.objects.select_for_update().filter(pk=project.pk).values_list("breach_policy", flat=True).get()
+    Project.objects.filter(pk=project.pk).update(slug=project.slug)
+    return Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
 
 
-def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict) -> QuotaExceeded | None:
+def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, policy: str) -> QuotaExceeded | None:
     """The first limit the request would pass, or None. Call with the project locked.
 
     The budget is priced only when a budget limit applies (``want["budget"]`` is set then, so the
     reservation holds the forecast cost); pricing needs the chargeback engine's rates.
     """
-    policy, = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True)
     if policy == BreachPolicy.BLOCK_NEW:
         breach = QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("opened_at").first()
         if breach is not None:
@@ -188,8 +188,11 @@ def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict) ->
                 f"are blocked until it is back under",
             )
     forecast = None
+    scopes = usage_by_scope([project.pk])[project.pk]  # global, and each account with narrowed limits
     for scope_account in (None, account):
-        usage = project_usage(project, scope_account, budget=False)
+        usage = scopes.get(scope_account.pk if scope_account is not None else None)
+        if usage is None:
+            continue  # nothing narrowed to this account
         for key in KEYS:
             quota = usage[key]
             if key == QuotaKey.BUDGET:
@@ -221,8 +224,8 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
 
     def admit() -> tuple[ProvisionRequest, QuotaExceeded | None]:
-        lock_project(project)
-        refusal = _refusal(project, account, want, cleaned)
+        policy = lock_project(project)
+        refusal = _refusal(project, account, want, cleaned, policy)
         request = ProvisionRequest.objects.create(
             project=project, account=account, requested_by=requester, kind=cleaned["kind"],
             spec={**cleaned, "source": source},

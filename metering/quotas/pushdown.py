@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metering.models import UNLIMITED, ExternalProject, Project
-from providers import registry
-from providers.base import Capability
 from metering.quotas.limits import PUSHABLE, effective_limits
 from metering.quotas.usage import number, project_usage
+from providers import registry
+from providers.base import Capability
 
 #: our key -> (facts section, OpenStack quota key, where OpenStack reports usage)
 FACTS = {

@@ -16,7 +16,10 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
-def eager(monkeypatch):
+def eager():
     """Run Celery tasks in-process (webhook, stop-newest, push-down) and re-raise their errors."""
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
-    monkeypatch.setattr(celery_app.conf, "task_eager_propagates", True)
+    names = ("task_always_eager", "task_eager_propagates")
+    before = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update(dict.fromkeys(names, True))
+    yield
+    celery_app.conf.update(before)

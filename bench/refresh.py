@@ -1,0 +1,103 @@
+"""Refresh end to end (driver + collector + database) against the floor: the bare platform calls
+for the same data plus a bulk insert of the same rows."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.db import transaction
+
+from bench import docker_floor, libvirt_floor, openstack_floor
+from bench.harness import Figure, best_of
+from metering import collector
+from metering.models import Project, Resource, UsageSegment, UtilizationSample
+from providers.libvirt import connection as libvirt_connection
+from providers.libvirt.testnode import write_node_xml
+from providers.models import ProviderAccount
+from providers.openstack.simulator import seed
+from providers.openstack.simulator.server import start_in_thread
+from providers.openstack.simulator.state import CloudState
+
+PROJECTS = ["bench-a", "bench-b", "bench-c", "bench-d"]
+
+
+def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) -> float:
+    """Seconds to bulk-insert ``resources`` resources with one segment each and ``samples`` samples,
+    in a transaction that is rolled back."""
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with transaction.atomic():
+        rows = Resource.objects.bulk_create(
+            [Resource(account=account, external_id=f"floor-{i}", kind="vm", name=f"floor-{i}", state="running",
+                      vcpus=2, ram_mb=2048, disk_gb=20, first_seen=now, last_seen=now) for i in range(resources)],
+            batch_size=1000)
+        UsageSegment.objects.bulk_create(
+            [UsageSegment(resource=r, account=account, kind="vm", state="running", vcpus=2, ram_mb=2048, disk_gb=20,
+                          start=now, end=now) for r in rows], batch_size=1000)
+        UtilizationSample.objects.bulk_create(
+            [UtilizationSample(resource=rows[i % len(rows)], at=now, cpu_time_ns=i) for i in range(samples)],
+            batch_size=1000)
+        transaction.set_rollback(True)
+    return time.perf_counter() - started
+
+
+def _reset(account: ProviderAccount) -> None:
+    Resource.objects.filter(account=account).delete()
+    ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None)
+
+
+def libvirt_figures(domains: int = 2000) -> list[Figure]:
+    for slug in PROJECTS:
+        Project.objects.get_or_create(slug=slug, defaults={"name": slug})
+    path = Path(tempfile.mkdtemp()) / "node.xml"
+    write_node_xml(path, domains, PROJECTS, seed=11)
+    uri = f"test://{path}"
+    account = ProviderAccount.objects.create(name="bench-libvirt", kind="libvirt", settings={"uri": uri},
+                                             refresh_interval=300)
+    libvirt_connection.connect(uri)  # opening parses the node file: timed apart on both sides
+    first = best_of(lambda: collector.refresh(account), repeat=3, setup=lambda: _reset(account))
+    second = best_of(lambda: collector.refresh(account), repeat=3,
+                     setup=lambda: ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None))
+    samples = UtilizationSample.objects.filter(resource__account=account).count() // 4 or domains
+    bare = min((lambda r: r["inventory"] + r["samples"])(libvirt_floor.bare_calls(uri)) for _ in range(3))
+    floor = bare + min(bulk_insert_floor(account, domains + 1, samples) for _ in range(3))
+    libvirt_connection.forget(uri)
+    note = f"{domains} test-driver domains"
+    return [Figure("refresh, libvirt (first: creates)", first, floor, "s", "<= 1.5x", note),
+            Figure("refresh, libvirt (steady state)", second, floor, "s", "<= 1.5x", note)]
+
+
+def openstack_figures(servers: int = 5000) -> list[Figure]:
+    state = CloudState()
+    seed.demo(state)
+    seed.generate(state, servers)
+    server, auth_url = start_in_thread(state=state)
+    try:
+        account = ProviderAccount(name="bench-openstack", kind="openstack", settings={"auth_url": auth_url})
+        account.credentials = {"username": "admin", "password": "admin", "project_name": "admin"}
+        account.save()
+        first = best_of(lambda: collector.refresh(account), repeat=2, setup=lambda: _reset(account))
+        bare = best_of(lambda: openstack_floor.sdk_floor(auth_url), repeat=1)
+        floor = bare + bulk_insert_floor(account, servers, 0)
+    finally:
+        server.stop()
+    return [Figure("refresh, OpenStack", first, floor, "s", "<= 1.5x",
+                   f"{servers} servers; floor = bare SDK paging (builds SDK objects) + bulk insert")]
+
+
+def docker_figures(base_url: str | None, containers: int = 100) -> list[Figure]:
+    if not base_url:
+        return [Figure("refresh, Docker", None, None, "s", "<= 1.5x", "no Docker-API engine: not measured")]
+    label = uuid.uuid4().hex[:8]
+    docker_floor.populate(base_url, containers, label)
+    try:
+        account = ProviderAccount.objects.create(name="bench-docker", kind="docker", settings={"base_url": base_url})
+        ours = best_of(lambda: collector.refresh(account), repeat=2, setup=lambda: _reset(account))
+        bare = min((lambda r: r["inventory_s"] + r["samples_s"])(docker_floor.floor(base_url)) for _ in range(2))
+    finally:
+        docker_floor.clear(base_url, label)
+    return [Figure("refresh, Docker", ours, bare, "s", "<= 1.5x", f"{containers} containers with stats")]

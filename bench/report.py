@@ -1,0 +1,44 @@
+"""Usage report at scale (10,000 resources, 1,000,000 segments) against a hand-written SQL floor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+
+from bench.datagen import ledger
+from bench.harness import Figure, best_of
+from metering.reports import usage_report
+
+FLOOR_SQL = """
+    SELECT resource_id,
+           SUM(EXTRACT(EPOCH FROM (LEAST("end", %(e)s) - GREATEST(start, %(s)s)))) AS secs,
+           SUM(EXTRACT(EPOCH FROM (LEAST("end", %(e)s) - GREATEST(start, %(s)s))) * vcpus) AS vcpu_secs,
+           SUM(EXTRACT(EPOCH FROM (LEAST("end", %(e)s) - GREATEST(start, %(s)s))) * ram_mb) AS ram_secs,
+           SUM(EXTRACT(EPOCH FROM (LEAST("end", %(e)s) - GREATEST(start, %(s)s))) * disk_gb) AS disk_secs
+    FROM metering_usagesegment
+    WHERE start < %(e)s AND "end" > %(s)s {where}
+    GROUP BY resource_id
+"""
+
+
+def _floor(start, end, project_id=None):
+    where = "AND project_id = %(p)s" if project_id else ""
+    with connection.cursor() as cur:
+        cur.execute(FLOOR_SQL.format(where=where), {"s": start, "e": end, "p": project_id})
+        return cur.fetchall()
+
+
+def figures() -> list[Figure]:
+    account, projects, start, end = ledger(10_000, 100, 30)
+    month_start = end - timedelta(days=30)
+    one = projects[0]
+    ours_one = best_of(lambda: usage_report(month_start, end, project=one))
+    floor_one = best_of(lambda: _floor(month_start, end, one.pk))
+    ours_all = best_of(lambda: usage_report(month_start, end), repeat=2)
+    floor_all = best_of(lambda: _floor(month_start, end), repeat=2)
+    note = "10,000 resources, 1,000,000 segments"
+    return [
+        Figure("usage report, one project, one month", ours_one, floor_one, "s", "<= 2x", note),
+        Figure("usage report, all projects, one month", ours_all, floor_all, "s", "<= 2x", note),
+    ]

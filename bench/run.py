@@ -1,0 +1,59 @@
+"""``make bench``: every figure next to its floor, on PostgreSQL, printed as one table.
+
+Runs on a fresh database (``glasspane_bench`` on the server named by ``DATABASE_URL``). With
+``RECORD=1`` the table and the machine's description are written to ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import django
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
+    django.setup()
+    from django.core.management import call_command
+
+    from bench import refresh, report
+    from bench.harness import Figure, table
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    steps = [
+        ("libvirt refresh", refresh.libvirt_figures),
+        ("OpenStack refresh", refresh.openstack_figures),
+        ("Docker refresh", lambda: refresh.docker_figures(os.environ.get("DOCKER_HOST"))),
+        ("usage report", report.figures),
+    ]
+    for module in ("bench.pages", "bench.chargeback_csv", "bench.quota_admission"):
+        try:
+            mod = __import__(module, fromlist=["figures"])
+        except ImportError:
+            continue
+        if hasattr(mod, "figures"):
+            steps.append((module, mod.figures))
+    for label, step in steps:
+        t = time.perf_counter()
+        print(f"bench: {label} ...", file=sys.stderr, flush=True)
+        figures.extend(step())
+        print(f"bench: {label} done in {time.perf_counter() - t:.1f}s", file=sys.stderr, flush=True)
+    text = table(figures)
+    print(text)
+    print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    if os.environ.get("RECORD") == "1":
+        machine = f"{platform.node()}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        Path(__file__).with_name("RESULTS.md").write_text(
+            f"# Benchmark results\n\nMachine: {machine}\nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+            f"{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
