@@ -67,9 +67,14 @@ def sync_external_projects(account, observed: list[ObservedProject], facts: dict
         row.facts = dict(facts.get(ext_id, row.facts or {}))
         row.last_seen = at
         if row.project_id is None and auto_create and found is not None:
-            slug = _free_slug(found.name or ext_id)
-            row.project = Project.objects.create(slug=slug, name=found.name or slug, description=found.description)
-            created += 1
+            same = Project.objects.filter(slug=slugify(found.name)).first() if found.name else None
+            if same is not None and not ExternalProject.objects.filter(project=same, account=account).exists():
+                row.project = same  # a Glasspane project of that name already exists: link it
+            else:
+                slug = _free_slug(found.name or ext_id)
+                row.project = Project.objects.create(slug=slug, name=found.name or slug,
+                                                     description=found.description)
+                created += 1
     ExternalProject.objects.bulk_create(to_create, batch_size=500)
     ExternalProject.objects.bulk_update(to_update, ["name", "facts", "last_seen", "project"], batch_size=500)
     return created

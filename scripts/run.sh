@@ -26,6 +26,14 @@ if [ -z "${DOCKER_HOST:-}" ] && [ -x scripts/docker-engine.sh ]; then
   fi
 fi
 
+SIM_PORT=${SIM_PORT:-5010}
+$PY manage.py openstack_sim --port "$SIM_PORT" --seed demo >var/log/openstack-sim.log 2>&1 & pids+=($!)
+for _ in $(seq 1 40); do
+  (exec 3<>/dev/tcp/127.0.0.1/$SIM_PORT) 2>/dev/null && break
+  sleep 0.25
+done
+export GLASSPANE_DEMO_OPENSTACK_URL="http://127.0.0.1:$SIM_PORT/v3"
+
 $PY manage.py demo | tee var/log/demo.log
 
 .venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)

@@ -46,3 +46,9 @@ class StrictQueryParams:
         if unknown:
             known = ", ".join(sorted(allowed))
             raise ValidationError({name: [f"unknown query parameter (known here: {known})"] for name in unknown})
+        empty = sorted(name for name, value in request.query_params.items() if value == "")
+        if empty:  # web forms send empty fields; a script meant something, so say so
+            raise ValidationError({name: ["empty: give a value or leave the parameter out"] for name in empty})
+        repeated = sorted(name for name, values in request.query_params.lists() if len(values) > 1)
+        if repeated:  # every parameter here takes one value; which one would win is a guess
+            raise ValidationError({name: ["given more than once"] for name in repeated})

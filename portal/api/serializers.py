@@ -9,14 +9,30 @@ naming one that does not exist. Provider credentials are write-only: never retur
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from drf_spectacular.utils import extend_schema_field
 from django.utils import timezone
 from rest_framework import serializers
 
 from metering import access, periods
-from metering.choices import Role
-from metering.models import Membership, Project, RefreshRun, Resource, UtilizationRollup
+from metering.chargeback.rates import parse_tiers
+from metering.choices import QuotaKey, Role
+from metering.models import (
+    UNLIMITED,
+    Membership,
+    Project,
+    ProvisionRequest,
+    QuotaBreach,
+    Rate,
+    RatePlan,
+    RefreshRun,
+    Resource,
+    Statement,
+    UtilizationRollup,
+)
 from providers import registry
 from providers.base import SettingsError
 from providers.models import ProviderAccount
@@ -39,11 +55,78 @@ class VisibleProjectField(serializers.SlugRelatedField):
         return access.visible_projects(self.context["request"].user, self.at_least)
 
 
+class NullableSlugField(serializers.SlugRelatedField):
+    """DRF turns "" into null for an optional relation; here null means null and "" is an error."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only (DRF also takes 0, 1, "yes", "on"...)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+# -- strict JSON types: what the schema says is what is accepted ------------------------------------------
+# DRF coerces generously (42 -> "42", "7" -> 7); a script sending the wrong type has a bug worth a 400.
+
+
+class StrictCharField(serializers.CharField):
+    default_error_messages = {"not_a_string": "expected a string"}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictURLField(StrictCharField, serializers.URLField):
+    pass
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"},
+                                {"type": "number"}]})
+class DecimalInputField(serializers.DecimalField):
+    """A decimal given as a string ("0.5") or a JSON number (0.5); written back as a string."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.URLField: StrictURLField,
+        models.IntegerField: StrictIntegerField,
+        models.BigIntegerField: StrictIntegerField,
+        models.PositiveIntegerField: StrictIntegerField,
+        models.BooleanField: StrictBooleanField,
+        models.DecimalField: DecimalInputField,
+    }
+
+
 # -- projects and memberships -----------------------------------------------------------------------
 
 
-class ProjectSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(
+class ProjectSerializer(StrictModelSerializer):
+    parent = NullableSlugField(
         slug_field="slug", queryset=Project.objects.all(), required=False, allow_null=True,
         help_text="slug of the parent project (shown only when you may see it)",
     )
@@ -78,7 +161,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return parent
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(StrictModelSerializer):
     project = VisibleProjectField(help_text="project slug; you must be its admin (or staff)")
     user = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.filter(is_active=True))
 
@@ -99,14 +182,15 @@ class MembershipSerializer(serializers.ModelSerializer):
 # -- providers -------------------------------------------------------------------------------------
 
 
-class ProviderAccountSerializer(serializers.ModelSerializer):
+class ProviderAccountSerializer(StrictModelSerializer):
     kind = serializers.ChoiceField(choices=[], help_text="a driver kind from the glasspane.providers registry")
     settings = serializers.DictField(required=False, help_text="validated by the driver; see its settings schema")
     credentials = serializers.DictField(
-        write_only=True, required=False,
+        child=StrictCharField(allow_blank=True), write_only=True, required=False,
         help_text="secrets (passwords, tokens); stored encrypted, never returned. Omit to keep the current ones.",
     )
     has_credentials = serializers.SerializerMethodField()
+    enabled = StrictBooleanField(required=False, help_text="scheduled refreshes on")
 
     class Meta:
         model = ProviderAccount
@@ -165,11 +249,12 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 # -- inventory ---------------------------------------------------------------------------------------
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(StrictModelSerializer):
     provider = serializers.CharField(source="account.name", read_only=True)
     provider_kind = serializers.CharField(source="account.kind", read_only=True)
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True, help_text="id of the parent resource")
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True,
+                                           help_text="null: not assigned to a project (staff only see these)")
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="id of the parent resource")
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), read_only=True)
     properties = serializers.DictField(read_only=True)
 
@@ -190,7 +275,7 @@ class ResourceSerializer(serializers.ModelSerializer):
         return data
 
 
-class UtilizationRollupSerializer(serializers.ModelSerializer):
+class UtilizationRollupSerializer(StrictModelSerializer):
     class Meta:
         model = UtilizationRollup
         fields = ["hour", "samples", "cpu_pct_avg", "cpu_pct_max", "cpu_core_seconds", "memory_avg_mb",
@@ -212,7 +297,7 @@ class PeriodQuerySerializer(serializers.Serializer):
 
     start = serializers.DateField(input_formats=["iso-8601"])
     end = serializers.DateField(input_formats=["iso-8601"], help_text="exclusive")
-    tz = serializers.CharField(required=False, help_text="IANA timezone of the dates, e.g. Europe/Berlin")
+    tz = StrictCharField(required=False, help_text="IANA timezone of the dates, e.g. Europe/Berlin")
 
     def validate(self, attrs):
         try:
@@ -279,7 +364,7 @@ class UsageReportSerializer(serializers.Serializer):
 # -- refresh runs -----------------------------------------------------------------------------------
 
 
-class RefreshRunSerializer(serializers.ModelSerializer):
+class RefreshRunSerializer(StrictModelSerializer):
     provider = serializers.SlugRelatedField(
         source="account", slug_field="name", queryset=ProviderAccount.objects.all(), help_text="provider account name"
     )
@@ -290,3 +375,246 @@ class RefreshRunSerializer(serializers.ModelSerializer):
         fields = ["id", "provider", "status", "trigger", "queued_at", "started_at", "finished_at", "duration",
                   "observed_at", "created", "updated", "unchanged", "deleted", "samples", "issues", "error"]
         read_only_fields = [f for f in fields if f != "provider"]
+
+
+# -- quotas ------------------------------------------------------------------------------------------
+
+
+class NumberField(serializers.DecimalField):
+    """A count or an amount as a decimal string, as exact as it is stored (no float ever)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=None, decimal_places=None, **kwargs)
+
+
+class QuotaUsageSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=QuotaKey.choices)
+    limit = serializers.IntegerField(help_text="-1 = unlimited")
+    unlimited = serializers.BooleanField()
+    used = NumberField()
+    reserved = NumberField(help_text="held by admitted requests still being provisioned")
+    available = NumberField(allow_null=True, help_text="null when unlimited")
+    over = serializers.BooleanField()
+    percent = NumberField(allow_null=True)
+
+
+class QuotaScopeUsageSerializer(serializers.Serializer):
+    account = serializers.CharField(allow_null=True, help_text="null: every provider account (global limits)")
+    quotas = QuotaUsageSerializer(many=True)
+
+
+class ProjectLimitsSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    scopes = QuotaScopeUsageSerializer(many=True)
+
+
+class QuotaValuesSerializer(serializers.Serializer):
+    """One optional value per quota key: an integer >= -1 (-1 = unlimited), or null (no own value)."""
+
+    def get_fields(self):
+        return {key: StrictIntegerField(min_value=UNLIMITED, allow_null=True, required=False,
+                                              max_value=2**62, help_text=label)
+                for key, label in QuotaKey.choices}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(QuotaKey.values))
+            if unknown:
+                raise serializers.ValidationError(
+                    {k: [f"unknown quota key (known: {', '.join(QuotaKey.values)})"] for k in unknown})
+        return super().to_internal_value(data)
+
+
+class QuotaScopeSerializer(serializers.Serializer):
+    account = serializers.CharField(allow_null=True, help_text="null: the global scope")
+    limits = serializers.DictField(child=serializers.IntegerField(allow_null=True),
+                                   help_text="the project's own values (null: the default applies)")
+    effective = serializers.DictField(child=serializers.IntegerField(), help_text="what is enforced (-1 = unlimited)")
+
+
+class ProjectQuotasSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    scopes = QuotaScopeSerializer(many=True)
+
+
+class QuotaChangeSerializer(serializers.Serializer):
+    """PUT sets every key (a missing key loses its own value); PATCH sets the keys given."""
+
+    provider = NullableSlugField(
+        slug_field="name", queryset=ProviderAccount.objects.all(), required=False, allow_null=True,
+        help_text="narrow the limits to one provider account (default: the global limits)",
+    )
+    limits = QuotaValuesSerializer()
+
+
+class QuotaBreachSerializer(StrictModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    provider = serializers.SlugRelatedField(source="account", slug_field="name", read_only=True, allow_null=True)
+    used = NumberField()
+    over_by = NumberField()
+    actions = serializers.ListField(child=serializers.JSONField(), read_only=True)
+
+    class Meta:
+        model = QuotaBreach
+        fields = ["id", "project", "provider", "key", "limit", "used", "over_by", "opened_at", "closed_at",
+                  "actions"]
+        read_only_fields = fields
+
+
+class ProvisionRequestSerializer(StrictModelSerializer):
+    project = VisibleProjectField(help_text="project slug; you must be at least a member")
+    provider = serializers.SlugRelatedField(source="account", slug_field="name",
+                                            queryset=ProviderAccount.objects.all(), help_text="provider account name")
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    # what to create: validated by the quota service (metering.quotas.admission.clean_spec)
+    name = StrictCharField(write_only=True, max_length=255)
+    kind = serializers.ChoiceField(choices=["vm", "server", "instance", "container", "volume"])
+    vcpus = DecimalInputField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"),
+                                     required=False, allow_null=True, write_only=True)
+    ram_mb = StrictIntegerField(min_value=1, max_value=2**40, required=False, allow_null=True,
+                                      write_only=True)
+    disk_gb = DecimalInputField(max_digits=14, decimal_places=3, min_value=Decimal("0.001"),
+                                       required=False, allow_null=True, write_only=True)
+    image = StrictCharField(max_length=255, required=False, allow_blank=True, write_only=True)
+    flavor = StrictCharField(max_length=255, required=False, allow_blank=True, write_only=True)
+    command = serializers.ListField(child=StrictCharField(allow_blank=True), required=False, write_only=True)
+    labels = serializers.DictField(child=StrictCharField(allow_blank=True), required=False, write_only=True)
+    network = StrictCharField(max_length=255, required=False, allow_blank=True, write_only=True)
+    spec = serializers.JSONField(read_only=True)
+    resource = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:provision-request-detail",
+                                               help_text="poll this for the request's state")
+
+    class Meta:
+        model = ProvisionRequest
+        fields = ["id", "url", "project", "provider", "requested_by", "name", "kind", "vcpus", "ram_mb", "disk_gb",
+                  "image", "flavor", "command", "labels", "network", "spec", "state", "message", "resource",
+                  "created_at", "finished_at"]
+        read_only_fields = ["id", "url", "requested_by", "spec", "state", "message", "resource", "created_at",
+                            "finished_at"]
+
+
+class QuotaRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="which limit refused the request, in Nova's wording")
+    key = serializers.CharField()
+    requested = NumberField()
+    used = NumberField()
+    limit = serializers.IntegerField()
+
+
+# -- chargeback --------------------------------------------------------------------------------------
+
+
+class StatementSerializer(StrictModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api:statement-detail")
+
+    class Meta:
+        model = Statement
+        fields = ["id", "url", "project", "period_start", "period_end", "revision", "status", "currency",
+                  "showback", "total", "issued_at", "created_at"]
+        read_only_fields = fields
+
+
+class StatementLineSerializer(serializers.Serializer):
+    provider = serializers.CharField(allow_blank=True)
+    resource = serializers.CharField(allow_blank=True)
+    kind = serializers.CharField(allow_blank=True)
+    measure = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    start = serializers.CharField(allow_null=True)
+    end = serializers.CharField(allow_null=True)
+    quantity = serializers.CharField(allow_null=True)
+    unit = serializers.CharField()
+    unit_price = serializers.CharField(allow_null=True)
+    amount = serializers.CharField(allow_null=True)
+    estimated = serializers.BooleanField()
+
+
+class StatementDetailSerializer(serializers.Serializer):
+    """The statement as ``metering.chargeback.export.statement_json`` gives it (numbers as strings)."""
+
+    id = serializers.IntegerField()
+    project = serializers.CharField()
+    start = serializers.CharField()
+    end = serializers.CharField()
+    currency = serializers.CharField(allow_null=True)
+    showback = serializers.BooleanField()
+    revision = serializers.IntegerField()
+    status = serializers.CharField()
+    issued_at = serializers.CharField(allow_null=True)
+    total = serializers.CharField(allow_null=True)
+    subtotals = serializers.DictField()
+    lines = StatementLineSerializer(many=True)
+    rates = serializers.ListField(child=serializers.DictField())
+    changes = serializers.DictField(required=False)
+
+
+class RateSerializer(StrictModelSerializer):
+    provider = NullableSlugField(source="account", slug_field="name", queryset=ProviderAccount.objects.all(),
+                                 required=False, allow_null=True,
+                                            help_text="only this provider account (default: any)")
+    unit_price = DecimalInputField(max_digits=18, decimal_places=8, min_value=Decimal(0))
+    tiers = serializers.ListField(child=serializers.DictField(), required=False,
+                                  help_text='[{"from": "0", "unit_price": "0.05"}, ...] by period quantity')
+
+    class Meta:
+        model = Rate
+        fields = ["id", "measure", "unit_price", "effective_from", "effective_to", "provider_kind", "provider",
+                  "flavor", "label_key", "label_value", "tiers"]
+        read_only_fields = ["id"]
+
+    def validate_tiers(self, tiers):
+        try:
+            parse_tiers(tiers)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return tiers
+
+    def validate(self, attrs):
+        end, start = attrs.get("effective_to"), attrs.get("effective_from")
+        if end is not None and start is not None and end <= start:
+            raise serializers.ValidationError({"effective_to": ["must be after effective_from"]})
+        return attrs
+
+
+class RatePlanSerializer(StrictModelSerializer):
+    rates = RateSerializer(many=True, required=False, help_text="on write: replaces every rate of the plan")
+    currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3, required=False, help_text="ISO 4217 code")
+    is_default = StrictBooleanField(required=False, help_text="the site default plan (one at most)")
+
+    class Meta:
+        model = RatePlan
+        fields = ["id", "name", "currency", "description", "is_default", "rates"]
+        read_only_fields = ["id"]
+
+    def validate_is_default(self, value):
+        if value:
+            others = RatePlan.objects.filter(is_default=True)
+            if self.instance is not None:
+                others = others.exclude(pk=self.instance.pk)
+            if others.exists():
+                raise serializers.ValidationError(f"{others.first().name!r} is the default plan already")
+        return value
+
+    def _save_rates(self, plan, rates):
+        if rates is None:
+            return
+        plan.rates.all().delete()
+        Rate.objects.bulk_create([Rate(plan=plan, **rate) for rate in rates])
+
+    def create(self, validated_data):
+        rates = validated_data.pop("rates", [])
+        with transaction.atomic():
+            plan = RatePlan.objects.create(**validated_data)
+            self._save_rates(plan, rates)
+        return plan
+
+    def update(self, instance, validated_data):
+        rates = validated_data.pop("rates", None)
+        with transaction.atomic():
+            for name, value in validated_data.items():
+                setattr(instance, name, value)
+            instance.save()
+            self._save_rates(instance, rates)
+        return instance

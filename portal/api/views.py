@@ -9,24 +9,46 @@ is a 404, never a 403. What a caller who can see an object may do with it is dec
 
 from __future__ import annotations
 
-from django.http import StreamingHttpResponse
+from django.db.models import ProtectedError
+from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from metering import access, tasks
-from metering.choices import Role
+from metering import access, quotas, tasks
+from metering.chargeback.export import statement_json, statement_rows
+from metering.choices import ChangeSource, QuotaKey, Role
 from metering.export import csv_stream, usage_rows
-from metering.filtersets import MembershipFilterSet, RefreshRunFilterSet, ResourceFilterSet
-from metering.models import Membership, RefreshRun, Resource, UtilizationRollup
+from metering.filtersets import (
+    MembershipFilterSet,
+    ProviderAccountFilterSet,
+    ProvisionRequestFilterSet,
+    QuotaBreachFilterSet,
+    RefreshRunFilterSet,
+    ResourceFilterSet,
+    StatementFilterSet,
+)
+from metering.models import (
+    Membership,
+    ProvisionRequest,
+    QuotaBreach,
+    RatePlan,
+    RefreshRun,
+    Resource,
+    Statement,
+    UtilizationRollup,
+)
+from metering.quotas import limits as limits_module
 from metering.reports import usage_report
 from portal.api import serializers as s
 from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer
@@ -127,6 +149,53 @@ class ProjectViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveMode
         return Response(s.UsageReportSerializer(data).data)
 
 
+    @extend_schema(summary="Limit summary: every quota with its usage (Horizon's pie charts)",
+                   responses={200: s.ProjectLimitsSerializer})
+    @action(detail=True, methods=["get"])
+    def limits(self, request, slug=None):
+        project = self.get_object()
+        scopes = [{"account": None, "quotas": [q.as_dict() for q in quotas.project_usage(project).values()]}]
+        for account in self._narrowed_accounts(project):
+            usage = quotas.project_usage(project, account)
+            scopes.append({"account": account.name, "quotas": [q.as_dict() for q in usage.values()]})
+        return Response(s.ProjectLimitsSerializer({"project": project.slug, "scopes": scopes}).data)
+
+    @extend_schema(methods=["GET"], summary="The project's limits: its own values and the enforced ones",
+                   responses={200: s.ProjectQuotasSerializer})
+    @extend_schema(methods=["PUT"], summary="Replace the project's limits in one scope (staff; audited)",
+                   description="Keys left out lose the project's own value (the site default applies again).",
+                   request=s.QuotaChangeSerializer, responses={200: s.ProjectQuotasSerializer})
+    @extend_schema(methods=["PATCH"], summary="Change some of the project's limits (staff; audited)",
+                   request=s.QuotaChangeSerializer, responses={200: s.ProjectQuotasSerializer})
+    @action(detail=True, methods=["get", "put", "patch"])
+    def quotas(self, request, slug=None):
+        project = self.get_object()
+        if request.method != "GET":
+            change = s.QuotaChangeSerializer(data=request.data)
+            change.is_valid(raise_exception=True)
+            values = dict(change.validated_data["limits"])
+            if request.method == "PUT":
+                values = {key: values.get(key) for key in QuotaKey.values}
+            try:
+                quotas.set_limits(project, values, user=request.user, source=ChangeSource.API,
+                                  account=change.validated_data.get("provider"))
+            except quotas.QuotaValueError as exc:
+                raise ValidationError({"limits": {k: [v] for k, v in exc.errors.items()}}) from None
+        explicit = limits_module.explicit_limits(project)
+        scopes = [{"account": None, "limits": {k: explicit.get((None, k)) for k in QuotaKey.values},
+                   "effective": quotas.effective_limits(project)}]
+        for account in self._narrowed_accounts(project):
+            scopes.append({"account": account.name,
+                           "limits": {k: explicit.get((account.pk, k)) for k in QuotaKey.values},
+                           "effective": quotas.effective_limits(project, account)})
+        return Response(s.ProjectQuotasSerializer({"project": project.slug, "scopes": scopes}).data)
+
+    @staticmethod
+    def _narrowed_accounts(project):
+        ids = {aid for aid in limits_module.project_limits(project) if aid is not None}
+        return ProviderAccount.objects.filter(pk__in=ids).order_by("name")
+
+
 # -- memberships ------------------------------------------------------------------------------------
 
 
@@ -174,7 +243,7 @@ class ProviderAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
     lookup_field = "name"
     lookup_value_regex = "[a-z0-9][a-z0-9_-]{0,62}"
     queryset = ProviderAccount.objects.order_by("name")
-    filterset_fields = ["kind", "enabled", "health"]
+    filterset_class = ProviderAccountFilterSet
 
 
 # -- inventory ---------------------------------------------------------------------------------------
@@ -251,3 +320,155 @@ class RefreshRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Glassp
         location = reverse("api:refresh-run-detail", kwargs={"pk": run.pk})
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED,
                         headers={"Location": request.build_absolute_uri(location)})
+
+
+# -- quotas ------------------------------------------------------------------------------------------
+
+
+class QuotaDefaultsView(StrictQueryParams, APIView):
+    """The site-wide default limits (what a project without its own value gets)."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    def get_permissions(self):
+        extra = [IsStaff()] if self.request.method not in ("GET", "HEAD", "OPTIONS") else []
+        return [*super().get_permissions(), *extra]
+
+    @extend_schema(summary="Site-wide default limits (-1 = unlimited)", responses={200: s.QuotaValuesSerializer})
+    def get(self, request):
+        return Response(limits_module.defaults())
+
+    def _change(self, request, partial):
+        serializer = s.QuotaValuesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        if not partial:
+            values = {key: values.get(key) for key in QuotaKey.values}
+        try:
+            quotas.set_defaults(values, user=request.user, source=ChangeSource.API)
+        except quotas.QuotaValueError as exc:
+            raise ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+        return Response(limits_module.defaults())
+
+    @extend_schema(summary="Replace the default limits (staff; audited); a key left out becomes unlimited",
+                   request=s.QuotaValuesSerializer, responses={200: s.QuotaValuesSerializer})
+    def put(self, request):
+        return self._change(request, partial=False)
+
+    @extend_schema(summary="Change some default limits (staff; audited); null removes one (unlimited)",
+                   request=s.QuotaValuesSerializer, responses={200: s.QuotaValuesSerializer})
+    def patch(self, request):
+        return self._change(request, partial=True)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Quota breaches of the projects you can see, newest first"),
+    retrieve=extend_schema(summary="One quota breach"),
+)
+class QuotaBreachViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.QuotaBreachSerializer
+    filterset_class = QuotaBreachFilterSet
+
+    def get_queryset(self):
+        qs = QuotaBreach.objects.select_related("project", "account").order_by("-opened_at", "-id")
+        return access.scope(qs, self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Provisioning requests of the projects you can see, newest first"),
+    retrieve=extend_schema(summary="One provisioning request: its state and message"),
+)
+class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.ProvisionRequestSerializer
+    filterset_class = ProvisionRequestFilterSet
+
+    def get_queryset(self):
+        qs = ProvisionRequest.objects.select_related("project", "account", "requested_by").order_by("-created_at", "-id")
+        return access.scope(qs, self.request.user)
+
+    @extend_schema(
+        summary="Ask for a VM, container or volume (project members)",
+        description="Checked atomically against every applicable limit. Admitted: 202 with the request, whose URL "
+                    "(also the Location header) shows its state. Refused by a quota: 403 with the quota's message.",
+        request=s.ProvisionRequestSerializer,
+        responses={202: s.ProvisionRequestSerializer,
+                   403: OpenApiResponse(s.QuotaRefusalSerializer,
+                                        description="refused by a quota (or your role is below member)")},
+    )
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        project, account = data.pop("project"), data.pop("account")
+        if not access.has_role(request.user, project, Role.MEMBER):
+            raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        spec = {k: (str(v) if k in ("vcpus", "disk_gb") and v is not None else v) for k, v in data.items()}
+        try:
+            created = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.API)
+        except quotas.SpecError as exc:
+            raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
+        except quotas.QuotaExceeded as exc:
+            return Response({"detail": exc.message, "key": exc.key, "requested": str(exc.requested),
+                             "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)
+        body = self.get_serializer(created).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+# -- chargeback --------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Issued statements of the projects you can see"),
+    retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it",
+                           parameters=[FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
+)
+class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.StatementSerializer
+    filterset_class = StatementFilterSet
+
+    def get_queryset(self):
+        qs = Statement.objects.select_related("project").order_by("project__slug", "-period_start", "-revision")
+        return access.scope(qs, self.request.user)
+
+    def get_renderers(self):
+        renderers = super().get_renderers()
+        if self.action == "retrieve":
+            renderers.append(CSVRenderer())
+        return renderers
+
+    def retrieve(self, request, pk=None):
+        statement = self.get_object()
+        if request.accepted_renderer.format == "csv":
+            response = StreamingHttpResponse(csv_stream(statement_rows(statement)),
+                                             content_type="text/csv; charset=utf-8")
+            name = f"statement-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        return Response({"id": statement.pk, **statement_json(statement)})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Rate plans with their rates (staff)"),
+    retrieve=extend_schema(summary="One rate plan (staff)"),
+    create=extend_schema(summary="Create a rate plan with its rates (staff)"),
+    update=extend_schema(summary="Replace a rate plan and its rates (staff)"),
+    partial_update=extend_schema(summary="Change a rate plan; rates, when given, replace the plan's rates (staff)"),
+    destroy=extend_schema(summary="Delete a rate plan no project uses (staff)"),
+)
+class RatePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, mixins.DestroyModelMixin, GlasspaneViewSet):
+    serializer_class = s.RatePlanSerializer
+    permission_classes = [*BASE_PERMISSIONS, IsStaff]
+    queryset = RatePlan.objects.prefetch_related("rates__account").order_by("name")
+
+    def perform_destroy(self, plan):
+        try:
+            plan.delete()
+        except ProtectedError:
+            raise ValidationError({"detail": ["the plan is assigned to projects; end those assignments first"]}) from None
+
+
+@csrf_exempt  # it changes nothing; a CSRF refusal here would be an HTML 403 instead of the JSON 404
+def api_not_found(request, *args, **kwargs):
+    """A JSON 404 for any path under /api/ that matches no route (Django's would be HTML)."""
+    return JsonResponse({"detail": "Not found."}, status=404)

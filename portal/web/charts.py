@@ -26,7 +26,7 @@ class LimitChart:
     divisor: Decimal = Decimal(1)  # MB shown as GB
 
     def shown(self, value) -> Decimal:
-        return (Decimal(value) / self.divisor).quantize(Decimal("0.01")).normalize()
+        return Decimal(f"{(Decimal(value) / self.divisor).quantize(Decimal('0.01')).normalize():f}")
 
 
 LIMIT_CHARTS = [
@@ -61,12 +61,13 @@ def limit_doughnut(chart: LimitChart, used, limit: int) -> dict:
         "type": "doughnut",
         "title": chart.label,
         "level": lvl,
-        "used": str(chart.shown(used)),
-        "limit": "unlimited" if unlimited else str(chart.shown(limit)),
+        "used": f"{chart.shown(used):f}",
+        "limit": "unlimited" if unlimited else f"{chart.shown(limit):f}",
         "unit": chart.unit,
         "labels": ["Used", "Available"],
-        "datasets": [{"label": chart.label, "data": [float(chart.shown(used)), float(chart.shown(free))]
-                      if not unlimited else [float(chart.shown(used)), 0.0 if used else 1.0]}],
+        # unlimited: an all-free ring (no share of a limit to draw); the caption gives the number
+        "datasets": [{"label": chart.label, "data": [0.0, 1.0] if unlimited
+                      else [float(chart.shown(used)), float(chart.shown(free))]}],
     }
 
 

@@ -1,27 +1,21 @@
-"""vCPU-hours per local day and provider, in one SQL query, for the overview's usage chart.
+"""vCPU-hours per local day and provider, for the overview's usage chart.
 
-The days of the period (local midnights in the user's timezone, as UTC) are a small VALUES table
-joined to the usage segments that overlap them; each segment is clipped to each day it touches
-and summed per day and account. One query for any period length, so the chart stays fast at
-thousands of resources. Hosts are capacity, not consumption, and are left out (as in the
-usage report). Seconds are whole on SQLite: this is a chart; the exact figures are in the table.
+One query fetches the segments that overlap the period (four columns, no model instances); each
+is then split at the local midnights it crosses, in whole seconds on integer timestamps, and
+summed per day and provider. That is a few tens of thousands of additions for a 60-day period
+at thousands of resources, faster than clipping per day in SQL (which scans the segments once
+per day). Hosts are capacity, not consumption, and are left out, as in the usage report. This
+feeds a chart: values are floats; the exact figures are the table's and the CSV's.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
-from django.db import connection
-
+from metering.models import UsageSegment
 from providers.models import ProviderAccount
-
-
-def _epoch(expr: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {expr})"
-    return f"CAST(strftime('%%s', {expr}) AS INTEGER)"
 
 
 def local_days(start: datetime, end: datetime, tz) -> list[tuple[date, datetime, datetime]]:
@@ -39,37 +33,29 @@ def local_days(start: datetime, end: datetime, tz) -> list[tuple[date, datetime,
 
 
 def vcpu_hours_by_day(start: datetime, end: datetime, tz, project_ids: list[int] | None
-                      ) -> tuple[list[date], dict[str, list[Decimal]]]:
+                      ) -> tuple[list[date], dict[str, list[float]]]:
     """(days, {provider name: vCPU-hours per day}) over [start, end) for the given projects
     (None = every project)."""
     days = local_days(start, end, tz)
-    if not days:
-        return [], {}
-    adapt = connection.ops.adapt_datetimefield_value
-    values, params = [], []
-    for i, (_day, lo, hi) in enumerate(days):
-        values.append("(%s, %s, %s)")
-        params += [i, adapt(lo), adapt(hi)]
-    where = ["s.kind <> 'host'"]
+    labels = [d for d, _, _ in days]
+    if not days or project_ids == []:
+        return labels, {}
+    edges = [int(lo.timestamp()) for _, lo, _ in days] + [int(days[-1][2].timestamp())]
+    segments = UsageSegment.objects.filter(start__lt=end, end__gt=start).exclude(kind="host")
     if project_ids is not None:
-        if not project_ids:
-            return [d for d, _, _ in days], {}
-        where.append("s.project_id IN (" + ", ".join(["%s"] * len(project_ids)) + ")")
-        params += project_ids
-    hi = 'CASE WHEN s."end" < d.hi THEN s."end" ELSE d.hi END'
-    lo = "CASE WHEN s.start > d.lo THEN s.start ELSE d.lo END"
-    sql = f"""
-        WITH d(i, lo, hi) AS (VALUES {", ".join(values)})
-        SELECT d.i, s.account_id, SUM(({_epoch(hi)} - {_epoch(lo)}) * COALESCE(s.vcpus, 0))
-        FROM d JOIN metering_usagesegment s ON s.start < d.hi AND s."end" > d.lo
-        WHERE {" AND ".join(where)}
-        GROUP BY d.i, s.account_id
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    names = dict(ProviderAccount.objects.filter(pk__in={a for _, a, _ in found}).values_list("pk", "name"))
-    series: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(days))
-    for i, account_id, seconds in found:
-        series[names.get(account_id, f"account {account_id}")][i] += Decimal(str(seconds or 0)) / 3600
-    return [d for d, _, _ in days], dict(sorted(series.items()))
+        segments = segments.filter(project_id__in=project_ids)
+    sums: dict[int, list[float]] = defaultdict(lambda: [0.0] * len(days))
+    for seg_start, seg_end, vcpus, account_id in segments.values_list("start", "end", "vcpus", "account_id"):
+        if not vcpus:
+            continue  # a container without a CPU limit allocates no vCPUs (as in the report)
+        lo, hi = max(int(seg_start.timestamp()), edges[0]), min(int(seg_end.timestamp()), edges[-1])
+        per_second = float(vcpus) / 3600
+        row = sums[account_id]
+        i = bisect_right(edges, lo) - 1
+        while lo < hi:
+            cut = min(hi, edges[i + 1])
+            row[i] += (cut - lo) * per_second
+            lo, i = cut, i + 1
+    names = dict(ProviderAccount.objects.filter(pk__in=list(sums)).values_list("pk", "name"))
+    series = {names.get(a, f"account {a}"): [round(v, 6) for v in values] for a, values in sums.items()}
+    return labels, dict(sorted(series.items()))

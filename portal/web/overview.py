@@ -7,16 +7,19 @@ download is exactly the table. Everything is read from the database; no provider
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from metering.choices import Measure
 from metering.export import csv_stream, usage_rows
 from metering.reports import usage_report
-from portal.web import charts
+from portal.web import charts, panels
 from portal.web.daily import vcpu_hours_by_day
 from portal.web.forms import PeriodForm, quick_picks, today
 from portal.web.selection import select, selected_project, visible_project_or_404
@@ -58,12 +61,13 @@ def project_overview(request, slug: str):
         return response
 
     report = usage_report(start, end, project=project)
+    cost = panels.month_cost(project)
     now = timezone.now()
     totals = report.totals
     days, series = vcpu_hours_by_day(start, end, timezone.get_current_timezone(), [project.pk])
     daily = charts.stacked_bars("vCPU-hours per day", [d.isoformat() for d in days], series, "vCPU-hours")
     page = Paginator(report.rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    costs = None
+    costs = None  # per-resource cost needs statement lines per resource: not shown yet
     rows = [_row(r, now, costs) for r in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
@@ -83,6 +87,9 @@ def project_overview(request, slug: str):
             ("Disk GB-hours", totals[Measure.DISK_GB_HOURS]),
             ("Estimated hours", totals[Measure.ESTIMATED_HOURS]),
         ],
+        "limits": panels.limits(project, cost),
+        "breaches": panels.open_breaches(project),
+        "cost": cost,
         "daily_chart": daily,
         "has_usage": any(any(v for v in values) for values in series.values()),
         "rows": rows,
@@ -102,24 +109,31 @@ def _csv_query(query) -> str:
 
 
 def _row(r, now, costs) -> dict:
+    """One table row, formatted here (cheaper than template filters on every cell)."""
     uptime = r.uptime(now)
     hours = r.measures[Measure.INSTANCE_HOURS] + r.measures[Measure.CONTAINER_HOURS]
+    unlimited = "unlimited" if r.kind == "container" else ""
     return {
-        "id": r.resource_id,
+        "url": reverse("web:resource_detail", args=[r.resource_id]),
         "name": r.name,
         "kind": r.kind,
         "provider": r.provider,
-        "vcpus": r.vcpus,
-        "ram_mb": r.ram_mb,
-        "disk_gb": r.disk_gb,
+        "vcpus": _plain(r.vcpus) if r.vcpus is not None else unlimited,
+        "ram_mb": str(r.ram_mb) if r.ram_mb is not None else unlimited,
+        "disk_gb": _plain(r.disk_gb) if r.disk_gb is not None else "",
         "state": r.state,
         "uptime": humanize_seconds(uptime) if uptime is not None else "",
-        "hours": hours if r.kind in ("vm", "container") else None,
-        "vcpu_hours": r.measures[Measure.VCPU_HOURS],
+        "hours": f"{hours:.2f}" if r.kind in ("vm", "container") else "—",
+        "vcpu_hours": f"{r.measures[Measure.VCPU_HOURS]:.2f}",
         "cost": costs.get(r.resource_id) if costs is not None else None,
         "estimated": r.estimated,
-        "estimated_hours": r.measures[Measure.ESTIMATED_HOURS],
+        "estimated_hours": f"{r.measures[Measure.ESTIMATED_HOURS]:.2f}",
     }
+
+
+def _plain(value: Decimal) -> str:
+    """2.000 -> "2", 0.500 -> "0.5"."""
+    return f"{value.normalize():f}"
 
 
 def humanize_seconds(seconds: float) -> str:

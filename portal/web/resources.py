@@ -62,6 +62,8 @@ def resource_detail(request, pk: int):
     return render(request, "web/resource_detail.html", {
         "title": f"{resource.get_kind_display()} {resource.name}",
         "resource": resource,
+        "parent": access.scope(Resource.objects.filter(pk=resource.parent_id), request.user).first()
+        if resource.parent_id else None,
         "children": access.scope(resource.children.select_related("account"), request.user).order_by("kind", "name"),
         "window": window,
         "windows": [(k, v[0]) for k, v in WINDOWS.items()],

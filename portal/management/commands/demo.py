@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 
 from django.conf import settings
@@ -29,6 +30,11 @@ def admin_password() -> str:
 class Command(GlasspaneCommand):
     help = "Seed demo users, projects and provider accounts (safe to run again)."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--openstack-url", help="auth URL of an OpenStack (simulator) to connect")
+        parser.add_argument("--docker-url", help="a Docker-API engine to connect (default: $DOCKER_HOST)")
+        parser.add_argument("--no-providers", action="store_true", help="users and projects only")
+
     def handle(self, *args, **opts):
         User = get_user_model()
         password = admin_password()
@@ -45,4 +51,10 @@ class Command(GlasspaneCommand):
             viewer.save()
         Membership.objects.get_or_create(user=viewer, project=Project.objects.get(slug="webshop"),
                                          defaults={"role": "viewer"})
-        self.stdout.write(f"demo ready: admin login admin / {password}")
+        if not opts["no_providers"]:
+            from portal.demo import seed
+
+            self.stdout.write("seeding providers and history:")
+            seed(admin, openstack_url=opts["openstack_url"] or os.environ.get("GLASSPANE_DEMO_OPENSTACK_URL"),
+                 docker_url=opts["docker_url"] or os.environ.get("DOCKER_HOST"), log=self.stdout.write)
+        self.stdout.write(f"demo ready: admin login admin / {password}  (viewer login viewer / {password})")

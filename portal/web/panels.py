@@ -1,0 +1,37 @@
+"""The overview's quota and cost panels, read from the quotas and chargeback rooms.
+
+Limits come from ``metering.quotas.usage.project_usage`` (Horizon's ``QuotaUsage``: used plus
+reserved against the limit), the month's cost to date and forecast from
+``metering.chargeback.costs.month_to_date``, open breaches from ``QuotaBreach``. The forecast is
+computed once and used both for the cost panel and as the budget doughnut's "used".
+"""
+
+from __future__ import annotations
+
+from metering.chargeback.costs import CostSummary, month_to_date
+from metering.choices import QuotaKey
+from metering.models import Project, QuotaBreach
+from metering.quotas.usage import project_usage
+from portal.web import charts
+
+
+def month_cost(project: Project) -> CostSummary:
+    return month_to_date(project)
+
+
+def limits(project: Project, cost: CostSummary) -> list[dict]:
+    """One doughnut per limit in ``charts.LIMIT_CHARTS``; the budget counts the month's forecast."""
+    usage = project_usage(project, budget=False)
+    out = []
+    for i, chart in enumerate(charts.LIMIT_CHARTS):
+        quota = usage[chart.key]
+        used = cost.forecast if chart.key == QuotaKey.BUDGET else quota.in_use
+        data = charts.limit_doughnut(chart, used, quota.limit)
+        if chart.key == QuotaKey.BUDGET and cost.currency:
+            data["unit"] = f"{cost.currency} forecast this month"
+        out.append({"id": f"chart-limit-{i}", "data": data, "reserved": quota.reserved})
+    return out
+
+
+def open_breaches(project: Project) -> list[QuotaBreach]:
+    return list(QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("key"))
