@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from metering import accounting
 from metering.accounting import Attrs, Obs, Seg
+from metering.bulk import update_rows
 from metering.choices import RunStatus
 from metering.mapping import ProjectMapper, sync_external_projects
 from metering.models import (
@@ -348,14 +349,14 @@ def _plan_change(plan: _Plan, row: Resource, seg_row: UsageSegment, change: acco
 def _write(plan: _Plan, at: datetime) -> None:
     Resource.objects.bulk_create(plan.create, batch_size=BATCH)
     fields = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
-    Resource.objects.bulk_update(plan.update, fields, batch_size=BATCH)
+    update_rows(Resource, plan.update, fields)
     for chunk in _chunks(plan.touch):
         Resource.objects.filter(pk__in=chunk).update(last_seen=at)
     for end, ids in plan.extend.items():
         for chunk in _chunks(ids):
             UsageSegment.objects.filter(pk__in=chunk).update(end=end)
     # close before opening: at most one open segment per resource at any moment
-    UsageSegment.objects.bulk_update(plan.seg_update, ["start", "end", "open", "estimated"], batch_size=BATCH)
+    update_rows(UsageSegment, plan.seg_update, ["start", "end", "open", "estimated"])
     UsageSegment.objects.bulk_create(
         [
             UsageSegment(resource=row, account_id=row.account_id, kind=row.kind, project_id=seg.attrs.project_id,
@@ -395,7 +396,7 @@ def _link_parents(account, inventory: Inventory, seen: dict[str, Resource]) -> N
         if row.parent_id != parent:
             row.parent_id = parent
             changed.append(row)
-    Resource.objects.bulk_update(changed, ["parent"], batch_size=BATCH)
+    update_rows(Resource, changed, ["parent"])
 
 
 def _delta(now, before):
@@ -430,7 +431,7 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         res.last_sample = {"at": s.at.isoformat(), "cpu_time_ns": s.cpu_time_ns, "net": net_now, "disk": disk_now}
         touched.append(res)
     UtilizationSample.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-    Resource.objects.bulk_update(touched, ["last_sample"], batch_size=BATCH)
+    update_rows(Resource, touched, ["last_sample"])
     if rows:
         rollup_hours(min(r.at for r in rows), max(r.at for r in rows), account=account)
     return len(rows)

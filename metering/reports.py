@@ -163,19 +163,22 @@ def usage_report(start: datetime, end: datetime, project: Project | None = None,
         hours = Decimal(int(us or 0)) / US_PER_HOUR
         m = per_resource.setdefault((rid, pid), {k: Decimal(0) for k in MEASURES})
         _allocation(m, hours, state, _dec(vcpus), ram_mb, _dec(disk_gb), bool(estimated))
-    resources = {r.pk: r for r in Resource.objects.filter(pk__in={rid for rid, _ in per_resource})
-                 .select_related("account", "project")}
-    _kinds(per_resource, resources)
+    fields = ("pk", "name", "kind", "account__name", "account__kind", "vcpus", "ram_mb", "disk_gb", "state",
+              "flavor", "labels", "started_at", "deleted_at")
+    resources = {}
+    for chunk in _chunks(list({rid for rid, _ in per_resource})):
+        resources.update({v[0]: v for v in Resource.objects.filter(pk__in=chunk).values_list(*fields)})
+    _kinds(per_resource, {rid: v[2] for rid, v in resources.items()})
     _used(per_resource, start, end)
     slugs = dict(Project.objects.filter(pk__in={pid for _, pid in per_resource if pid}).values_list("pk", "slug"))
     rows = []
     for (rid, pid), m in per_resource.items():
-        r = resources[rid]
+        _, name, kind, provider, provider_kind, vcpus, ram_mb, disk_gb, state, flavor, labels, started, deleted = (
+            resources[rid])
         rows.append(ResourceUsage(
-            resource_id=rid, name=r.name, kind=r.kind, provider=r.account.name, provider_kind=r.account.kind,
-            project=slugs.get(pid), vcpus=r.vcpus, ram_mb=r.ram_mb, disk_gb=r.disk_gb, state=r.state,
-            flavor=r.flavor, labels=r.labels, started_at=r.started_at, deleted_at=r.deleted_at,
-            measures=m,
+            resource_id=rid, name=name, kind=kind, provider=provider, provider_kind=provider_kind,
+            project=slugs.get(pid), vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb, state=state, flavor=flavor,
+            labels=labels, started_at=started, deleted_at=deleted, measures=m,
         ))
     rows.sort(key=lambda row: (row.project or "", row.provider, row.kind, row.name, row.resource_id))
     return UsageReport(start, end, project, rows)
@@ -192,10 +195,15 @@ def _allocation(m, hours, state, vcpus, ram_mb, disk_gb, estimated) -> None:
         m[Measure.ESTIMATED_HOURS] += hours
 
 
-def _kinds(per_resource, resources) -> None:
+def _chunks(items: list, size: int = 5000):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _kinds(per_resource, kinds: dict[int, str]) -> None:
     for (rid, _pid), m in per_resource.items():
         hours = m.pop("_hours", Decimal(0))
-        kind = resources[rid].kind
+        kind = kinds[rid]
         if kind == Kind.VM:
             m[Measure.INSTANCE_HOURS] = hours
         elif kind == Kind.CONTAINER:
@@ -210,11 +218,15 @@ def _used(per_resource, start, end) -> None:
         by_rid[rid].append(pid)
     if not by_rid:
         return
-    used = (UtilizationRollup.objects.filter(resource_id__in=list(by_rid), hour__gte=start, hour__lt=end)
-            .values("resource_id")
+    rollups = UtilizationRollup.objects.filter(hour__gte=start, hour__lt=end)
+    if len(by_rid) <= 5000:
+        rollups = rollups.filter(resource_id__in=list(by_rid))
+    used = (rollups.order_by().values("resource_id")
             .annotate(core=Sum("cpu_core_seconds"), mem=Sum("memory_mb_seconds"), net=Sum("net_bytes"),
                       disk=Sum("disk_bytes")))
     for u in used:
+        if u["resource_id"] not in by_rid:
+            continue
         pid = by_rid[u["resource_id"]][0]  # a resource that moved mid-period: its first project in the report
         m = per_resource[(u["resource_id"], pid)]
         m[Measure.CPU_CORE_HOURS_USED] = Decimal(str(u["core"] or 0)) / 3600
