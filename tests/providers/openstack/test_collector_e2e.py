@@ -94,3 +94,32 @@ def test_deleted_server_ends_at_terminated_at_and_usage_matches_nova(sim):
     stored = ProviderUsage.objects.filter(account=account)
     assert stored.count() >= 2 and all(u.end == t1 for u in stored)
     assert t1 - t0 == timedelta(hours=2)
+
+
+@pytest.fixture
+def eager():
+    from portal.celery import app
+
+    names = ("task_always_eager", "task_eager_propagates")
+    before = {name: app.conf[name] for name in names}
+    app.conf.update(dict.fromkeys(names, True))
+    yield
+    app.conf.update(before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_limit_set_in_glasspane_reaches_the_simulators_quota_sets(sim, eager):
+    from metering.choices import ChangeSource
+    from metering.quotas import drift, set_limits
+
+    account = add_cloud(sim)
+    collector.refresh(account)
+    webshop = Project.objects.get(slug="webshop")
+    tenant = ExternalProject.objects.get(account=account, project=webshop).external_id
+    set_limits(webshop, {"vcpus": 33, "vms": 7, "disk_gb": 321}, user=None, source=ChangeSource.CLI)
+    assert sim.state.compute_quota(tenant)["cores"] == 33
+    assert sim.state.compute_quota(tenant)["instances"] == 7
+    assert sim.state.volume_quota(tenant)["gigabytes"] == 321
+    sim.state.clock.advance(minutes=1)
+    collector.refresh(account)
+    assert not [d for d in drift(webshop) if d.limit_differs]
