@@ -78,3 +78,15 @@ def vm(ext, name=None, state=State.RUNNING, vcpus="2", ram_mb=2048, disk_gb="20"
         vcpus=Decimal(vcpus) if vcpus is not None else None, ram_mb=ram_mb,
         disk_gb=Decimal(disk_gb) if disk_gb is not None else None, project_hint=project, **kw,
     )
+
+
+@pytest.fixture
+def eager():
+    """Run Celery tasks in-process (webhook, stop-newest, push-down) and re-raise their errors."""
+    from portal.celery import app
+
+    names = ("task_always_eager", "task_eager_propagates")
+    before = {name: app.conf[name] for name in names}
+    app.conf.update(dict.fromkeys(names, True))
+    yield
+    app.conf.update(before)

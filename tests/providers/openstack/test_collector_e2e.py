@@ -96,17 +96,6 @@ def test_deleted_server_ends_at_terminated_at_and_usage_matches_nova(sim):
     assert t1 - t0 == timedelta(hours=2)
 
 
-@pytest.fixture
-def eager():
-    from portal.celery import app
-
-    names = ("task_always_eager", "task_eager_propagates")
-    before = {name: app.conf[name] for name in names}
-    app.conf.update(dict.fromkeys(names, True))
-    yield
-    app.conf.update(before)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_limit_set_in_glasspane_reaches_the_simulators_quota_sets(sim, eager):
     from metering.choices import ChangeSource
