@@ -39,10 +39,23 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from metering.models import Membership, Project, Resource, UsageSegment, UtilizationRollup  # noqa: E402
+from metering.models import (  # noqa: E402
+    Membership,
+    Project,
+    ProjectRatePlan,
+    Rate,
+    RatePlan,
+    Resource,
+    UsageSegment,
+    UtilizationRollup,
+)
 from providers.models import ProviderAccount  # noqa: E402
 
 PROJECTS = ["webshop", "analytics", "ci", "research"]
+#: the chargeback pages are measured on "analytics", the only project with a rate plan (so the other
+#: pages' cost panels stay as cheap as before)
+PRICES = {"instance_hours": "0.02", "container_hours": "0.005", "vcpu_hours": "0.0125", "ram_gb_hours": "0.004",
+          "disk_gb_hours": "0.0001", "running_hours": "0.001"}
 
 
 def build(n_resources: int, days: int, seed: int = 7) -> None:
@@ -101,6 +114,10 @@ def build(n_resources: int, days: int, seed: int = 7) -> None:
                                              cpu_core_seconds=rng.random() * 3600, memory_avg_mb=1000.0,
                                              memory_max_mb=1500.0, memory_mb_seconds=3.6e6))
     UtilizationRollup.objects.bulk_create(rollups, batch_size=5000)
+    plan = RatePlan.objects.create(name="bench", currency="EUR")
+    for measure, price in PRICES.items():
+        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin)
+    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin)
     User = get_user_model()
     User.objects.create_user("bench-admin", is_staff=True)
     member = User.objects.create_user("bench-member")
@@ -136,6 +153,7 @@ def main() -> int:
     settings.ALLOWED_HOSTS = ["*"]
     today = timezone.localdate()
     since = (today - timedelta(days=args.days)).isoformat()
+    last_month = f"{today.replace(day=1) - timedelta(days=1):%Y-%m}"
     pages = [
         ("overview, this month (staff)", "bench-admin", "/projects/webshop/"),
         (f"overview, {args.days} days (staff)", "bench-admin", f"/projects/webshop/?start={since}&end={today}"),
@@ -146,6 +164,11 @@ def main() -> int:
         ("inventory (member)", "bench-member", "/inventory/"),
         ("resource detail, 7 d", "bench-admin", None),
         (f"admin overview, {args.days} days", "bench-admin", f"/admin-overview/?start={since}&end={today}"),
+        ("chargeback, this month (staff)", "bench-admin", f"/projects/analytics/chargeback/?period={today:%Y-%m}"),
+        ("chargeback, last month (staff)", "bench-admin", f"/projects/analytics/chargeback/?period={last_month}"),
+        ("chargeback CSV, last month", "bench-admin",
+         f"/projects/analytics/chargeback/?period={last_month}&format=csv"),
+        ("chargeback overview, this month", "bench-admin", "/chargeback/"),
     ]
     vm = UtilizationRollup.objects.values_list("resource_id", flat=True).first()
     print(f"database: {django.db.connection.vendor}; {args.requests} requests per page after one warm-up")

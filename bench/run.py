@@ -20,7 +20,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import refresh, report
+    from bench import csv_export, refresh, report, scripts
     from bench.harness import Figure, table
 
     call_command("migrate", verbosity=0)
@@ -31,14 +31,10 @@ def main() -> int:
         ("OpenStack refresh", refresh.openstack_figures),
         ("Docker refresh", lambda: refresh.docker_figures(os.environ.get("DOCKER_HOST"))),
         ("usage report", report.figures),
+        ("CSV export", csv_export.figures),
+        ("pages", scripts.pages),
+        ("quota admission", scripts.quota_admission),
     ]
-    for module in ("bench.pages", "bench.chargeback_csv", "bench.quota_admission"):
-        try:
-            mod = __import__(module, fromlist=["figures"])
-        except ImportError:
-            continue
-        if hasattr(mod, "figures"):
-            steps.append((module, mod.figures))
     for label, step in steps:
         t = time.perf_counter()
         print(f"bench: {label} ...", file=sys.stderr, flush=True)

@@ -383,7 +383,7 @@ class Driver(abc.ABC):
         """The platform's own usage totals for a project over [start, end)."""
         raise UnsupportedCapability(f"{self.kind} has no usage accounting of its own")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most drivers have nothing to release
         """Release connections. Safe to call twice."""
 
     def __enter__(self):

@@ -70,6 +70,9 @@ class QuotaAudit(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.project or 'defaults'} {self.key}: {self.old} -> {self.new} ({self.source})"
+
 
 class ProvisionRequest(models.Model):
     """A request to create a VM, container or server through Glasspane."""
@@ -87,6 +90,9 @@ class ProvisionRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.project} on {self.account} ({self.state})"
 
 
 class Reservation(models.Model):
@@ -110,6 +116,9 @@ class Reservation(models.Model):
     class Meta:
         indexes = [models.Index(fields=["project", "active"], name="reservation_project_active")]
 
+    def __str__(self) -> str:
+        return f"reservation for request {self.request_id} ({'active' if self.active else 'released'})"
+
 
 class QuotaBreach(models.Model):
     """A project over a limit because of something created behind Glasspane's back."""
@@ -131,3 +140,6 @@ class QuotaBreach(models.Model):
                 fields=["project", "key"], condition=Q(closed_at__isnull=True), name="breach_one_open_per_key"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.project} over {self.key} by {self.over_by}"

@@ -73,6 +73,9 @@ class UtilizationSample(models.Model):
         constraints = [models.UniqueConstraint(fields=["resource", "at"], name="sample_unique_at")]
         indexes = [models.Index(fields=["at"], name="sample_at")]
 
+    def __str__(self) -> str:
+        return f"sample of {self.resource_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
 
 class UtilizationRollup(models.Model):
     """Samples of one resource in one UTC hour, aggregated; kept after raw samples are pruned."""
@@ -93,6 +96,9 @@ class UtilizationRollup(models.Model):
         ordering = ["resource", "hour"]
         constraints = [models.UniqueConstraint(fields=["resource", "hour"], name="rollup_unique_hour")]
         indexes = [models.Index(fields=["hour"], name="rollup_hour")]
+
+    def __str__(self) -> str:
+        return f"rollup of {self.resource_id} for {self.hour:%Y-%m-%d %H:00}"
 
 
 class RefreshRun(models.Model):
@@ -150,6 +156,9 @@ class ExternalProject(models.Model):
             models.UniqueConstraint(fields=["account", "external_id"], name="external_project_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.account}/{self.name or self.external_id}"
+
 
 class ProviderUsage(models.Model):
     """The provider's own usage totals (Nova os-simple-tenant-usage) from ``start`` (the month's
@@ -169,3 +178,6 @@ class ProviderUsage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["external_project", "start"], name="provider_usage_unique_start"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.external_project} usage from {self.start:%Y-%m-%d}"

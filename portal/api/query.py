@@ -10,6 +10,8 @@ from __future__ import annotations
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 
+from portal.api.parsers import bad_text
+
 ALWAYS = {"format"}
 
 
@@ -46,6 +48,9 @@ class StrictQueryParams:
         if unknown:
             known = ", ".join(sorted(allowed))
             raise ValidationError({name: [f"unknown query parameter (known here: {known})"] for name in unknown})
+        unstorable = sorted(name for name, value in request.query_params.items() if bad_text(value))
+        if unstorable:
+            raise ValidationError({name: [bad_text(request.query_params[name])] for name in unstorable})
         empty = sorted(name for name, value in request.query_params.items() if value == "")
         if empty:  # web forms send empty fields; a script meant something, so say so
             raise ValidationError({name: ["empty: give a value or leave the parameter out"] for name in empty})

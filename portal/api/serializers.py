@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from drf_spectacular.utils import extend_schema_field
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metering import access, periods

@@ -168,7 +168,7 @@ REST_FRAMEWORK = {
         "portal.api.permissions.TokenScope",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # a JSON API: no form-encoding quirks
+    "DEFAULT_PARSER_CLASSES": ["portal.api.parsers.StrictJSONParser"],  # a JSON API: no form-encoding quirks
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.api.negotiation.StrictContentNegotiation",

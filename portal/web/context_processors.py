@@ -2,9 +2,10 @@
 the timezone form of the user menu.
 
 Navigation shows each role what it may use: viewers look (overview, inventory), members also act
-on resources (the buttons live on the resource page), project admins manage members (Django
-admin's membership list for now), staff see everything (providers, the admin overview, Django
-admin). Listed pages still check access themselves; hiding a link is a courtesy, not security.
+on resources (the buttons live on the resource page), project admins manage members (the
+project's Members page), staff see everything (providers, quotas, every project's chargeback,
+the admin overview, Django admin). Listed pages still check access themselves; hiding a link is
+a courtesy, not security.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from metering import access
+from metering.choices import Role
 from portal.web.forms import COMMON_TIMEZONES, TimezoneForm
 from portal.web.selection import selected_project
 
@@ -32,10 +34,16 @@ def navigation(request) -> dict:
     nav = []
     if project is not None:
         overview = reverse("web:project_overview", args=[project.slug])
-        nav.append(_item(request, "Overview", overview, prefix=overview))
+        nav.append(_item(request, "Overview", overview))
+        statement = reverse("web:project_chargeback", args=[project.slug])
+        nav.append(_item(request, "Chargeback", statement, prefix=statement))
+        if role in (Role.ADMIN, "staff"):
+            nav.append(_item(request, "Members", reverse("web:project_members", args=[project.slug])))
     nav.append(_item(request, "Inventory", reverse("web:inventory"), prefix=reverse("web:inventory")))
     if user.is_staff:
         nav.append(_item(request, "Providers", reverse("web:provider_list"), prefix=reverse("web:provider_list")))
+        nav.append(_item(request, "Quotas", reverse("web:quota_list"), prefix=reverse("web:quota_list")))
+        nav.append(_item(request, "All chargeback", reverse("web:chargeback_overview")))
         nav.append(_item(request, "Admin overview", reverse("web:admin_overview")))
         nav.append({"label": "Django admin", "url": reverse("admin:index"), "active": False})
     return {

@@ -1,4 +1,5 @@
-"""Forms of the web pages: the report period, the user's timezone, provider accounts.
+"""Forms of the web pages: the report period, the user's timezone, provider accounts, quota limits,
+the statement period and project members.
 
 The period form parses dates with ``metering.periods`` so the page, the CSV and the command line
 agree on what a period is; bad input becomes a field error shown inline, never a 500.
@@ -6,13 +7,17 @@ agree on what a period is; bad input becomes a field error shown inline, never a
 
 from __future__ import annotations
 
+import re
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from metering.periods import PeriodError, day_range, parse_date
+from metering.choices import QuotaKey, Role
+from metering.models import Membership
+from metering.periods import PeriodError, day_range, month_range, parse_date
 from providers import registry
 from providers.base import Driver, Setting, SettingsError
 from providers.models import NAME_VALIDATOR, ProviderAccount
@@ -203,3 +208,161 @@ class ProviderAccountForm(forms.Form):
         account.full_clean(exclude=["credentials_encrypted"])
         account.save()
         return account
+
+
+# -- quotas, statements, members (appended by the quotas / chargeback / members pages) -------------
+
+class QuotaLimitsForm(forms.Form):
+    """One field per quota key: a whole number >= -1 (-1 = unlimited); empty = no value of its own.
+
+    For a project's global scope an empty field means "use the site default" (the default is shown
+    as help text); for an account scope or the site defaults it means unlimited. The quota service
+    (``set_limits``/``set_defaults``) validates again and its ``QuotaValueError`` lands on the fields.
+    """
+
+    def __init__(self, *args, fallback: dict[str, int] | None = None, empty_means: str = "unlimited", **kwargs):
+        super().__init__(*args, **kwargs)
+        for key in QuotaKey:
+            help_text = f"Empty: {empty_means}"
+            if fallback is not None:
+                shown = "unlimited" if fallback[key] == -1 else fallback[key]
+                help_text = f"Empty: {empty_means} ({shown})"
+            self.fields[key.value] = forms.IntegerField(
+                label=key.label, required=False, min_value=-1, help_text=help_text,
+                widget=forms.NumberInput(attrs={"min": -1, "step": 1, "inputmode": "numeric"}))
+
+    def values(self) -> dict[str, int | None]:
+        return {key: self.cleaned_data.get(key) for key in self.fields}
+
+    def add_service_errors(self, errors: dict[str, str]) -> None:
+        for field, message in errors.items():
+            self.add_error(field if field in self.fields else None, message)
+
+
+class StatementPeriodForm(forms.Form):
+    """A statement's period: a calendar month (``period=YYYY-MM``) or From/To days (both included).
+
+    Statement periods are UTC, whatever the user's timezone, so a statement issued from the page is
+    the same statement (same period, same revisions) as the ``chargeback`` command's, and months
+    match the UTC months fixed costs are prorated by. Defaults to the current UTC month.
+    ``revision`` picks an issued revision (absent: the live draft).
+    """
+
+    period = forms.CharField(label="Month", required=False, max_length=7,
+                             widget=forms.TextInput(attrs={"placeholder": "YYYY-MM", "inputmode": "numeric"}))
+    start = forms.CharField(label="From", required=False, max_length=10,
+                            widget=forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+    end = forms.CharField(label="To", required=False, max_length=10,
+                          widget=forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+    revision = forms.IntegerField(required=False, min_value=1)
+
+    def clean_period(self) -> str:
+        text = self.cleaned_data["period"].strip()
+        if text and not re.fullmatch(r"\d{4}-\d{2}", text):
+            raise forms.ValidationError(f"{text!r}: expected a month as YYYY-MM", code="invalid")
+        return text
+
+    def clean_start(self) -> date | None:
+        return self._date("start", "From")
+
+    def clean_end(self) -> date | None:
+        return self._date("end", "To")
+
+    def _date(self, name: str, label: str) -> date | None:
+        text = self.cleaned_data[name].strip()
+        if not text:
+            return None
+        try:
+            return parse_date(text, label)
+        except PeriodError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+    def clean(self):
+        data = super().clean()
+        if any(name in self.errors for name in ("period", "start", "end")):
+            return data
+        month, first, last = data.get("period"), data.get("start"), data.get("end")
+        try:
+            if month and (first or last):
+                self.add_error("period", "give a month or From/To, not both")
+            elif month:
+                data["range"] = month_range(month, UTC)
+                data["label"] = month
+            elif first or last:
+                if not (first and last):
+                    self.add_error("end" if first else "start", "give both From and To")
+                elif last < first:
+                    self.add_error("end", f"To ({last}) must be on or after From ({first})")
+                else:
+                    data["range"] = day_range(first, last + timedelta(days=1), UTC)
+                    data["label"] = f"{first} to {last}"
+            else:
+                data["range"], data["label"] = current_month()
+        except PeriodError as exc:
+            self.add_error("period" if month else "end", str(exc).removeprefix("--period "))
+        return data
+
+    def range_or_default(self) -> tuple[datetime, datetime]:
+        """The valid period, or the current UTC month when the input was invalid (the page still renders)."""
+        if self.is_valid():
+            return self.cleaned_data["range"]
+        return current_month()[0]
+
+    def label(self) -> str:
+        return self.cleaned_data["label"] if self.is_valid() else current_month()[1]
+
+    def period_query(self) -> dict[str, str]:
+        """The period part of the query as given (no revision, no format), for links and forms."""
+        return {k: self.data[k] for k in ("period", "start", "end") if self.data.get(k)}
+
+
+def current_month() -> tuple[tuple[datetime, datetime], str]:
+    now = timezone.now().astimezone(UTC)
+    label = f"{now:%Y-%m}"
+    return month_range(label, UTC), label
+
+
+def month_picks(now: datetime | None = None) -> list[tuple[str, str]]:
+    """(label, YYYY-MM) for the statement period quick picks: this and the last two UTC months."""
+    now = (now or timezone.now()).astimezone(UTC)
+    first = now.date().replace(day=1)
+    out = [("This month", f"{first:%Y-%m}")]
+    for _ in range(2):
+        first = (first - timedelta(days=1)).replace(day=1)
+        out.append((f"{first:%B %Y}", f"{first:%Y-%m}"))
+    return out
+
+
+class MemberAddForm(forms.Form):
+    """Add an existing user to a project by username, with a role."""
+
+    username = forms.CharField(max_length=150, label="Username")
+    role = forms.ChoiceField(label="Role")
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["role"].choices = Role.choices
+        self.fields["role"].initial = Role.VIEWER
+
+    def clean_username(self):
+        name = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=name).first()
+        if user is None:
+            raise forms.ValidationError(f"no user named {name!r}")
+        existing = Membership.objects.filter(project=self.project, user=user).first()
+        if existing is not None:
+            raise forms.ValidationError(f"{name} is already a {existing.get_role_display().lower()} of "
+                                        f"{self.project.slug}; change the role in the list below")
+        return user
+
+
+class MemberRoleForm(forms.Form):
+    """Change one member's role (``membership`` is the row's id)."""
+
+    membership = forms.IntegerField(widget=forms.HiddenInput)
+    role = forms.ChoiceField(label="Role")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = Role.choices

@@ -1,7 +1,18 @@
-"""Server-rendered pages: overview, inventory, resource detail, providers, admin overview."""
+"""Server-rendered pages: overview, inventory, resource detail, providers, admin overview, quotas,
+chargeback, project members."""
 from django.urls import path
 
-from portal.web import admin_overview, inventory, overview, preferences, providers, resources
+from portal.web import (
+    admin_overview,
+    chargeback,
+    inventory,
+    members,
+    overview,
+    preferences,
+    providers,
+    quotas,
+    resources,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -18,4 +29,11 @@ urlpatterns = [
     path("providers/runs/<int:pk>/", providers.run_status, name="run_status"),
     path("admin-overview/", admin_overview.admin_overview, name="admin_overview"),
     path("preferences/timezone/", preferences.set_timezone, name="set_timezone"),
+    path("quotas/", quotas.quota_list, name="quota_list"),
+    path("quotas/defaults/", quotas.quota_defaults, name="quota_defaults"),
+    path("quotas/<slug:slug>/edit/", quotas.quota_edit, name="quota_edit"),
+    path("chargeback/", chargeback.chargeback_overview, name="chargeback_overview"),
+    path("projects/<slug:slug>/chargeback/", chargeback.project_chargeback, name="project_chargeback"),
+    path("projects/<slug:slug>/chargeback/issue/", chargeback.issue_statement, name="chargeback_issue"),
+    path("projects/<slug:slug>/members/", members.project_members, name="project_members"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -16,10 +17,19 @@ class _OneLineParser(CommandParser):
         raise CommandError(f"Error: {message}", returncode=2)
 
 
+def _one_line(parser: CommandParser) -> None:
+    """Make ``parser`` and every sub-command parser below it report errors in one line."""
+    parser.__class__ = _OneLineParser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _one_line(sub)
+
+
 class GlasspaneCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = _OneLineParser  # subparsers inherit the class from their parent
+        _one_line(parser)
         return parser
 
     def usage_error(self, message: str) -> CommandError:

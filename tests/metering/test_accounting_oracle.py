@@ -127,7 +127,8 @@ def test_pure_accounting_matches_the_oracle(events):
 def test_collector_and_report_match_the_oracle(make_account, events, period):
     start, length = period
     with transaction.atomic():
-        projects = {slug: Project.objects.create(slug=slug, name=slug).pk for slug in ("alpha", "beta")}
+        for slug in ("alpha", "beta"):
+            Project.objects.create(slug=slug, name=slug)
         FakeDriver.worlds["oracle"] = world = FakeWorld()
         account = make_account(name="oracle", world_name="oracle", interval=300)
         for e in events:

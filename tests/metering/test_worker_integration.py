@@ -41,7 +41,7 @@ def redis_broker():
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"these tests need Redis at {REDIS_URL} (scripts/test.sh starts redis-server): {exc}")
-    client = Celery("it", broker=REDIS_URL, backend=REDIS_URL)
+    client = Celery("it", broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)
     client.conf.broker_transport_options = {"visibility_timeout": 4}
     client.conf.task_serializer = client.conf.result_serializer = "json"
     yield client

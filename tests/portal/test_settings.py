@@ -19,6 +19,7 @@ def test_check_deploy_is_clean(tmp_path):
         "GLASSPANE_ALLOWED_HOSTS": "glasspane.example.com",
         "GLASSPANE_VAR_DIR": str(tmp_path),
     }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' conftest, never in production
     proc = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -149,3 +149,53 @@ def test_limit_doughnuts_are_drawn_and_a_breach_shows_a_banner(dashboard, login,
     page.wait_for_selector("canvas[data-chart='chart-limit-2'][data-drawn='true']")
     assert page.evaluate(DRAWN, "canvas[data-chart='chart-limit-2']") > 500
     shoot(page, "overview-breach-1280")
+
+
+def test_staff_edits_a_quota_and_the_overview_doughnut_shows_it(dashboard, login, live_server):
+    import json
+
+    from metering.models import QuotaAudit
+
+    page = login("admin")
+    page.goto(f"{live_server.url}/quotas/")
+    page.locator("#quota-alpha").get_by_role("link", name="Modify quotas").click()
+    page.get_by_label("vCPUs").fill("-5")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_text("Ensure this value is greater than or equal to -1.").is_visible()
+    page.get_by_label("vCPUs").fill("4")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("alpha is now over vCPUs (6.5 in use of 4)").is_visible()
+    assert QuotaAudit.objects.get(key="vcpus").source == "portal"
+    page.goto(f"{live_server.url}/projects/alpha/{PERIOD}")
+    data = json.loads(page.locator("script#chart-limit-2").text_content())
+    assert (data["title"], data["limit"], data["level"]) == ("vCPUs", "4", "over")
+    page.wait_for_selector("canvas[data-chart='chart-limit-2'][data-drawn='true']")
+    assert page.evaluate(DRAWN, "canvas[data-chart='chart-limit-2']") > 500
+
+
+def test_chargeback_members_and_quota_pages_draw_and_fit_390(dashboard, login, live_server, page):
+    from decimal import Decimal
+
+    from metering.models import Rate, RatePlan
+    from tests.conftest import T0
+
+    plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
+    Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("0.0125"), effective_from=T0)
+    login("admin")
+    page.goto(f"{live_server.url}/projects/alpha/chargeback/?period=2026-11")
+    page.wait_for_selector("canvas[data-chart='chart-measures'][data-drawn='true']")
+    assert page.evaluate(DRAWN, "canvas[data-chart='chart-measures']") > 500
+    with page.expect_navigation():
+        page.get_by_role("button", name="Issue statement").click()
+    assert page.url.endswith("revision=1") and page.get_by_text("Issued revision 1").is_visible()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in [("chargeback", "/projects/alpha/chargeback/?period=2026-11&revision=1"),
+                           ("chargeback-overview", "/chargeback/?period=2026-11"), ("quotas", "/quotas/"),
+                           ("quota-edit", "/quotas/alpha/edit/"), ("members", "/projects/alpha/members/")]:
+            page.goto(live_server.url + path)
+            page.wait_for_load_state("networkidle")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} overflows {width} px by {overflow} px"
+            assert shoot(page, f"{name}-{width}").stat().st_size > 5000

@@ -1,0 +1,317 @@
+"""Chargeback: a project's statement for a period, its downloads and revisions; for staff, every
+project's cost ranked, and the on-premises vs public-cloud comparison.
+
+The page shows either the live draft (``statements.draft``, computed now, never stored) or an
+issued revision (``?revision=N``, frozen). Its CSV and JSON (``?format=csv|json``) stream
+``metering.chargeback.export`` of that very statement, so a download is exactly the page's lines.
+"Issue statement" (staff, POST) freezes the draft as the next revision with ``statements.issue``.
+A project without a rate plan has no statement: the page says what to do instead of failing.
+Periods are UTC (see ``StatementPeriodForm``) so the page, the API and the ``chargeback`` command
+agree on which statement a period is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
+
+from metering.chargeback import onprem, statements
+from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
+from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.money import QUANTITY, UNIT_PRICE
+from metering.chargeback.rates import NoRatePlan
+from metering.choices import Measure
+from metering.export import csv_stream
+from metering.models import PriceSheet, Project, Statement
+from portal.web import charts
+from portal.web.forms import StatementPeriodForm, month_picks
+from portal.web.selection import staff_required, visible_project_or_404
+
+GROUPS_PER_PAGE = 50
+JSON_CHUNK = 64 * 1024
+
+
+def admin_url(model: str) -> str:
+    """Django admin's add page of ``metering.<model>`` if it is registered, else the admin index."""
+    try:
+        return reverse(f"admin:metering_{model}_add")
+    except NoReverseMatch:
+        return reverse("admin:index")
+
+
+def measure_label(measure: str) -> str:
+    if measure == FIXED_COST:
+        return "Fixed cost"
+    try:
+        return Measure(measure).label
+    except ValueError:
+        return measure
+
+
+def _statement(project: Project, start, end, revision: int | None):
+    """``(statement or draft, problem)``: exactly one of them is None."""
+    if revision is not None:
+        stored = statements.revisions(project, start, end).filter(revision=revision).select_related("project").first()
+        if stored is None:
+            return None, f"{project.slug} has no issued revision {revision} for this period."
+        return stored, None
+    try:
+        return statements.draft(project, start, end), None
+    except NoRatePlan as exc:
+        return None, f"No rate plan: {exc}. Add one in the admin (a plan assigned to the project, or a site default)."
+    except ValueError as exc:  # plans in several currencies, or a currency we cannot store
+        return None, str(exc)
+
+
+def _lines(st) -> list:
+    if isinstance(st, Statement):
+        return list(st.lines.order_by("id"))
+    return st.lines
+
+
+def _fmt(value: Decimal | None, places: Decimal) -> str:
+    return "" if value is None else f"{value.quantize(places):f}"
+
+
+def line_groups(lines: Iterable, showback: bool) -> list[dict]:
+    """Consecutive lines of one resource (or fixed cost) as one group, in the statement's order
+    (lines come sorted by provider and resource, fixed costs last), so the page lists exactly the
+    lines of the CSV in the same order."""
+    groups: list[dict] = []
+    for line in lines:
+        key = (line.provider, line.resource_name, line.resource_kind, line.resource_id)
+        if not groups or groups[-1]["key"] != key:
+            kind = "fixed cost" if line.measure == FIXED_COST else line.resource_kind
+            groups.append({"key": key, "name": line.resource_name, "kind": kind, "provider": line.provider,
+                           "resource_id": line.resource_id, "lines": [], "subtotal": None})
+        group = groups[-1]
+        group["lines"].append({
+            "measure": measure_label(line.measure), "description": line.description,
+            "quantity": _fmt(line.quantity, QUANTITY), "unit": line.unit,
+            "unit_price": "" if showback else _fmt(line.unit_price, UNIT_PRICE),
+            "amount": "" if showback or line.amount is None else f"{line.amount:f}",
+            "estimated": line.estimated,
+        })
+        if not showback and line.amount is not None:
+            group["subtotal"] = (group["subtotal"] or Decimal(0)) + line.amount
+    return groups
+
+
+def measure_chart(by_measure: dict, showback: bool, currency: str) -> dict:
+    names = sorted(by_measure, key=lambda m: measure_label(m))
+    if showback:
+        return charts.stacked_bars("Quantity by measure", [measure_label(m) for m in names],
+                                   {"Quantity": [by_measure[m][0] for m in names]}, "quantity")
+    return charts.stacked_bars("Cost by measure", [measure_label(m) for m in names],
+                               {currency: [by_measure[m][1] or 0 for m in names]}, currency)
+
+
+def change_summary(changes: dict) -> dict | None:
+    """What a revision changed against the previous one, in a few numbers (None for revision 1)."""
+    if not changes:
+        return None
+    total = changes.get("total", {})
+    return {
+        "previous": changes.get("previous_revision"),
+        "total_previous": total.get("previous"), "total_current": total.get("current"),
+        "difference": total.get("difference"),
+        "lines": len(changes.get("lines", [])),
+        "measures": [{"measure": measure_label(m), "quantity": d.get("quantity_difference"),
+                      "amount": d.get("amount_difference")} for m, d in changes.get("measures", {}).items()],
+    }
+
+
+def _json_chunks(data: dict) -> Iterator[str]:
+    buffer, size = [], 0
+    for piece in json.JSONEncoder(indent=2).iterencode(data):
+        buffer.append(piece)
+        size += len(piece)
+        if size >= JSON_CHUNK:
+            yield "".join(buffer)
+            buffer, size = [], 0
+    yield "".join(buffer)
+
+
+def _download(st, fmt: str, project: Project, label: str) -> StreamingHttpResponse:
+    name = f"statement-{project.slug}-{label.replace(' to ', '_')}-" + (
+        f"r{st.revision}" if isinstance(st, Statement) else "draft")
+    if fmt == "csv":
+        response = StreamingHttpResponse(csv_stream(statement_rows(st)), content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(_json_chunks(statement_json(st)), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
+
+
+def _form_errors(form) -> str:
+    return "; ".join(f"{name}: {e}" for name, errs in form.errors.items() for e in errs)
+
+
+@login_required
+def project_chargeback(request, slug: str):
+    """``/projects/<slug>/chargeback/?period=YYYY-MM | ?start=&end= [&revision=N] [&format=csv|json]``."""
+    project = visible_project_or_404(request, slug)
+    form = StatementPeriodForm(request.GET)
+    start, end = form.range_or_default()
+    fmt = request.GET.get("format")
+    revision = form.cleaned_data.get("revision") if "revision" not in form.errors else None
+    if fmt is not None:
+        if fmt not in ("csv", "json"):
+            return HttpResponse(f"format {fmt!r}: expected csv or json\n", status=400, content_type="text/plain")
+        if not form.is_valid():
+            return HttpResponse(f"invalid period: {_form_errors(form)}\n", status=400, content_type="text/plain")
+        st, problem = _statement(project, start, end, revision)
+        if st is None:
+            return HttpResponse(problem + "\n", status=404 if revision else 409, content_type="text/plain")
+        return _download(st, fmt, project, form.label())
+
+    st, problem = _statement(project, start, end, revision)
+    period_query = form.period_query()
+    context = {
+        "title": f"Chargeback · {project.name}",
+        "project": project,
+        "form": form,
+        "month_picks": month_picks(),
+        "start": start,
+        "end": end,
+        "label": form.label(),
+        "statement": st,
+        "problem": problem,
+        "no_plan": problem is not None and problem.startswith("No rate plan"),
+        "rate_plan_admin": admin_url("rateplan"),
+        "revision": revision,
+        "revisions": [{"st": r, "summary": change_summary(r.changes),
+                       "query": "?" + urlencode({**period_query, "revision": r.revision})}
+                      for r in statements.revisions(project, start, end).select_related("issued_by")],
+        "draft_query": "?" + urlencode(period_query),
+        "period_query": urlencode(period_query),
+        "may_issue": request.user.is_staff,
+    }
+    if st is not None:
+        showback = st.showback
+        lines = _lines(st)
+        by_measure, by_provider = subtotals(lines)
+        page = Paginator(line_groups(lines, showback), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        query.pop("format", None)
+        download = {k: v for k, v in query.items()}
+        context.update({
+            "showback": showback,
+            "currency": st.currency,
+            "total": None if showback else st.total,
+            "line_count": len(lines),
+            "page": page,
+            "groups": page.object_list,
+            "page_query": query.urlencode(),
+            "measures": [{"measure": measure_label(m), "quantity": _fmt(q, QUANTITY),
+                          "unit": next((x.unit for x in lines if x.measure == m), ""), "amount": a}
+                         for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
+            "providers": [{"provider": p or "(fixed costs)", "amount": a} for p, a in sorted(by_provider.items())],
+            "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
+            "csv_query": "?" + urlencode({**download, "format": "csv"}),
+            "json_query": "?" + urlencode({**download, "format": "json"}),
+            "is_draft": not isinstance(st, Statement),
+        })
+    return render(request, "web/chargeback.html", context)
+
+
+@staff_required
+@require_POST
+def issue_statement(request, slug: str):
+    """Freeze the period's draft as the next revision; the period comes in the query string."""
+    project = visible_project_or_404(request, slug)
+    form = StatementPeriodForm(request.GET)
+    url = reverse("web:project_chargeback", args=[project.slug])
+    if not form.is_valid():
+        messages.error(request, f"Not issued: invalid period ({_form_errors(form)}).")
+        return redirect(url)
+    start, end = form.cleaned_data["range"]
+    query = form.period_query()
+    try:
+        st = statements.issue(project, start, end, user=request.user)
+    except NoRatePlan as exc:
+        messages.error(request, f"Not issued: {exc}. Add a rate plan in the admin first.")
+        return redirect(url + "?" + urlencode(query))
+    except ValueError as exc:
+        messages.error(request, f"Not issued: {exc}.")
+        return redirect(url + "?" + urlencode(query))
+    messages.success(request, f"Issued revision {st.revision} of {project.slug}'s statement for {form.label()}.")
+    return redirect(url + "?" + urlencode({**query, "revision": st.revision}))
+
+
+def ranking(start, end) -> list[dict]:
+    """Every project's statement total over [start, end), most expensive first.
+
+    Billed projects first by total, then showback projects (quantities only), then projects whose
+    statement cannot be built (no rate plan), each with the reason.
+    """
+    rows = []
+    for project in Project.objects.order_by("slug"):
+        try:
+            st = build_statement(project, start, end)
+        except NoRatePlan:
+            rows.append({"project": project, "problem": "no rate plan"})
+            continue
+        except ValueError as exc:
+            rows.append({"project": project, "problem": str(exc)})
+            continue
+        rows.append({"project": project, "total": st.total, "currency": st.currency, "showback": st.showback,
+                     "lines": len(st.lines), "estimated": any(x.estimated for x in st.lines), "problem": ""})
+    return sorted(rows, key=lambda r: (bool(r["problem"]), r.get("showback", False), -(r.get("total") or 0),
+                                       r["project"].slug))
+
+
+@staff_required
+def chargeback_overview(request):
+    """``/chargeback/``: every project's cost for a period, and on-premises vs public cloud."""
+    form = StatementPeriodForm(request.GET)
+    start, end = form.range_or_default()
+    rows = ranking(start, end)
+    billed = [r for r in rows if not r["problem"] and not r["showback"]]
+    totals: dict[str, Decimal] = {}
+    for r in billed:
+        totals[r["currency"]] = totals.get(r["currency"], Decimal(0)) + r["total"]
+    chart = None
+    if billed:
+        chart = charts.stacked_bars("Cost by project", [r["project"].slug for r in billed],
+                                    {cur: [r["total"] if r["currency"] == cur else 0 for r in billed]
+                                     for cur in sorted(totals)}, " / ".join(sorted(totals)))
+    share_idle = request.GET.get("share_idle") == "1"
+    sheet = PriceSheet.objects.order_by("name").first()
+    comparison, comparison_error = None, ""
+    if sheet is not None:
+        try:
+            comparison = onprem.compare(start, end, sheet, share_idle=share_idle)
+        except ValueError as exc:  # host costs in several currencies
+            comparison_error = str(exc)
+    period_query = form.period_query()
+    return render(request, "web/chargeback_overview.html", {
+        "title": "Chargeback overview",
+        "form": form,
+        "month_picks": month_picks(),
+        "start": start,
+        "end": end,
+        "label": form.label(),
+        "rows": rows,
+        "totals": sorted(totals.items()),
+        "chart": chart,
+        "sheet": sheet,
+        "comparison": comparison,
+        "comparison_error": comparison_error,
+        "share_idle": share_idle,
+        "share_idle_query": "?" + urlencode({**period_query, **({} if share_idle else {"share_idle": "1"})}),
+        "period_query": urlencode(period_query),
+        "price_sheet_admin": admin_url("pricesheet"),
+        "rate_plan_admin": admin_url("rateplan"),
+    })
