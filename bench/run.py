@@ -20,7 +20,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import csv_export, refresh, report, scripts
+    from bench import csv_export, refresh, report, scaleout, scripts
     from bench.harness import Figure, table
 
     call_command("migrate", verbosity=0)
@@ -34,6 +34,7 @@ def main() -> int:
         ("CSV export", csv_export.figures),
         ("pages", scripts.pages),
         ("quota admission", scripts.quota_admission),
+        ("scale-out", scaleout.figures),
     ]
     for label, step in steps:
         t = time.perf_counter()
