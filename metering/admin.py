@@ -19,9 +19,14 @@ from django.utils.html import format_html
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
     ExternalProject,
+    FixedCost,
+    HostCost,
     MappingRule,
     Membership,
+    PriceSheet,
+    PriceSheetEntry,
     Project,
+    ProjectRatePlan,
     ProvisionRequest,
     Quota,
     QuotaAudit,
@@ -107,6 +112,21 @@ class QuotaBreachInline(ReadOnlyMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class ProjectRatePlanInline(admin.TabularInline):
+    """Which rate plan prices the project, and from when (none: the site default plan)."""
+
+    model = ProjectRatePlan
+    extra = 0
+    verbose_name_plural = "rate plan assignments"
+
+
+class FixedCostInline(admin.TabularInline):
+    """Monthly costs (support, licences) prorated by the real number of days in a statement."""
+
+    model = FixedCost
+    extra = 0
+
+
 class ApplyLimitForm(ActionForm):
     """Extra fields in the changelist's action bar for the "apply a limit" action."""
 
@@ -122,7 +142,8 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["billing_mode", "breach_policy"]
     search_fields = ["slug", "name", "cost_centre"]
     raw_id_fields = ["parent"]
-    inlines = [MembershipInline, QuotaInline, QuotaBreachInline, QuotaAuditInline]
+    inlines = [MembershipInline, QuotaInline, ProjectRatePlanInline, FixedCostInline, QuotaBreachInline,
+               QuotaAuditInline]
     action_form = ApplyLimitForm
     actions = ["apply_limit"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -295,6 +316,31 @@ class RateInline(admin.TabularInline):
 class RatePlanAdmin(admin.ModelAdmin):
     list_display = ["name", "currency", "is_default"]
     inlines = [RateInline]
+
+
+@admin.register(HostCost)
+class HostCostAdmin(admin.ModelAdmin):
+    """The on-premises cost model: what a host (or a whole account's hosts) costs per month."""
+
+    list_display = ["__str__", "currency", "monthly_hardware_cost", "power_watts", "electricity_price_kwh", "pue"]
+    raw_id_fields = ["host"]
+
+
+class PriceSheetEntryInline(admin.TabularInline):
+    model = PriceSheetEntry
+    extra = 1
+
+
+@admin.register(PriceSheet)
+class PriceSheetAdmin(admin.ModelAdmin):
+    """The public-cloud sizes and hourly prices the chargeback page compares on-premises costs with."""
+
+    list_display = ["name", "currency", "sizes"]
+    inlines = [PriceSheetEntryInline]
+
+    @admin.display(description="sizes")
+    def sizes(self, sheet):
+        return sheet.entries.count()
 
 
 class StatementLineInline(ReadOnlyMixin, admin.TabularInline):

@@ -171,7 +171,8 @@ class HostCost(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(host__isnull=True) ^ Q(account__isnull=True),
-                                   name="hostcost_host_xor_account"),
+                                   name="hostcost_host_xor_account",
+                                   violation_error_message="Give a host or a provider account: exactly one of them."),
         ]
 
     def __str__(self) -> str:
