@@ -54,8 +54,12 @@ USAGE_MEASURES = [
 ]
 
 
-def usage_rows(report: UsageReport, now: datetime | None = None) -> Iterator[list]:
-    """The usage CSV: a summary block, a blank line, then one row per resource."""
+def usage_rows(report: UsageReport, now: datetime | None = None, costs=None) -> Iterator[list]:
+    """The usage CSV: a summary block, a blank line, then one row per resource.
+
+    ``costs`` (a ``metering.chargeback.costs.ResourceCosts``) adds each resource's cost in the
+    period as the last column, as the overview's table shows it.
+    """
     now = now or timezone.now()
     scope = report.project.slug if report.project else "all projects"
     yield ["Usage summary", scope]
@@ -71,13 +75,15 @@ def usage_rows(report: UsageReport, now: datetime | None = None) -> Iterator[lis
         yield [f"Total {Measure(m).label} ({UNITS[m]})", rounded(totals[m])]
     yield []
     yield ["Name", "Kind", "Provider", "Project", "vCPUs", "RAM (MB)", "Disk (GB)", "State", "Uptime (hours)",
-           *[f"{Measure(m).label} ({UNITS[m]})" for m in USAGE_MEASURES], "Estimated"]
+           *[f"{Measure(m).label} ({UNITS[m]})" for m in USAGE_MEASURES], "Estimated",
+           *([f"Cost ({costs.currency})"] if costs is not None else [])]
     for row in report.rows:
         uptime = row.uptime(now)
         yield [row.name, row.kind, row.provider, row.project or "", _size(row.vcpus, row.kind),
                _size(row.ram_mb, row.kind), row.disk_gb, row.state,
                Decimal(uptime / 3600).quantize(Decimal("0.01")) if uptime is not None else None,
-               *[rounded(row.measures[m]) for m in USAGE_MEASURES], row.estimated]
+               *[rounded(row.measures[m]) for m in USAGE_MEASURES], row.estimated,
+               *([costs.get(row.resource_id)] if costs is not None else [])]
 
 
 def _size(value, kind):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from metering.chargeback.engine import US_PER_HOUR, _micros, build_statement, fixed_cost_lines
 from metering.chargeback.money import QUANTITY, line_amount, round_money
 from metering.chargeback.rates import Subject, rate_book
-from metering.choices import Measure, QuotaKey
+from metering.choices import BillingMode, Measure, QuotaKey
 from metering.models import UNLIMITED, Project, Quota, QuotaDefault, Resource
 from providers.base import Kind, State
 
@@ -118,6 +118,34 @@ def month_to_date(project: Project, now: datetime | None = None) -> CostSummary:
         for line in fixed_cost_lines(project, now, hi, currency, showback=False):
             extra += line_amount(line.quantity, line.unit_price, currency)
     return CostSummary(to_date, to_date + extra, currency, budget)
+
+
+@dataclass(frozen=True)
+class ResourceCosts:
+    """What each resource cost in a period (its statement lines summed), for usage tables."""
+
+    currency: str
+    by_resource: dict[int, Decimal]
+
+    def get(self, resource_id: int) -> Decimal:
+        return self.by_resource.get(resource_id, round_money(Decimal(0), self.currency))
+
+
+def resource_costs(project: Project, start: datetime, end: datetime, report=None) -> ResourceCosts | None:
+    """Each resource's cost over [start, end) from the live statement; None when nothing is priced
+    (a showback project, or no rate plan anywhere in the period). A stretch without a plan costs
+    nothing. Amounts are sums of the statement's rounded lines, so they add up to its total less
+    the fixed costs. ``report`` (the project's usage report of the same period) is reused."""
+    if project.billing_mode == BillingMode.SHOWBACK:
+        return None
+    draft = build_statement(project, start, end, showback=False, allow_gaps=True, report=report)
+    if not draft.currency:
+        return None
+    by_resource: dict[int, Decimal] = {}
+    for line in draft.lines:
+        if line.resource_id is not None and line.amount is not None:
+            by_resource[line.resource_id] = by_resource.get(line.resource_id, Decimal(0)) + line.amount
+    return ResourceCosts(draft.currency, by_resource)
 
 
 def forecast_delta(project: Project, vcpus, ram_mb, disk_gb, kind: str, account=None,

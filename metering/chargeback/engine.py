@@ -29,7 +29,7 @@ from metering.chargeback.money import QUANTITY, UNIT_PRICE, line_amount, minor_u
 from metering.chargeback.rates import RateBook, RateView, Subject, SubPeriod, rate_book
 from metering.choices import BillingMode, Measure
 from metering.models import FixedCost, Project, UsageSegment
-from metering.reports import MEASURES, UNITS, ResourceUsage, usage_report
+from metering.reports import MEASURES, UNITS, ResourceUsage, UsageReport, usage_report
 from providers.base import Kind, State
 from providers.models import ProviderAccount
 
@@ -102,12 +102,15 @@ def subtotals(lines) -> tuple[dict, dict]:
 
 
 def build_statement(project: Project, start: datetime, end: datetime, *, showback: bool | None = None,
-                    book: RateBook | None = None, allow_gaps: bool = False) -> Draft:
+                    book: RateBook | None = None, allow_gaps: bool = False,
+                    report: UsageReport | None = None) -> Draft:
     """The live statement of ``project`` over [start, end): priced lines, or quantities if showback.
 
     Raises ``NoRatePlan`` for a billed project without a plan somewhere in the period, and
     ``metering.periods.PeriodError`` (from the usage report) when ``end <= start``. With
     ``allow_gaps`` a stretch without any plan costs nothing instead (the cost-to-date helpers).
+    ``report``, the project's usage report of exactly [start, end), is reused when no plan or rate
+    change splits the period (a page that shows the report anyway saves computing it twice).
     """
     if showback is None:
         showback = project.billing_mode == BillingMode.SHOWBACK
@@ -125,8 +128,9 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
     for sp in book.periods(start, end):
         if sp.plan is None and not showback:
             continue
-        report = usage_report(sp.start, sp.end, project=project)
-        for row, flavor in _flavor_rows(report.rows, project, sp):
+        whole = report is not None and (sp.start, sp.end) == (start, end)
+        part = report if whole else usage_report(sp.start, sp.end, project=project)
+        for row, flavor in _flavor_rows(part.rows, project, sp):
             _price_row(row, flavor, sp, accounts, showback, counters, used, merged)
     lines = sorted(merged.values(), key=lambda x: (x.provider, x.resource_name, x.resource_id or 0, x.measure,
                                                    x.start, x.description))

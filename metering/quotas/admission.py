@@ -9,6 +9,13 @@ Why it is atomic: the check and the reservation happen in one transaction that f
 project row, so admissions of one project run one at a time and each sees every reservation the
 previous ones committed; admissions of different projects do not wait for each other.
 
+Why refusals do not wait for that lock: a request is first checked against what is committed,
+without the lock. Usage only grows through admissions, which hold the lock, so a request that does
+not fit then would not have fitted at that instant either: it is refused there and then, in
+parallel with everything else. Only a request that fits is checked again under the lock and
+reserved. A project at its limit (the case where many requests arrive at once) thus answers most
+of them without queueing.
+
 * PostgreSQL: ``SELECT ... FOR UPDATE`` on the project row. This relies on READ COMMITTED
   (Django's default), where every statement after the lock sees what was committed before it.
 * SQLite has no row locks: the first write of a transaction takes the database's single write
@@ -172,11 +179,14 @@ def lock_project(project: Project) -> str:
     return Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
 
 
-def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, policy: str) -> QuotaExceeded | None:
-    """The first limit the request would pass, or None. Call with the project locked.
+def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, policy: str,
+             priced: dict) -> QuotaExceeded | None:
+    """The first limit the request would pass, or None.
 
     The budget is priced only when a budget limit applies (``want["budget"]`` is set then, so the
-    reservation holds the forecast cost); pricing needs the chargeback engine's rates.
+    reservation holds the forecast cost); pricing needs the chargeback engine's rates. ``priced``
+    keeps the month's forecast between the unlocked check and the locked one: it comes from the
+    inventory, which admissions do not change (their reservations are counted apart).
     """
     if policy == BreachPolicy.BLOCK_NEW:
         breach = QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("opened_at").first()
@@ -187,7 +197,6 @@ def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, po
                 f"{breach.limit} {breach.key}, since {breach.opened_at:%Y-%m-%d %H:%M} UTC) and new requests "
                 f"are blocked until it is back under",
             )
-    forecast = None
     scopes = usage_by_scope([project.pk])[project.pk]  # global, and each account with narrowed limits
     for scope_account in (None, account):
         usage = scopes.get(scope_account.pk if scope_account is not None else None)
@@ -198,13 +207,13 @@ def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, po
             if key == QuotaKey.BUDGET:
                 if quota.unlimited:
                     continue
-                if forecast is None:
-                    forecast = budget_forecast(project)
+                if "forecast" not in priced:
+                    priced["forecast"] = budget_forecast(project)
                     want[QuotaKey.BUDGET] = budget_delta(
                         project, account, vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]),
                         disk_gb=want[QuotaKey.DISK_GB], kind=spec["kind"])
                 cost = want[QuotaKey.BUDGET]
-                in_use = forecast + quota.reserved
+                in_use = priced["forecast"] + quota.reserved
                 if cost > 0 and in_use + cost > quota.limit:
                     return QuotaExceeded(key, cost, in_use, quota.limit, account=scope_account)
             elif not quota.allows(want[key]):
@@ -222,17 +231,20 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
     cleaned = clean_spec(account, spec)
     want = requested(cleaned)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
+    priced: dict = {}
 
-    def admit() -> tuple[ProvisionRequest, QuotaExceeded | None]:
-        policy = lock_project(project)
-        refusal = _refusal(project, account, want, cleaned, policy)
-        request = ProvisionRequest.objects.create(
+    def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
+        return ProvisionRequest.objects.create(
             project=project, account=account, requested_by=requester, kind=cleaned["kind"],
             spec={**cleaned, "source": source},
             state=RequestState.REFUSED if refusal else RequestState.PENDING,
             message=refusal.message if refusal else "",
             finished_at=timezone.now() if refusal else None,
         )
+
+    def admit() -> tuple[ProvisionRequest, QuotaExceeded | None]:
+        refusal = _refusal(project, account, want, cleaned, lock_project(project), priced)
+        request = record(refusal)
         if refusal is None:
             Reservation.objects.create(
                 request=request, project=project, account=account,
@@ -243,6 +255,11 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
             transaction.on_commit(lambda: enqueue_provision(request.pk))
         return request, refusal
 
+    policy = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
+    refusal = _refusal(project, account, want, cleaned, policy, priced)  # on committed data, no lock
+    if refusal is not None:
+        record(refusal)
+        raise refusal
     request, refusal = serialised(admit)
     if refusal is not None:
         raise refusal

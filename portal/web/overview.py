@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from metering.chargeback.costs import resource_costs
 from metering.choices import Measure
 from metering.export import csv_stream, usage_rows
 from metering.reports import usage_report
@@ -55,7 +56,9 @@ def project_overview(request, slug: str):
             errors = "; ".join(e for errs in form.errors.values() for e in errs)
             return HttpResponse(f"invalid period: {errors}\n", status=400, content_type="text/plain")
         report = usage_report(start, end, project=project)
-        response = StreamingHttpResponse(csv_stream(usage_rows(report)), content_type="text/csv; charset=utf-8")
+        costs = resource_costs(project, start, end, report)
+        response = StreamingHttpResponse(csv_stream(usage_rows(report, costs=costs)),
+                                         content_type="text/csv; charset=utf-8")
         first, last = form.cleaned_data["start"], form.cleaned_data["end"]
         response["Content-Disposition"] = f'attachment; filename="usage-{project.slug}-{first}-{last}.csv"'
         return response
@@ -67,7 +70,7 @@ def project_overview(request, slug: str):
     days, series = vcpu_hours_by_day(start, end, timezone.get_current_timezone(), [project.pk])
     daily = charts.stacked_bars("vCPU-hours per day", [d.isoformat() for d in days], series, "vCPU-hours")
     page = Paginator(report.rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    costs = None  # per-resource cost needs statement lines per resource: not shown yet
+    costs = resource_costs(project, start, end, report)
     rows = [_row(r, now, costs) for r in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
@@ -96,6 +99,7 @@ def project_overview(request, slug: str):
         "page": page,
         "row_count": len(report.rows),
         "show_cost": costs is not None,
+        "cost_currency": costs.currency if costs is not None else "",
         "csv_query": _csv_query(query),
         "page_query": query.urlencode(),
     }

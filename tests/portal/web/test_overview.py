@@ -115,3 +115,40 @@ def test_estimated_usage_is_marked_in_the_table(as_user, dashboard):
 def test_empty_period_says_what_to_do(as_user, dashboard):
     content = as_user("viewer").get("/projects/alpha/?start=2026-10-01&end=2026-10-05").content.decode()
     assert "No usage in this period" in content and "No resources of alpha were observed" in content
+
+
+def test_each_resource_shows_its_cost_on_the_page_and_in_the_csv(as_user, dashboard):
+    from metering.models import Rate, RatePlan
+    from tests.conftest import T0
+
+    plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
+    Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("0.0125"), effective_from=T0)
+    Rate.objects.create(plan=plan, measure="instance_hours", unit_price=Decimal("0.10"), effective_from=T0)
+    client = as_user("viewer")
+    content = client.get("/projects/alpha/" + PERIOD).content.decode()
+    assert "Cost (EUR)" in content
+    body = content.split('id="usage-table"', 1)[1].split("</tbody>", 1)[0]
+    cells = re.findall(r'<td class="num">([\d.]*)</td>\s*</tr>', body)
+    # 2 vCPU VM for 2 h: 4 vCPU-h x 0.0125 + 2 h x 0.10 = 0.25; 4 vCPU VM: 8 x 0.0125 + 0.20 = 0.30;
+    # the 0.5 vCPU container: 1 vCPU-h x 0.0125 = 0.0125 -> 0.01 (half-even), no instance hours;
+    # the volume: no rate for disk GB-hours in this plan -> 0.00
+    assert sorted(cells) == ["0.00", "0.01", "0.25", "0.30"]
+    response = client.get("/projects/alpha/" + PERIOD + "&format=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header = rows.index(next(r for r in rows if r and r[0] == "Name"))
+    assert rows[header][-1] == "Cost (EUR)"
+    page_costs = dict(zip(table_names(content.encode()), cells, strict=True))
+    assert {r[0]: r[-1] for r in rows[header + 1:]} == page_costs
+
+
+def test_showback_project_shows_no_cost_column(as_user, dashboard):
+    from metering.choices import BillingMode
+    from metering.models import Rate, RatePlan
+    from tests.conftest import T0
+
+    plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
+    Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("0.0125"), effective_from=T0)
+    dashboard["alpha"].billing_mode = BillingMode.SHOWBACK
+    dashboard["alpha"].save()
+    content = as_user("viewer").get("/projects/alpha/" + PERIOD).content.decode()
+    assert "Cost (" not in content.split('id="usage-table"', 1)[1]
