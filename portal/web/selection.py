@@ -11,21 +11,26 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404
 
 from metering import access
-from metering.models import Project
+from metering.models import Project, Resource
 
 SESSION_KEY = "project"
 
 
 def selected_project(request) -> Project | None:
-    """The session's project if the user may still see it, else their first visible project."""
+    """The session's project if the user may still see it, else their first visible project that
+    has resources (an empty one, such as OpenStack's own ``admin`` project, is a poor first page),
+    else their first visible project."""
     if hasattr(request, "_selected_project"):
         return request._selected_project
     projects = access.visible_projects(request.user)
     slug = request.session.get(SESSION_KEY)
-    project = (projects.filter(slug=slug).first() if slug else None) or projects.order_by("slug").first()
+    project = (projects.filter(slug=slug).first() if slug else None) or (
+        projects.annotate(busy=Exists(Resource.objects.live().filter(project=OuterRef("pk"))))
+        .order_by("-busy", "slug").first())
     request._selected_project = project
     return project
 

@@ -152,3 +152,11 @@ def test_showback_project_shows_no_cost_column(as_user, dashboard):
     dashboard["alpha"].save()
     content = as_user("viewer").get("/projects/alpha/" + PERIOD).content.decode()
     assert "Cost (" not in content.split('id="usage-table"', 1)[1]
+
+
+def test_home_opens_the_first_project_with_resources(as_user, dashboard):
+    from metering.models import Project
+
+    Project.objects.create(slug="aaa-empty", name="Empty, first by name")
+    response = as_user("staff").get("/")
+    assert response.status_code == 302 and response["Location"] == "/projects/alpha/"
