@@ -52,8 +52,9 @@ from metering.models import (  # noqa: E402
 from providers.models import ProviderAccount  # noqa: E402
 
 PROJECTS = ["webshop", "analytics", "ci", "research"]
-#: the chargeback pages are measured on "analytics", the only project with a rate plan (so the other
-#: pages' cost panels stay as cheap as before)
+#: "analytics" is the only project with a rate plan: the chargeback pages and the "priced" overviews
+#: (cost to date, forecast and each resource's cost) are measured on it, the other overviews on
+#: "webshop", which shows usage without prices
 PRICES = {"instance_hours": "0.02", "container_hours": "0.005", "vcpu_hours": "0.0125", "ram_gb_hours": "0.004",
           "disk_gb_hours": "0.0001", "running_hours": "0.001"}
 
@@ -159,6 +160,9 @@ def main() -> int:
         (f"overview, {args.days} days (staff)", "bench-admin", f"/projects/webshop/?start={since}&end={today}"),
         (f"overview, {args.days} days (member)", "bench-member", f"/projects/webshop/?start={since}&end={today}"),
         (f"overview CSV, {args.days} days", "bench-member", f"/projects/webshop/?start={since}&end={today}&format=csv"),
+        ("overview, this month, priced (staff)", "bench-admin", "/projects/analytics/"),
+        (f"overview, {args.days} days, priced (staff)", "bench-admin",
+         f"/projects/analytics/?start={since}&end={today}"),
         ("inventory (staff)", "bench-admin", "/inventory/"),
         ("inventory, filtered + sorted", "bench-admin", "/inventory/?kind=vm&q=prod&sort=-vcpus&page=3"),
         ("inventory (member)", "bench-member", "/inventory/"),

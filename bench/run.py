@@ -2,6 +2,7 @@
 
 Runs on a fresh database (``glasspane_bench`` on the server named by ``DATABASE_URL``). With
 ``RECORD=1`` the table and the machine's description are written to ``bench/RESULTS.md``.
+``BENCH_ONLY=pages,quota`` runs only the steps whose label contains one of the words.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main() -> int:
         ("quota admission", scripts.quota_admission),
         ("scale-out", scaleout.figures),
     ]
+    only = [w.strip().lower() for w in os.environ.get("BENCH_ONLY", "").split(",") if w.strip()]
+    if only:
+        steps = [(label, step) for label, step in steps if any(w in label.lower() for w in only)]
     for label, step in steps:
         t = time.perf_counter()
         print(f"bench: {label} ...", file=sys.stderr, flush=True)
@@ -44,7 +48,7 @@ def main() -> int:
     text = table(figures)
     print(text)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if os.environ.get("RECORD") == "1":
+    if os.environ.get("RECORD") == "1" and not only:
         machine = f"{platform.node()}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         Path(__file__).with_name("RESULTS.md").write_text(
             f"# Benchmark results\n\nMachine: {machine}\nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"

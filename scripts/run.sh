@@ -8,7 +8,16 @@ PY=.venv/bin/python
 mkdir -p var/log
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # a worker in warm shutdown waits for its tasks; give everything 15 s, then stop it hard
+  for _ in $(seq 1 30); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do pkill -9 -P "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ "${started_engine:-0}" = 1 ] && bash scripts/docker-engine.sh stop >/dev/null 2>&1 || true
 }
