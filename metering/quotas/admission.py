@@ -10,9 +10,9 @@ project row, so admissions of one project run one at a time and each sees every 
 previous ones committed; admissions of different projects do not wait for each other.
 
 Why refusals do not wait for that lock: a request is first checked against what is committed,
-without the lock. Usage only grows through admissions, which hold the lock, so a request that does
-not fit then would not have fitted at that instant either: it is refused there and then, in
-parallel with everything else. Only a request that fits is checked again under the lock and
+without the lock. A request that does not fit what was committed at that instant is rightly
+refused for that instant (only admissions must serialise, since only they add reservations), so
+it is refused there and then, in parallel with everything else. Only a request that fits is checked again under the lock and
 reserved. A project at its limit (the case where many requests arrive at once) thus answers most
 of them without queueing.
 
