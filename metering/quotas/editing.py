@@ -84,30 +84,41 @@ def set_limits(project: Project, values: Mapping[str, object], *, user, source: 
     """
     _check_source(source)
     cleaned = clean_values(values)
-    audits: list[QuotaAudit] = []
     with transaction.atomic():
         Project.objects.filter(pk=project.pk).update(slug=project.slug)  # the per-project write lock
         rows = {q.key: q for q in Quota.objects.filter(project=project, account=account, key__in=list(cleaned))}
-        for key, new in cleaned.items():
-            row = rows.get(key)
-            old = row.limit if row is not None else None
-            if old == new:
-                continue
-            if new is None:
-                row.delete()
-            elif row is None:
-                Quota.objects.create(project=project, account=account, key=key, limit=new)
-            else:
-                row.limit = new
-                row.save(update_fields=["limit", "updated_at"])
-            audits.append(QuotaAudit(project=project, account=account, key=key, old=old, new=new,
-                                     changed_by=_user(user), source=source))
+        changes = _apply(rows, cleaned, lambda key, limit: Quota.objects.create(
+            project=project, account=account, key=key, limit=limit), ["limit", "updated_at"])
+        audits = [QuotaAudit(project=project, account=account, key=key, old=old, new=new,
+                             changed_by=_user(user), source=source) for key, old, new in changes]
         QuotaAudit.objects.bulk_create(audits)
         if any(a.key in PUSHABLE for a in audits):
             from metering.quotas.pushdown import queue_push
 
             transaction.on_commit(lambda: queue_push(project))
     return audits
+
+
+def _apply(rows: dict, cleaned: Mapping[str, int | None], create, update_fields: list[str]) -> list[tuple]:
+    """Write ``cleaned`` over the existing ``rows`` (by key): create, change or delete (``None``).
+
+    Returns ``(key, old, new)`` for each value that changed, for the audit.
+    """
+    changes = []
+    for key, new in cleaned.items():
+        row = rows.get(key)
+        old = row.limit if row is not None else None
+        if old == new:
+            continue
+        if new is None:
+            row.delete()
+        elif row is None:
+            create(key, new)
+        else:
+            row.limit = new
+            row.save(update_fields=update_fields)
+        changes.append((key, old, new))
+    return changes
 
 
 def set_defaults(values: Mapping[str, object], *, user, source: str) -> list[QuotaAudit]:
@@ -117,22 +128,12 @@ def set_defaults(values: Mapping[str, object], *, user, source: str) -> list[Quo
     """
     _check_source(source)
     cleaned = clean_values(values)
-    audits: list[QuotaAudit] = []
     with transaction.atomic():
         rows = {d.key: d for d in QuotaDefault.objects.select_for_update().filter(key__in=list(cleaned))}
-        for key, new in cleaned.items():
-            row = rows.get(key)
-            old = row.limit if row is not None else None
-            if old == new:
-                continue
-            if new is None:
-                row.delete()
-            elif row is None:
-                QuotaDefault.objects.create(key=key, limit=new)
-            else:
-                row.limit = new
-                row.save(update_fields=["limit"])
-            audits.append(QuotaAudit(project=None, key=key, old=old, new=new, changed_by=_user(user), source=source))
+        changes = _apply(rows, cleaned, lambda key, limit: QuotaDefault.objects.create(key=key, limit=limit),
+                         ["limit"])
+        audits = [QuotaAudit(project=None, key=key, old=old, new=new, changed_by=_user(user), source=source)
+                  for key, old, new in changes]
         QuotaAudit.objects.bulk_create(audits)
         changed = [a.key for a in audits if a.key in PUSHABLE]
         if changed:
