@@ -21,7 +21,10 @@ MEMBER = {"username": "member", "password": "member", "project_name": "webshop"}
 
 
 def frozen_clock() -> SimClock:
-    return SimClock(datetime.now(UTC).replace(minute=0, second=0, microsecond=0), frozen=True)
+    """The cloud's clock, stopped at the current minute. Not at the hour: keystoneauth renews a
+    token that expires within two minutes of its own (real) clock, so a clock stopped at the hour
+    start made every request re-authenticate when a test ran in an hour's last two minutes."""
+    return SimClock(datetime.now(UTC).replace(second=0, microsecond=0), frozen=True)
 
 
 @pytest.fixture
