@@ -13,9 +13,9 @@ import time
 import openstack.connection
 
 from providers.openstack.driver import OpenStackDriver
-from providers.openstack.simulator import seed
-from providers.openstack.simulator.server import start_in_thread
-from providers.openstack.simulator.state import CloudState
+from devsim.openstack import seed
+from devsim.openstack.server import start_in_thread
+from devsim.openstack.state import CloudState
 
 
 def sdk_floor(auth_url: str, page_size: int = 1000) -> int:

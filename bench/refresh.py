@@ -16,11 +16,11 @@ from bench.harness import Figure, best_of
 from metering import collector
 from metering.models import Project, Resource, UsageSegment, UtilizationSample
 from providers.libvirt import connection as libvirt_connection
-from providers.libvirt.testnode import write_node_xml
+from devsim.libvirt_nodes import write_node_xml
 from providers.models import ProviderAccount
-from providers.openstack.simulator import seed
-from providers.openstack.simulator.server import start_in_thread
-from providers.openstack.simulator.state import CloudState
+from devsim.openstack import seed
+from devsim.openstack.server import start_in_thread
+from devsim.openstack.state import CloudState
 
 PROJECTS = ["bench-a", "bench-b", "bench-c", "bench-d"]
 

@@ -20,7 +20,7 @@ from django.db import connection
 
 from bench.harness import Figure
 from metering.models import Resource
-from providers.libvirt.testnode import write_node_xml
+from devsim.libvirt_nodes import write_node_xml
 from providers.models import ProviderAccount
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ RATES = {  # EUR
 
 
 def libvirt_account(var: Path) -> ProviderAccount:
-    from providers.libvirt.testnode import write_node_xml
+    from devsim.libvirt_nodes import write_node_xml
 
     path = var / "demo" / "kvm-lab.xml"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -252,6 +252,12 @@ class Inventory:
     project_facts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: True when ``resources`` is everything the account has: what is missing was deleted.
     complete: bool = True
+    #: the platform's own limits per project reference, in our keys (see ``Driver.quota_keys``),
+    #: read during the refresh so the drift view needs no call of its own.
+    quotas: Mapping[str, Mapping[str, QuotaReading]] = field(default_factory=dict)
+    #: optional parts of the platform that were not collected this run, each said once for a
+    #: person ("no block-storage endpoint in the catalog: volumes and volume quotas not collected").
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,21 @@ class UtilizationSample:
     net_tx_bytes: int | None = None
     disk_read_bytes: int | None = None
     disk_write_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class QuotaReading:
+    """One of our quota keys as the platform itself holds it for one of its projects.
+
+    ``key`` is Glasspane's key (``vms``, ``vcpus``, ``ram_mb``, ``disk_gb``, ``volumes``,
+    ``containers``...), never the platform's field name: the translation lives in the driver.
+    ``limit`` is -1 for unlimited and ``None`` when the platform has no limit set or did not say;
+    ``used`` is the platform's own count, ``None`` when it does not report one.
+    """
+
+    key: str
+    limit: int | None
+    used: Decimal | int | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +344,10 @@ class Driver(abc.ABC):
     settings_schema: ClassVar[tuple[Setting, ...]] = ()
     credentials_schema: ClassVar[tuple[Setting, ...]] = ()
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: the provider-neutral quota contract: which of our quota keys the platform can hold as its own
+    #: limits. A driver that declares any implements ``read_quotas`` and ``apply_quota`` and has
+    #: ``Capability.APPLY_QUOTA``; nothing outside the driver's package knows the platform's names.
+    quota_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
         self.settings = dict(settings)
@@ -375,8 +400,16 @@ class Driver(abc.ABC):
         """Run one of ``Action.ALL`` on a resource."""
         raise UnsupportedCapability(f"{self.kind} does not support actions")
 
+    def read_quotas(self, project_ref: str) -> Mapping[str, QuotaReading]:
+        """The platform's own limits and usage for one of its projects, by our key."""
+        raise UnsupportedCapability(f"{self.kind} holds no quotas")
+
     def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
-        """Push limits (keys as in ``metering`` quotas) to the platform; return what it now has."""
+        """Push limits (our keys, a subset of ``quota_keys``) to the platform; return what it now has.
+
+        Only the keys given are written: a key absent from ``limits`` leaves the platform's own limit
+        exactly as it is. Keys the platform cannot hold (absent service) are skipped, not errors.
+        """
         raise UnsupportedCapability(f"{self.kind} cannot apply quotas")
 
     def usage_report(self, project_ref: str, start: datetime, end: datetime) -> UsageTotals:

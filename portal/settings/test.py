@@ -5,6 +5,8 @@ import os
 from portal.settings.dev import *  # noqa: F403
 
 DEBUG = False
+# the test double is registered for tests (and benchmarks) only, never by an install
+GLASSPANE_EXTRA_DRIVERS = {"fake": "devsim.fake:FakeDriver"}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

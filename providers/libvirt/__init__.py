@@ -2,6 +2,6 @@
 
 Modules: ``driver`` (``LibvirtDriver``, the entry point), ``connection`` (opening and caching
 connections, error classification), ``host`` and ``domains`` (XML -> facts), ``storage`` (disk
-capacities), ``stats`` (utilization samples), ``lifecycle`` (provisioning and actions) and
-``testnode`` (writes test-driver node XML for tests, the demo and benchmarks).
+capacities), ``stats`` (utilization samples) and ``lifecycle`` (provisioning and actions). The
+test-driver node writer for tests, the demo and benchmarks is ``devsim.libvirt_nodes``.
 """

@@ -5,7 +5,7 @@ libvirt's domain XML says where a disk lives, not how big it is. Capacities come
 1. the storage pools the connection knows (one ``listAllVolumes()`` per pool and ``info()`` per
    volume, indexed by path and by ``(pool, volume)``): works for running and stopped domains and
    for the test driver, whose node XML can declare ``<pool>``s holding ``<volume>``s with a
-   ``<capacity>`` (that is how ``testnode`` gives generated domains their disk sizes);
+   ``<capacity>`` (that is how ``devsim.libvirt_nodes`` gives generated domains their disk sizes);
 2. ``virDomain.blockInfo(target)`` for disks outside every pool, on connections where it is
    real; the test driver answers it with a made-up 1 TiB for every disk, so it is not asked.
 

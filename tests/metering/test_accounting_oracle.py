@@ -17,7 +17,7 @@ from metering.choices import Measure
 from metering.models import Project
 from metering.reports import usage_report
 from providers.base import Kind, ObservedResource
-from providers.fake import FakeDriver, FakeWorld
+from devsim.fake import FakeDriver, FakeWorld
 from tests.conftest import T0
 from tests.metering import oracle
 from tests.metering.oracle import Event

@@ -11,7 +11,7 @@ from metering.choices import RunStatus
 from metering.models import RefreshRun, Resource, UsageSegment
 from metering.models.inventory import MappingRule
 from providers.base import Kind, ObservedResource, ProviderAuthError, ProviderUnavailable, State
-from providers.fake import FakeDriver, FakeWorld
+from devsim.fake import FakeDriver, FakeWorld
 from providers.models import Health
 from tests.conftest import T0, vm
 

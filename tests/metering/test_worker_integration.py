@@ -19,7 +19,7 @@ from django.db import connection
 
 from metering.choices import RunStatus
 from metering.models import Project, RefreshRun, Resource, UsageSegment
-from providers.libvirt.testnode import write_node_xml
+from devsim.libvirt_nodes import write_node_xml
 from providers.models import ProviderAccount
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 import pytest
 
 from providers.base import SettingsError
-from providers.fake import FakeDriver
+from devsim.fake import FakeDriver
 
 
 def test_validate_cleans_and_reports_every_bad_field():

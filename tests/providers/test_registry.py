@@ -7,7 +7,7 @@ import pytest
 
 from providers import registry
 from providers.base import Driver
-from providers.fake import FakeDriver
+from devsim.fake import FakeDriver
 
 
 def test_builtin_kinds_are_declared():

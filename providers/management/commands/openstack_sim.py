@@ -7,7 +7,7 @@ domain ``Default``.
 from __future__ import annotations
 
 from providers.management.base import GlasspaneCommand
-from providers.openstack.simulator.server import serve
+from devsim.openstack.server import serve
 
 
 class Command(GlasspaneCommand):

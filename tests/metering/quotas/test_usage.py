@@ -60,7 +60,7 @@ def test_reservations_count_and_limits_fall_back_to_defaults(fake_account, world
 def test_account_scope_counts_only_that_account(make_account, world, project, request):
     lab = make_account(name="lab", world_name=request.node.name)
     other_world = type(world)(now=T0)
-    from providers.fake import FakeDriver
+    from devsim.fake import FakeDriver
 
     FakeDriver.worlds["other-world"] = other_world
     try:

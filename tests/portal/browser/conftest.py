@@ -41,7 +41,7 @@ def page(browser, tmp_path):
 
 @pytest.fixture
 def dashboard(make_account, request):
-    from providers.fake import FakeDriver
+    from devsim.fake import FakeDriver
     from tests.portal.web.conftest import build_dashboard
 
     name = f"browser-{request.node.name}"

@@ -11,7 +11,7 @@ import pytest
 
 from metering import collector
 from providers.base import Kind, ObservedResource, State, UtilizationSample
-from providers.fake import FakeDriver, FakeWorld
+from devsim.fake import FakeDriver, FakeWorld
 from tests.conftest import T0, vm
 
 PASSWORD = "pw-for-tests-1"

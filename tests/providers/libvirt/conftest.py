@@ -11,7 +11,7 @@ import pytest
 
 from providers.libvirt import connection
 from providers.libvirt.driver import LibvirtDriver
-from providers.libvirt.testnode import write_node_xml
+from devsim.libvirt_nodes import write_node_xml
 
 PROJECTS = ["acme", "globex", "initech", "umbrella"]
 HOST_CPUS = 48

@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import Kind, State
 from providers.libvirt.driver import LibvirtDriver
-from providers.libvirt.testnode import NAME_PATTERN
+from devsim.libvirt_nodes import NAME_PATTERN
 
 from .conftest import HOST_CPUS, HOST_MEMORY_MB
 

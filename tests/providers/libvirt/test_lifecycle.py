@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from providers.base import Kind, ProviderDataError, ProviderError, ProvisionSpec, State, UnsupportedCapability
-from providers.libvirt.testnode import POOL
+from devsim.libvirt_nodes import POOL
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from providers.openstack.driver import OpenStackDriver
-from providers.openstack.simulator import seed
-from providers.openstack.simulator.clock import SimClock
-from providers.openstack.simulator.server import start_in_thread
-from providers.openstack.simulator.state import CloudState
+from devsim.openstack import seed
+from devsim.openstack.clock import SimClock
+from devsim.openstack.server import start_in_thread
+from devsim.openstack.state import CloudState
 
 ADMIN = {"username": "admin", "password": "admin", "project_name": "admin"}
 MEMBER = {"username": "member", "password": "member", "project_name": "webshop"}

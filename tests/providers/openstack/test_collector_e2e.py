@@ -14,7 +14,7 @@ from metering.choices import Measure
 from metering.models import ExternalProject, Project, ProviderUsage, Resource
 from metering.reports import usage_report
 from providers.models import ProviderAccount
-from providers.openstack.simulator import seed
+from devsim.openstack import seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -19,7 +19,7 @@ from providers.base import (
 )
 from providers.openstack.driver import OpenStackDriver
 from providers.openstack.errors import PlatformQuotaExceeded
-from providers.openstack.simulator import seed
+from devsim.openstack import seed
 
 from .conftest import MEMBER
 

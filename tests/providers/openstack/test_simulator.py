@@ -10,7 +10,7 @@ import openstack.connection
 import pytest
 import requests
 
-from providers.openstack.simulator import seed
+from devsim.openstack import seed
 
 pytestmark = pytest.mark.integration
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from werkzeug.routing import Rule
 
-from providers.openstack.simulator.state import (
+from devsim.openstack.state import (
     DEFAULT_DOMAIN_ID,
     DEFAULT_DOMAIN_NAME,
     Project,
     Token,
     stable_id,
 )
-from providers.openstack.simulator.wsgi import (
+from devsim.openstack.wsgi import (
     UNAUTHENTICATED,
     ApiError,
     Context,

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from werkzeug.routing import Rule
 
-from providers.openstack.simulator.state import NOVA_DEFAULT_QUOTAS, Flavor, Server, snapshot
-from providers.openstack.simulator.wsgi import (
+from devsim.openstack.state import NOVA_DEFAULT_QUOTAS, Flavor, Server, snapshot
+from devsim.openstack.wsgi import (
     ApiError,
     Context,
     authenticate,

@@ -12,8 +12,8 @@ import uuid
 
 from werkzeug.routing import Rule
 
-from providers.openstack.simulator.state import CINDER_DEFAULT_QUOTAS, Volume
-from providers.openstack.simulator.wsgi import (
+from devsim.openstack.state import CINDER_DEFAULT_QUOTAS, Volume
+from devsim.openstack.wsgi import (
     ApiError,
     Context,
     authenticate,

@@ -6,7 +6,7 @@ import libvirt
 import pytest
 
 from providers.base import State
-from providers.libvirt.testnode import write_node_xml
+from devsim.libvirt_nodes import write_node_xml
 
 
 def test_same_seed_same_file_other_seed_other_file(tmp_path):

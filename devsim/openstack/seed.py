@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from providers.openstack.simulator.state import AppCredential, CloudState, Project, stable_id
+from devsim.openstack.state import AppCredential, CloudState, Project, stable_id
 
 ADMIN_USER, ADMIN_PASSWORD, ADMIN_PROJECT = "admin", "admin", "admin"
 MEMBER_USER, MEMBER_PASSWORD = "member", "member"

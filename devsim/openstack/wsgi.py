@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from providers.openstack.simulator.state import CloudState, RequestRecord, Token
+from devsim.openstack.state import CloudState, RequestRecord, Token
 
 #: Nova's and Cinder's fault names by status (nova.api.openstack.wsgi.Fault._fault_names)
 FAULT_NAMES = {
@@ -128,7 +128,7 @@ class SimulatorApp:
     """The WSGI callable serving Keystone, Nova and Cinder from one ``CloudState``."""
 
     def __init__(self, state: CloudState):
-        from providers.openstack.simulator import cinder, keystone, nova
+        from devsim.openstack import cinder, keystone, nova
 
         self.state = state
         self.url_map = Map(keystone.rules() + nova.rules() + cinder.rules(), strict_slashes=False,

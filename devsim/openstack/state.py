@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from providers.openstack.simulator.clock import SimClock
+from devsim.openstack.clock import SimClock
 
 #: Nova's power_state codes (nova.compute.power_state).
 NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED = 0, 1, 3, 4, 6, 7

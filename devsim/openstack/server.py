@@ -12,11 +12,11 @@ from email.utils import format_datetime
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from providers.openstack.simulator.clock import SimClock
-from providers.openstack.simulator.seed import ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER
-from providers.openstack.simulator.seed import apply as apply_seed
-from providers.openstack.simulator.state import CloudState
-from providers.openstack.simulator.wsgi import SimulatorApp
+from devsim.openstack.clock import SimClock
+from devsim.openstack.seed import ADMIN_PASSWORD, ADMIN_PROJECT, ADMIN_USER
+from devsim.openstack.seed import apply as apply_seed
+from devsim.openstack.state import CloudState
+from devsim.openstack.wsgi import SimulatorApp
 
 
 class _Handler(WSGIRequestHandler):
