@@ -78,8 +78,8 @@ def bare_calls(uri: str) -> dict:
 
 def compare(domains: int = 2000) -> dict:
     """Generate a node, then time the bare calls and the driver on it (connections pre-opened)."""
-    from providers.libvirt.driver import LibvirtDriver
     from devsim.libvirt_nodes import write_node_xml
+    from providers.libvirt.driver import LibvirtDriver
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "node.xml"

@@ -12,10 +12,10 @@ import time
 
 import openstack.connection
 
-from providers.openstack.driver import OpenStackDriver
 from devsim.openstack import seed
 from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
+from providers.openstack.driver import OpenStackDriver
 
 
 def sdk_floor(auth_url: str, page_size: int = 1000) -> int:

@@ -13,14 +13,14 @@ from django.db import transaction
 
 from bench import docker_floor, libvirt_floor, openstack_floor
 from bench.harness import Figure, best_of
-from metering import collector
-from metering.models import Project, Resource, UsageSegment, UtilizationSample
-from providers.libvirt import connection as libvirt_connection
 from devsim.libvirt_nodes import write_node_xml
-from providers.models import ProviderAccount
 from devsim.openstack import seed
 from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
+from metering import collector
+from metering.models import Project, Resource, UsageSegment, UtilizationSample
+from providers.libvirt import connection as libvirt_connection
+from providers.models import ProviderAccount
 
 PROJECTS = ["bench-a", "bench-b", "bench-c", "bench-d"]
 

@@ -19,8 +19,8 @@ from celery import Celery
 from django.db import connection
 
 from bench.harness import Figure
-from metering.models import Resource
 from devsim.libvirt_nodes import write_node_xml
+from metering.models import Resource
 from providers.models import ProviderAccount
 
 ROOT = Path(__file__).resolve().parents[1]

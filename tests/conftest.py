@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from providers.base import Kind, ObservedResource, State
 from devsim.fake import FakeDriver, FakeWorld
+from providers.base import Kind, ObservedResource, State
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 ENGINE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "docker-engine.sh"

@@ -11,13 +11,13 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devsim.fake import FakeDriver, FakeWorld
 from metering import accounting, collector
 from metering.accounting import Attrs, Obs
 from metering.choices import Measure
 from metering.models import Project
 from metering.reports import usage_report
 from providers.base import Kind, ObservedResource
-from devsim.fake import FakeDriver, FakeWorld
 from tests.conftest import T0
 from tests.metering import oracle
 from tests.metering.oracle import Event

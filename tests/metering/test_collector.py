@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from devsim.fake import FakeDriver, FakeWorld
 from metering import collector
 from metering.choices import RunStatus
 from metering.models import RefreshRun, Resource, UsageSegment
 from metering.models.inventory import MappingRule
 from providers.base import Kind, ObservedResource, ProviderAuthError, ProviderUnavailable, State
-from devsim.fake import FakeDriver, FakeWorld
 from providers.models import Health
 from tests.conftest import T0, vm
 

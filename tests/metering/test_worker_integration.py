@@ -17,9 +17,9 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from devsim.libvirt_nodes import write_node_xml
 from metering.choices import RunStatus
 from metering.models import Project, RefreshRun, Resource, UsageSegment
-from devsim.libvirt_nodes import write_node_xml
 from providers.models import ProviderAccount
 
 ROOT = Path(__file__).resolve().parents[2]

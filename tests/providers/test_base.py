@@ -2,8 +2,8 @@
 
 import pytest
 
-from providers.base import SettingsError
 from devsim.fake import FakeDriver
+from providers.base import SettingsError
 
 
 def test_validate_cleans_and_reports_every_bad_field():

@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
+from devsim.fake import FakeDriver
 from providers import registry
 from providers.base import Driver
-from devsim.fake import FakeDriver
 
 
 def test_builtin_kinds_are_declared():

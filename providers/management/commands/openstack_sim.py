@@ -6,8 +6,8 @@ domain ``Default``.
 
 from __future__ import annotations
 
-from providers.management.base import GlasspaneCommand
 from devsim.openstack.server import serve
+from providers.management.base import GlasspaneCommand
 
 
 class Command(GlasspaneCommand):

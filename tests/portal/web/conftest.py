@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from devsim.fake import FakeDriver, FakeWorld
 from metering import collector
 from providers.base import Kind, ObservedResource, State, UtilizationSample
-from devsim.fake import FakeDriver, FakeWorld
 from tests.conftest import T0, vm
 
 PASSWORD = "pw-for-tests-1"

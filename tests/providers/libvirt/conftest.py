@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from devsim.libvirt_nodes import write_node_xml
 from providers.libvirt import connection
 from providers.libvirt.driver import LibvirtDriver
-from devsim.libvirt_nodes import write_node_xml
 
 PROJECTS = ["acme", "globex", "initech", "umbrella"]
 HOST_CPUS = 48

@@ -7,9 +7,9 @@ import libvirt
 import pytest
 from django.core.management import call_command
 
+from devsim.libvirt_nodes import write_node_xml
 from metering.models import Project, Resource, UsageSegment
 from providers.libvirt import connection
-from devsim.libvirt_nodes import write_node_xml
 from providers.models import Health, ProviderAccount
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

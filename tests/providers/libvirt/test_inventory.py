@@ -7,9 +7,9 @@ from decimal import Decimal
 import libvirt
 import pytest
 
+from devsim.libvirt_nodes import NAME_PATTERN
 from providers.base import Kind, State
 from providers.libvirt.driver import LibvirtDriver
-from devsim.libvirt_nodes import NAME_PATTERN
 
 from .conftest import HOST_CPUS, HOST_MEMORY_MB
 

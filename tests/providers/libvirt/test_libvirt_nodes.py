@@ -5,8 +5,8 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from providers.base import State
 from devsim.libvirt_nodes import write_node_xml
+from providers.base import State
 
 
 def test_same_seed_same_file_other_seed_other_file(tmp_path):

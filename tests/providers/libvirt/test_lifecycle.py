@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from providers.base import Kind, ProviderDataError, ProviderError, ProvisionSpec, State, UnsupportedCapability
 from devsim.libvirt_nodes import POOL
+from providers.base import Kind, ProviderDataError, ProviderError, ProvisionSpec, State, UnsupportedCapability
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from providers.openstack.driver import OpenStackDriver
 from devsim.openstack import seed
 from devsim.openstack.clock import SimClock
 from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
+from providers.openstack.driver import OpenStackDriver
 
 ADMIN = {"username": "admin", "password": "admin", "project_name": "admin"}
 MEMBER = {"username": "member", "password": "member", "project_name": "webshop"}

@@ -9,12 +9,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from devsim.openstack import seed
 from metering import collector
 from metering.choices import Measure
 from metering.models import ExternalProject, Project, ProviderUsage, Resource
 from metering.reports import usage_report
 from providers.models import ProviderAccount
-from devsim.openstack import seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from devsim.openstack import seed
 from providers.base import (
     Capability,
     Kind,
@@ -19,7 +20,6 @@ from providers.base import (
 )
 from providers.openstack.driver import OpenStackDriver
 from providers.openstack.errors import PlatformQuotaExceeded
-from devsim.openstack import seed
 
 from .conftest import MEMBER
 
