@@ -136,12 +136,12 @@ def quotas(admin) -> None:
         set_defaults({"vms": 20, "containers": 20, "vcpus": 64, "ram_mb": 131072, "disk_gb": 2000, "volumes": 10,
                       "budget": -1}, user=admin, source=ChangeSource.SYSTEM)
     webshop = Project.objects.get(slug="webshop")
-    used = project_usage(webshop, budget=False)
+    used = project_usage(webshop)
     if not webshop.quotas.exists():  # near the limit: 85 % of vCPUs
         set_limits(webshop, {"vcpus": max(2, int(used["vcpus"].used / Decimal("0.85")) + 1), "budget": 500},
                    user=admin, source=ChangeSource.SYSTEM)
     analytics = Project.objects.get(slug="analytics")
-    used = project_usage(analytics, budget=False)
+    used = project_usage(analytics)
     if not analytics.quotas.exists() and used["vms"].used > 1:  # in breach: fewer VMs allowed than it runs
         set_limits(analytics, {"vms": int(used["vms"].used) - 1}, user=admin, source=ChangeSource.SYSTEM)
 

@@ -23,7 +23,8 @@ from metering.chargeback.engine import US_PER_HOUR, _micros, build_statement, fi
 from metering.chargeback.money import QUANTITY, line_amount, round_money
 from metering.chargeback.rates import Subject, rate_book
 from metering.choices import BillingMode, Measure, QuotaKey
-from metering.models import UNLIMITED, Project, Quota, QuotaDefault, Resource
+from metering.models import UNLIMITED, Project, Resource
+from metering.quotas.limits import effective_limits
 from providers.base import Kind, State
 
 
@@ -51,12 +52,9 @@ def month_of(now: datetime) -> tuple[datetime, datetime]:
 
 
 def budget_of(project: Project) -> Decimal | None:
-    """The project's monthly budget (its own global quota, else the site default); None if unlimited."""
-    limit = (Quota.objects.filter(project=project, key=QuotaKey.BUDGET, account__isnull=True)
-             .values_list("limit", flat=True).first())
-    if limit is None:
-        limit = QuotaDefault.objects.filter(key=QuotaKey.BUDGET).values_list("limit", flat=True).first()
-    return None if limit is None or limit == UNLIMITED else Decimal(limit)
+    """The project's global monthly budget (``effective_limits``); None if unlimited."""
+    limit = effective_limits(project)[QuotaKey.BUDGET]
+    return None if limit == UNLIMITED else Decimal(limit)
 
 
 def hourly(kind: str, state: str, vcpus, ram_mb, disk_gb) -> dict[str, Decimal]:

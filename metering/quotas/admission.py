@@ -37,8 +37,9 @@ from django.utils import timezone
 
 from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
+from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
-from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, usage_by_scope
+from metering.quotas.usage import ZERO, budget_delta, number, usage_by_scope
 from providers.base import Capability, Kind
 
 T = TypeVar("T")
@@ -135,19 +136,21 @@ def clean_spec(account, spec: dict) -> dict:
 
 
 def requested(spec: dict) -> dict[str, Decimal]:
-    """What a cleaned request counts against each key, by the same rules as live usage."""
-    kind = spec["kind"]
-    vcpus = Decimal(spec["vcpus"] or 0)
-    ram = Decimal(spec["ram_mb"] or 0)
-    disk = Decimal(spec["disk_gb"] or 0)
+    """What a cleaned request counts against each key, by the table live usage counts with
+    (``metering.quotas.contributions``); the budget is priced by ``_with_cost`` when it applies."""
     want = dict.fromkeys(KEYS, ZERO)
-    if kind == Kind.VM:
-        want.update(vms=Decimal(1), vcpus=vcpus, ram_mb=ram, disk_gb=disk)
-    elif kind == Kind.CONTAINER:
-        want.update(containers=Decimal(1), vcpus=vcpus, ram_mb=ram)
-    elif kind == Kind.VOLUME:
-        want.update(volumes=Decimal(1), disk_gb=disk)
+    want.update(adds(spec["kind"], spec))
     return want
+
+
+def _with_cost(project, account, want: dict[str, Decimal], kind: str, scopes) -> dict[str, Decimal]:
+    """``want`` with its budget priced: what it adds to the month's forecast, where a budget
+    limit applies (pricing needs the chargeback engine's rates, so it is skipped otherwise)."""
+    if all(usage[QuotaKey.BUDGET].unlimited for usage in scopes.values()):
+        return want
+    return {**want, QuotaKey.BUDGET.value: budget_delta(
+        project, account, vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]),
+        disk_gb=want[QuotaKey.DISK_GB], kind=kind)}
 
 
 # -- admission ---------------------------------------------------------------------------------------
@@ -179,15 +182,13 @@ def lock_project(project: Project) -> str:
     return Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
 
 
-def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, policy: str,
-             priced: dict) -> QuotaExceeded | None:
-    """The first limit the request would pass, or None.
+def _scopes(project: Project, account) -> dict:
+    """The request's scopes: global, and the account's (unlimited where nothing is narrowed)."""
+    return usage_by_scope([project.pk], accounts=(account.pk,))[project.pk]
 
-    The budget is priced only when a budget limit applies (``want["budget"]`` is set then, so the
-    reservation holds the forecast cost); pricing needs the chargeback engine's rates. ``priced``
-    keeps the month's forecast between the unlocked check and the locked one: it comes from the
-    inventory, which admissions do not change (their reservations are counted apart).
-    """
+
+def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, scopes) -> QuotaExceeded | None:
+    """The first limit the request would pass, or None."""
     if policy == BreachPolicy.BLOCK_NEW:
         breach = QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("opened_at").first()
         if breach is not None:
@@ -197,26 +198,11 @@ def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, po
                 f"{breach.limit} {breach.key}, since {breach.opened_at:%Y-%m-%d %H:%M} UTC) and new requests "
                 f"are blocked until it is back under",
             )
-    scopes = usage_by_scope([project.pk])[project.pk]  # global, and each account with narrowed limits
     for scope_account in (None, account):
-        usage = scopes.get(scope_account.pk if scope_account is not None else None)
-        if usage is None:
-            continue  # nothing narrowed to this account
+        usage = scopes[scope_account.pk if scope_account is not None else None]
         for key in KEYS:
             quota = usage[key]
-            if key == QuotaKey.BUDGET:
-                if quota.unlimited:
-                    continue
-                if "forecast" not in priced:
-                    priced["forecast"] = budget_forecast(project)
-                    want[QuotaKey.BUDGET] = budget_delta(
-                        project, account, vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]),
-                        disk_gb=want[QuotaKey.DISK_GB], kind=spec["kind"])
-                cost = want[QuotaKey.BUDGET]
-                in_use = priced["forecast"] + quota.reserved
-                if cost > 0 and in_use + cost > quota.limit:
-                    return QuotaExceeded(key, cost, in_use, quota.limit, account=scope_account)
-            elif not quota.allows(want[key]):
+            if not quota.allows(want[key]):
                 return QuotaExceeded(key, want[key], quota.in_use, quota.limit, account=scope_account)
     return None
 
@@ -229,9 +215,9 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
     the message) so the project's request history shows it.
     """
     cleaned = clean_spec(account, spec)
-    want = requested(cleaned)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
-    priced: dict = {}
+    scopes = _scopes(project, account)
+    want = _with_cost(project, account, requested(cleaned), cleaned["kind"], scopes)
 
     def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
@@ -243,7 +229,8 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
         )
 
     def admit() -> tuple[ProvisionRequest, QuotaExceeded | None]:
-        refusal = _refusal(project, account, want, cleaned, lock_project(project), priced)
+        policy = lock_project(project)
+        refusal = _refusal(project, account, want, policy, _scopes(project, account))
         request = record(refusal)
         if refusal is None:
             Reservation.objects.create(
@@ -256,7 +243,7 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
         return request, refusal
 
     policy = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
-    refusal = _refusal(project, account, want, cleaned, policy, priced)  # on committed data, no lock
+    refusal = _refusal(project, account, want, policy, scopes)  # on committed data, no lock
     if refusal is not None:
         record(refusal)
         raise refusal

@@ -23,30 +23,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from metering.choices import BreachPolicy, QuotaKey
-from metering.models import UNLIMITED, Project, QuotaBreach, Resource
-from metering.quotas.usage import ZERO, QuotaUsage, budget_forecast, number, usage_by_scope
+from metering.choices import BreachPolicy
+from metering.models import Project, QuotaBreach, Resource
+from metering.quotas.contributions import CONTRIBUTIONS
+from metering.quotas.usage import ZERO, QuotaUsage, number, usage_by_scope
 from providers.base import Action, Capability, Kind, ProviderError, State
 
 log = logging.getLogger(__name__)
 
 OPENED, CLOSED = "breach.opened", "breach.closed"
-#: which resource kinds add to each key, and how much one resource adds
-CONTRIBUTES = {
-    QuotaKey.VMS: ((Kind.VM,), lambda r: Decimal(1)),
-    QuotaKey.CONTAINERS: ((Kind.CONTAINER,), lambda r: Decimal(1)),
-    QuotaKey.VCPUS: ((Kind.VM, Kind.CONTAINER), lambda r: r.vcpus or ZERO),
-    QuotaKey.RAM_MB: ((Kind.VM, Kind.CONTAINER), lambda r: Decimal(r.ram_mb or 0)),
-    QuotaKey.DISK_GB: ((Kind.VM, Kind.VOLUME), lambda r: r.disk_gb or ZERO),
-    QuotaKey.VOLUMES: ((Kind.VOLUME,), lambda r: Decimal(1)),
-}
 STOPPABLE = (Kind.VM, Kind.CONTAINER)
 RUNNING_STATES = (State.RUNNING, State.PAUSED, State.SUSPENDED, State.BUILDING, State.UNKNOWN)
 
@@ -67,16 +58,6 @@ def _worst(scopes: dict[int | None, dict[str, QuotaUsage]]) -> dict[str, QuotaUs
     return worst
 
 
-def _with_budget(project_id: int, scopes: dict[int | None, dict[str, QuotaUsage]]) -> None:
-    """Fill in budget usage where a budget limit applies (one forecast per project)."""
-    if all(s[QuotaKey.BUDGET].limit == UNLIMITED for s in scopes.values()):
-        return
-    forecast = budget_forecast(Project.objects.get(pk=project_id))
-    for aid, usage in scopes.items():
-        old = usage[QuotaKey.BUDGET]
-        usage[QuotaKey.BUDGET] = QuotaUsage(old.key, old.limit, forecast, ZERO, aid)
-
-
 def detect(project_ids, now: datetime | None = None) -> list[Event]:
     """Open, update and close breaches of ``project_ids``; return what opened and closed.
 
@@ -90,9 +71,7 @@ def detect(project_ids, now: datetime | None = None) -> list[Event]:
         project_id__in=project_ids, closed_at__isnull=True)}
     events: list[Event] = []
     for pid in project_ids:
-        scopes = usage.get(pid, {})
-        _with_budget(pid, scopes)
-        worst = _worst(scopes)
+        worst = _worst(usage.get(pid, {}))
         keys = set(worst) | {key for (p, key) in open_now if p == pid}
         for key in sorted(keys):
             events.extend(_apply(pid, key, worst.get(key), open_now.get((pid, key)), now))
@@ -125,18 +104,25 @@ def _apply(project_id: int, key: str, quota: QuotaUsage | None, breach: QuotaBre
         return []
 
 
-def after_refresh(account, now: datetime | None = None) -> list[Event]:
-    """Detect breaches for every project with resources on ``account`` or an open breach, then
-    queue the webhook and the policy's actions after commit."""
-    project_ids = set(Resource.objects.filter(account=account, project__isnull=False)
-                      .order_by().values_list("project_id", flat=True).distinct())
-    project_ids |= set(QuotaBreach.objects.filter(closed_at__isnull=True).values_list("project_id", flat=True))
+def reevaluate(project_ids, now: datetime | None = None) -> list[Event]:
+    """Detect breaches of ``project_ids``, then queue the webhook and the policy's actions after
+    commit. Runs after every refresh and after every change of a limit or a default, so the banner,
+    the doughnuts and the quotas page agree as soon as a change is saved."""
+    project_ids = sorted(set(project_ids))
     if not project_ids:
         return []
-    events = detect(sorted(project_ids), now)
+    events = detect(project_ids, now)
     dispatch(events)
     enforce_open(project_ids)
     return events
+
+
+def after_refresh(account, now: datetime | None = None) -> list[Event]:
+    """Re-evaluate every project with resources on ``account`` or an open breach."""
+    project_ids = set(Resource.objects.filter(account=account, project__isnull=False)
+                      .order_by().values_list("project_id", flat=True).distinct())
+    project_ids |= set(QuotaBreach.objects.filter(closed_at__isnull=True).values_list("project_id", flat=True))
+    return reevaluate(project_ids, now)
 
 
 def dispatch(events: list[Event]) -> None:
@@ -183,10 +169,15 @@ def payload(breach: QuotaBreach, kind: str) -> dict:
 
 def excess_resources(breach: QuotaBreach) -> list[Resource]:
     """The newest resources whose removal would bring the breach's scope back under its limit."""
-    if breach.key not in CONTRIBUTES:
-        return []
-    kinds, amount = CONTRIBUTES[breach.key]
-    qs = Resource.objects.live().filter(project_id=breach.project_id, kind__in=kinds).select_related("account")
+    if breach.key not in CONTRIBUTIONS:
+        return []  # the budget: no resource to attribute the money to
+    contribution = CONTRIBUTIONS[breach.key]
+
+    def amount(resource):
+        return contribution.amount(resource.kind, resource)
+
+    qs = (Resource.objects.live().filter(project_id=breach.project_id, kind__in=contribution.kinds)
+          .select_related("account"))
     if breach.account_id:
         qs = qs.filter(account_id=breach.account_id)
     resources = list(qs.order_by(Coalesce("created_at", "first_seen").desc(), "-pk"))

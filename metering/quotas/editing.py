@@ -4,8 +4,8 @@ Every way of editing a limit (the Django admin, the portal's quota page, the API
 command) goes through ``set_limits`` or ``set_defaults``, so validation and the audit trail are
 the same everywhere. A value is an integer >= -1 (-1 = unlimited); ``None`` removes the project's
 own value (the site default applies again). Setting a limit below current usage is allowed: the
-caller shows ``project_usage(...)`` afterwards to say what is now over, and breach detection
-opens a breach at the next refresh.
+save re-evaluates breaches at once (``breaches.reevaluate``), so a breach opens or closes with the
+change itself, whichever of the four ways made it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from django.db import transaction
 
 from metering.choices import ChangeSource
 from metering.models import UNLIMITED, Project, Quota, QuotaAudit, QuotaDefault
+from metering.quotas import breaches
 from metering.quotas.limits import KEYS, PUSHABLE
 
 
@@ -92,6 +93,8 @@ def set_limits(project: Project, values: Mapping[str, object], *, user, source: 
         audits = [QuotaAudit(project=project, account=account, key=key, old=old, new=new,
                              changed_by=_user(user), source=source) for key, old, new in changes]
         QuotaAudit.objects.bulk_create(audits)
+        if audits:
+            breaches.reevaluate([project.pk])
         if any(a.key in PUSHABLE for a in audits):
             from metering.quotas.pushdown import queue_push
 
@@ -135,6 +138,8 @@ def set_defaults(values: Mapping[str, object], *, user, source: str) -> list[Quo
         audits = [QuotaAudit(project=None, key=key, old=old, new=new, changed_by=_user(user), source=source)
                   for key, old, new in changes]
         QuotaAudit.objects.bulk_create(audits)
+        if audits:
+            breaches.reevaluate(Project.objects.values_list("pk", flat=True))
         changed = [a.key for a in audits if a.key in PUSHABLE]
         if changed:
             from metering.quotas.pushdown import queue_push_for_defaults

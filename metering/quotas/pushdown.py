@@ -135,7 +135,7 @@ def drift(project: Project) -> list[Drift]:
     rows = []
     for mapping in mappings(project):
         ours = limits_for(project, mapping.account)
-        usage = project_usage(project, mapping.account, budget=False)
+        usage = project_usage(project, mapping.account)
         facts = mapping.facts or {}
         for key in PUSHABLE:
             section, name, used_at = FACTS[key]

@@ -2,44 +2,32 @@
 
 There is no usage counter to drift: usage is the project's non-deleted ``Resource`` rows plus the
 active ``Reservation`` rows of requests in flight, aggregated in SQL (one query for resources,
-one for reservations, whatever the number of resources). What counts, per key:
+one for reservations, whatever the number of resources). How each resource kind counts against
+each key is the table in ``metering.quotas.contributions``; the budget's "used" is the month's
+forecast cost from the chargeback engine, computed once per project by the same builder
+(``usage_by_scope``) wherever a budget limit applies or the caller already knows the forecast.
 
-* ``vms``, ``containers``, ``volumes``: how many exist, in any state (a stopped VM still holds its
-  allocation, as Nova counts it);
-* ``vcpus``, ``ram_mb``: summed over VMs and containers (a container without a limit adds 0);
-* ``disk_gb``: summed over VMs (root disks) and volumes;
-* ``budget``: the month's forecast cost from the chargeback engine (see ``budget_forecast``).
-
-``QuotaUsage`` is the value object the dashboard, the API, the commands and the checks share, in
-the spirit of Horizon's ``openstack_dashboard/usage/quotas.py``.
+``QuotaUsage`` is the value object the dashboard, the API, the commands, admission and breach
+detection share, in the spirit of Horizon's ``openstack_dashboard/usage/quotas.py``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 
 from metering.choices import QuotaKey
-from metering.models import UNLIMITED, Reservation, Resource
-from metering.quotas.limits import KEYS, effective_limits, scoped_limits
-from providers.base import Kind
+from metering.models import UNLIMITED, Project, Reservation, Resource
+from metering.quotas.contributions import CONTRIBUTIONS, COUNTED
+from metering.quotas.limits import KEYS, scoped_limits
 
 ZERO = Decimal(0)
 INFINITY = Decimal("Infinity")
-COUNTED = (QuotaKey.VMS, QuotaKey.CONTAINERS, QuotaKey.VCPUS, QuotaKey.RAM_MB, QuotaKey.DISK_GB, QuotaKey.VOLUMES)
-_SIZED = Q(kind__in=[Kind.VM, Kind.CONTAINER])
-_RESOURCE_AGGREGATES = {
-    QuotaKey.VMS.value: Count("pk", filter=Q(kind=Kind.VM)),
-    QuotaKey.CONTAINERS.value: Count("pk", filter=Q(kind=Kind.CONTAINER)),
-    QuotaKey.VCPUS.value: Sum("vcpus", filter=_SIZED),
-    QuotaKey.RAM_MB.value: Sum("ram_mb", filter=_SIZED),
-    QuotaKey.DISK_GB.value: Sum("disk_gb", filter=Q(kind__in=[Kind.VM, Kind.VOLUME])),
-    QuotaKey.VOLUMES.value: Count("pk", filter=Q(kind=Kind.VOLUME)),
-}
+_RESOURCE_AGGREGATES = {key: c.aggregate() for key, c in CONTRIBUTIONS.items()}
 _RESERVATION_AGGREGATES = {
     **{key: Sum(key) for key in COUNTED},
     QuotaKey.BUDGET.value: Sum("cost"),
@@ -118,24 +106,19 @@ class QuotaUsage:
 def budget_forecast(project) -> Decimal:
     """The month's forecast cost of ``project``, from the chargeback engine.
 
-    The chargeback engine (``metering.chargeback.costs``) is its own room and is imported here, at
-    call time, so that quotas work before it is installed: without it the budget counts 0, so a
-    budget limit neither refuses a request nor opens a breach. A budget narrowed to one account is
-    compared with the project's whole forecast, since costs are forecast per project.
+    Imported at call time because the chargeback engine reads the budget limit from
+    ``metering.quotas.limits``. A budget narrowed to one account is compared with the project's
+    whole forecast, since costs are forecast per project.
     """
-    try:
-        from metering.chargeback.costs import month_to_date
-    except ImportError:
-        return ZERO
+    from metering.chargeback.costs import month_to_date
+
     return Decimal(month_to_date(project).forecast)
 
 
 def budget_delta(project, account, *, vcpus, ram_mb, disk_gb, kind) -> Decimal:
-    """What a new request would add to the month's forecast (0 without the chargeback engine)."""
-    try:
-        from metering.chargeback.costs import forecast_delta
-    except ImportError:
-        return ZERO
+    """What a new request would add to the month's forecast."""
+    from metering.chargeback.costs import forecast_delta
+
     return Decimal(forecast_delta(project, vcpus, ram_mb, disk_gb, kind, account))
 
 
@@ -170,40 +153,49 @@ def _sum_scope(groups: dict[tuple[int, int], dict], project_id: int, account_id:
     return total
 
 
-def project_usage(project, account=None, *, budget: bool = True) -> dict[str, QuotaUsage]:
-    """Every key's ``QuotaUsage`` in one scope of ``project``: global, or narrowed to ``account``.
-
-    The global scope counts resources on every account against the global limits (project value,
-    else site default); an account scope counts that account's resources against the limits
-    narrowed to it. ``budget=False`` skips the chargeback forecast (list pages).
-    """
-    account_id = account.pk if account is not None else None
-    limits = effective_limits(project, account)
-    used = _sum_scope(live_counts([project.pk], account_id), project.pk, account_id)
-    reserved = _sum_scope(reserved_counts([project.pk], account_id), project.pk, account_id)
-    if budget and limits[QuotaKey.BUDGET] != UNLIMITED:
-        used[QuotaKey.BUDGET] = budget_forecast(project)
-    return {
-        key: QuotaUsage(key, limits[key], used[key], reserved[key], account_id)
-        for key in KEYS
-    }
+def _forecasts(scopes_by_project: dict[int, dict], known: Mapping[int, Decimal]) -> dict[int, Decimal]:
+    """The month's forecast of every project that has a budget limit in some scope (or is known)."""
+    out = dict(known)
+    need = [pid for pid, scopes in scopes_by_project.items() if pid not in out
+            and any(limits[QuotaKey.BUDGET] != UNLIMITED for limits in scopes.values())]
+    for project in Project.objects.filter(pk__in=need):
+        out[project.pk] = budget_forecast(project)
+    return out
 
 
-def usage_by_scope(project_ids: Iterable[int], *, reserved: bool = True) -> dict[int, dict[int | None, dict[str, QuotaUsage]]]:
-    """``{project_id: {account_id or None: {key: QuotaUsage}}}`` for many projects at once.
+def usage_by_scope(project_ids: Iterable[int], *, reserved: bool = True, accounts: Iterable[int] = (),
+                   forecasts: Mapping[int, Decimal] | None = None) -> dict[int, dict[int | None, dict[str, QuotaUsage]]]:
+    """``{project_id: {account_id or None: {key: QuotaUsage}}}``: the one usage builder.
 
-    Covers the global scope of every project and every account scope a project narrowed a limit
-    to, in four queries. Budget usage is left at 0 here (the forecast is per project and costly);
-    callers that need it use ``project_usage``. ``reserved=False`` counts the inventory alone
+    Covers the global scope of every project, every account scope a project narrowed a limit to,
+    and the scopes of ``accounts`` (unlimited where nothing is narrowed), in four queries plus one
+    forecast per project with a budget limit. The global scope counts every account's resources
+    against the global limits (project value, else site default); an account scope counts that
+    account's resources against the limits narrowed to it. ``forecasts`` passes forecasts the
+    caller already has (``{project_id: Decimal}``). ``reserved=False`` counts the inventory alone
     (breach detection: reservations are Glasspane's own requests, which admission already bounds).
     """
     project_ids = list(project_ids)
     limits = scoped_limits(project_ids)
+    for aid in accounts:
+        for scopes in limits.values():
+            scopes.setdefault(aid, dict.fromkeys(KEYS, UNLIMITED))
     live = live_counts(project_ids)
     held = reserved_counts(project_ids) if reserved else {}
+    budget = _forecasts(limits, forecasts or {})
     result: dict[int, dict[int | None, dict[str, QuotaUsage]]] = defaultdict(dict)
     for pid, scopes in limits.items():
         for aid, scope_limits in scopes.items():
             used, res = _sum_scope(live, pid, aid), _sum_scope(held, pid, aid)
+            used[QuotaKey.BUDGET] = budget.get(pid, ZERO)
             result[pid][aid] = {key: QuotaUsage(key, scope_limits[key], used[key], res[key], aid) for key in KEYS}
     return dict(result)
+
+
+def project_usage(project, account=None, *, forecast: Decimal | None = None) -> dict[str, QuotaUsage]:
+    """Every key's ``QuotaUsage`` in one scope of ``project``: global, or narrowed to ``account``
+    (see ``usage_by_scope``; ``forecast`` is the month's forecast when the caller has it)."""
+    account_id = account.pk if account is not None else None
+    known = {project.pk: forecast} if forecast is not None else None
+    extra = (account_id,) if account_id is not None else ()
+    return usage_by_scope([project.pk], accounts=extra, forecasts=known)[project.pk][account_id]

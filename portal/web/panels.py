@@ -3,7 +3,7 @@
 Limits come from ``metering.quotas.usage.project_usage`` (Horizon's ``QuotaUsage``: used plus
 reserved against the limit), the month's cost to date and forecast from
 ``metering.chargeback.costs.month_to_date``, open breaches from ``QuotaBreach``. The forecast is
-computed once and used both for the cost panel and as the budget doughnut's "used".
+computed once and handed to the usage builder, which counts it as the budget's "used".
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ def month_cost(project: Project) -> CostSummary:
 
 def limits(project: Project, cost: CostSummary) -> list[dict]:
     """One doughnut per limit in ``charts.LIMIT_CHARTS``; the budget counts the month's forecast."""
-    usage = project_usage(project, budget=False)
+    usage = project_usage(project, forecast=cost.forecast)
     out = []
     for i, chart in enumerate(charts.LIMIT_CHARTS):
         quota = usage[chart.key]
-        used = cost.forecast if chart.key == QuotaKey.BUDGET else quota.in_use
-        data = charts.limit_doughnut(chart, used, quota.limit)
+        data = charts.limit_doughnut(chart, quota.in_use, quota.limit)
         if chart.key == QuotaKey.BUDGET and cost.currency:
             data["unit"] = f"{cost.currency} forecast this month"
         out.append({"id": f"chart-limit-{i}", "data": data, "reserved": quota.reserved})

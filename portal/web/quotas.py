@@ -3,10 +3,10 @@ defaults (like Horizon's Defaults panel), the audit trail, breaches, and drift a
 
 Every change goes through ``metering.quotas.set_limits``/``set_defaults`` with source ``portal``,
 so it is validated and audited exactly like the Django admin's and the ``quota`` command's.
-Setting a limit below what is in use is allowed: the page then says what is over, and breach
-detection opens a breach at the next refresh. Usage is counted live from the inventory
-(``usage_by_scope``: a handful of queries for every project at once); the budget's forecast is
-computed only for projects that have a budget, since it costs a statement each.
+Setting a limit below what is in use is allowed: the page then says what is over, and the save
+itself re-evaluates breaches. Usage is counted live from the inventory (``usage_by_scope``: a
+handful of queries for every project at once, the budget's forecast only for projects that have a
+budget, since it costs a statement each).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from metering.quotas import (
     set_limits,
     usage_by_scope,
 )
-from metering.quotas.usage import budget_forecast
 from portal.web import charts
 from portal.web.forms import QuotaLimitsForm
 from portal.web.selection import staff_required
@@ -71,15 +70,6 @@ def bars(usage: dict[str, QuotaUsage]) -> list[dict]:
     return [bar(chart, usage[chart.key]) for chart in charts.LIMIT_CHARTS]
 
 
-def _with_budget(project: Project, usage: dict[str, QuotaUsage]) -> dict[str, QuotaUsage]:
-    """``usage_by_scope`` leaves the budget at 0; count the month's forecast where a budget is set."""
-    budget = usage[QuotaKey.BUDGET]
-    if budget.unlimited:
-        return usage
-    return {**usage, QuotaKey.BUDGET: QuotaUsage(budget.key, budget.limit, budget_forecast(project),
-                                                 budget.reserved, budget.account_id)}
-
-
 def limit_text(value: int | None, none: str) -> str:
     if value is None:
         return none
@@ -101,7 +91,7 @@ def quota_list(request):
     projects = list(Project.objects.order_by("slug"))
     scopes = usage_by_scope([p.pk for p in projects])
     narrowed = set(Quota.objects.filter(account__isnull=False).values_list("project_id", flat=True))
-    rows = [{"project": p, "bars": bars(_with_budget(p, scopes[p.pk][None])), "narrowed": p.pk in narrowed}
+    rows = [{"project": p, "bars": bars(scopes[p.pk][None]), "narrowed": p.pk in narrowed}
             for p in projects]
     open_breaches, closed = breaches()
     return render(request, "web/quotas.html", {
@@ -155,7 +145,7 @@ def quota_edit(request, slug: str):
                 messages.info(request, f"Nothing changed in {project.slug}'s limits{scope}.")
             over = _over_message(project, project_usage(project, account))
             if over:
-                messages.warning(request, over + " Breach detection opens a breach at the next refresh.")
+                messages.warning(request, over)
             url = reverse("web:quota_edit", args=[project.slug])
             return redirect(url + (f"?account={account.pk}" if account else ""))
     usage = project_usage(project, account)
