@@ -47,7 +47,7 @@ class FakeWorld:
 class FakeDriver(Driver):
     kind = "fake"
     label = "Fake (tests)"
-    settings_schema = (Setting("world", required=True, help="name of a FakeWorld in FakeDriver.worlds"),)
+    settings_schema = (Setting("world", required=True, endpoint=True, help="name of a FakeWorld in FakeDriver.worlds"),)
     credentials_schema = (Setting("token", secret=True),)
     capabilities = frozenset(
         {Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA}

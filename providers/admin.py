@@ -1,8 +1,9 @@
 """Django admin for provider accounts: settings validated by the driver, credentials write-only.
 
 Credentials are typed as a JSON object and stored encrypted; the form never renders them back
-(leave the field empty to keep what is stored). Settings and credentials are checked with the
-driver's own ``validate``, and each bad field is reported on the form field it came from.
+(leave the field empty to keep what is stored). Settings and credentials go through
+``ProviderAccount.configure`` (the same service as the portal, the API and the ``provider``
+command), and each bad field is reported on the form field it came from.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django import forms
 from django.contrib import admin
 
 from providers import registry
-from providers.base import SettingsError
+from providers.configure import ConfigurationError
 from providers.models import ProviderAccount
 
 
@@ -23,7 +24,8 @@ class ProviderAccountForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text='a JSON object, e.g. {"password": "..."}; stored encrypted and never shown. '
-                  "Leave empty to keep the stored credentials.",
+                  "Leave empty to keep the stored credentials (they are dropped, and must be entered "
+                  "again, when the kind or the endpoint changes).",
     )
 
     class Meta:
@@ -34,7 +36,6 @@ class ProviderAccountForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k, k) for k in registry.kinds()]
         self.fields["credentials"].initial = ""
-        self._credentials = None
 
     def clean_credentials(self):
         raw = (self.cleaned_data.get("credentials") or "").strip()
@@ -57,25 +58,17 @@ class ProviderAccountForm(forms.ModelForm):
         if not isinstance(settings, dict):
             self.add_error("settings", "must be a JSON object of name: value")
             return cleaned
-        given = cleaned.get("credentials")
-        keep = given is None and self.instance.pk and self.instance.kind == kind
-        credentials = self.instance.credentials if keep else (given or {})
-        driver_class = registry.driver_class(kind)
         try:
-            cleaned["settings"], self._credentials = driver_class.validate(settings, credentials)
-        except SettingsError as exc:
-            secret = {s.name for s in driver_class.credentials_schema}
-            for name, message in exc.errors.items():
-                self.add_error("credentials" if name in secret else "settings", f"{name}: {message}")
+            self.instance.configure(settings, cleaned.get("credentials"), kind=kind, save=False)
+        except ConfigurationError as exc:
+            if exc.kind:
+                self.add_error("kind", exc.kind)
+            for where, errors in (("settings", exc.settings), ("credentials", exc.credentials)):
+                for name, message in errors.items():
+                    self.add_error(where, f"{name}: {message}")
+        else:
+            cleaned["settings"] = self.instance.settings
         return cleaned
-
-    def save(self, commit=True):
-        account = super().save(commit=False)
-        if self._credentials is not None:
-            account.credentials = self._credentials
-        if commit:
-            account.save()
-        return account
 
 
 @admin.register(ProviderAccount)

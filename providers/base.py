@@ -117,6 +117,7 @@ class Setting:
     help: str = ""
     choices: tuple[str, ...] = ()
     secret: bool = False  # a credential: stored encrypted, never shown back
+    endpoint: bool = False  # where the account connects: changing it drops the stored credentials
 
     def clean(self, raw: Any) -> Any:
         if raw is None or raw == "":

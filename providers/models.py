@@ -7,11 +7,15 @@ providers page and ``/metrics`` read them without joining the run history.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from providers import crypto, registry
 from providers.base import Driver
+from providers.configure import configure
 
 NAME_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]{0,62}$", "use lowercase letters, digits, '-' and '_' (at most 63)"
@@ -69,6 +73,12 @@ class ProviderAccount(models.Model):
     @credentials.setter
     def credentials(self, value: dict) -> None:
         self.credentials_encrypted = crypto.encrypt(value)
+
+    def configure(self, settings: Mapping[str, Any] | None = None, credentials: Mapping[str, Any] | None = None,
+                  *, kind: str | None = None, save: bool = True) -> ProviderAccount:
+        """Validate and set settings and credentials (see ``providers.configure``); raises
+        ``ConfigurationError``. The one way admin, portal, API and commands change them."""
+        return configure(self, kind=kind, settings=settings, credentials=credentials, save=save)
 
     def driver(self) -> Driver:
         """A fresh driver for this account; the caller closes it (use ``with``)."""

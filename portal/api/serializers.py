@@ -34,7 +34,7 @@ from metering.models import (
     UtilizationRollup,
 )
 from providers import registry
-from providers.base import SettingsError
+from providers.configure import ConfigurationError
 from providers.models import ProviderAccount
 
 DECIMAL = {"max_digits": 30, "decimal_places": 6}
@@ -186,8 +186,9 @@ class ProviderAccountSerializer(StrictModelSerializer):
     kind = serializers.ChoiceField(choices=[], help_text="a driver kind from the glasspane.providers registry")
     settings = serializers.DictField(required=False, help_text="validated by the driver; see its settings schema")
     credentials = serializers.DictField(
-        child=StrictCharField(allow_blank=True), write_only=True, required=False,
-        help_text="secrets (passwords, tokens); stored encrypted, never returned. Omit to keep the current ones.",
+        child=StrictCharField(allow_blank=True, allow_null=True), write_only=True, required=False,
+        help_text="secrets (passwords, tokens); stored encrypted, never returned. Omitted (or blank) ones are kept, "
+                  "null removes one; all are dropped, and must be given again, when an endpoint setting changes.",
     )
     has_credentials = serializers.SerializerMethodField()
     enabled = StrictBooleanField(required=False, help_text="scheduled refreshes on")
@@ -213,34 +214,23 @@ class ProviderAccountSerializer(StrictModelSerializer):
 
     def validate(self, attrs):
         kind = attrs.get("kind") or self.instance.kind
-        driver_class = registry.driver_class(kind)
-        settings = attrs.get("settings", self.instance.settings if self.instance else {})
-        credentials = attrs.get("credentials")
-        if credentials is None:
-            credentials = self.instance.credentials if self.instance else {}
+        self._account = self.instance or ProviderAccount(kind=kind)
         try:
-            cleaned_settings, cleaned_credentials = driver_class.validate(settings, credentials)
-        except SettingsError as exc:
-            secret = {s.name for s in driver_class.credentials_schema}
-            errors: dict[str, dict[str, list[str]]] = {}
-            for name, message in exc.errors.items():
-                where = "credentials" if name in secret or name in credentials else "settings"
-                errors.setdefault(where, {})[name] = [message]
-            raise serializers.ValidationError(errors) from None
-        attrs["settings"] = cleaned_settings
-        attrs["credentials"] = cleaned_credentials
+            self._account.configure(attrs.pop("settings", None), attrs.pop("credentials", None), kind=kind,
+                                    save=False)
+        except ConfigurationError as exc:
+            raise serializers.ValidationError({where: {k: [v] for k, v in errors.items()} if isinstance(errors, dict)
+                                               else [errors] for where, errors in exc.errors.items()}) from None
         return attrs
 
     def _save(self, account, validated_data):
-        credentials = validated_data.pop("credentials")
         for name, value in validated_data.items():
             setattr(account, name, value)
-        account.credentials = credentials
         account.save()
         return account
 
     def create(self, validated_data):
-        return self._save(ProviderAccount(), validated_data)
+        return self._save(self._account, validated_data)
 
     def update(self, instance, validated_data):
         return self._save(instance, validated_data)

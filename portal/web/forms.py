@@ -19,7 +19,8 @@ from metering.choices import QuotaKey, Role
 from metering.models import Membership
 from metering.periods import PeriodError, day_range, month_range, parse_date
 from providers import registry
-from providers.base import Driver, Setting, SettingsError
+from providers.base import Driver, Setting
+from providers.configure import ConfigurationError
 from providers.models import NAME_VALIDATOR, ProviderAccount
 
 COMMON_TIMEZONES = [
@@ -135,8 +136,9 @@ class ProviderAccountForm(forms.Form):
     """Add or edit one account; its driver's settings schema becomes fields.
 
     Settings fields are named ``setting_<name>``, credentials ``credential_<name>``. Stored
-    credentials are never rendered: on edit, an empty credential field keeps the stored value.
-    The driver's own ``validate`` decides, and its field errors land on the matching fields.
+    credentials are never rendered: on edit, an empty credential field keeps the stored value
+    unless the endpoint changes (then it must be entered again). ``ProviderAccount.configure``
+    decides, and its field errors land on the matching fields.
     """
 
     name = forms.CharField(max_length=63, validators=[NAME_VALIDATOR])
@@ -178,33 +180,25 @@ class ProviderAccountForm(forms.Form):
         data = super().clean()
         raw_settings = {s.name: data.get(f"setting_{s.name}") for s in self.driver_class.settings_schema}
         raw_settings = {k: v for k, v in raw_settings.items() if v not in (None, "")}
-        kept = self.instance.credentials if self.instance is not None else {}
-        raw_credentials = {}
-        for spec in self.driver_class.credentials_schema:
-            value = data.get(f"credential_{spec.name}")
-            if value:
-                raw_credentials[spec.name] = value
-            elif spec.name in kept:
-                raw_credentials[spec.name] = kept[spec.name]
+        raw_credentials = {s.name: data.get(f"credential_{s.name}") or "" for s in self.driver_class.credentials_schema}
+        self._account = self.instance or ProviderAccount(kind=self.kind)
         try:
-            data["settings"], data["credentials"] = self.driver_class.validate(raw_settings, raw_credentials)
-        except SettingsError as exc:
-            names = {s.name for s in self.driver_class.settings_schema}
-            for key, message in exc.errors.items():
-                field = f"setting_{key}" if key in names else f"credential_{key}"
-                if field in self.fields:
-                    self.add_error(field, message)
-                else:
-                    self.add_error(None, f"{key}: {message}")
+            self._account.configure(raw_settings, raw_credentials, kind=self.kind, save=False)
+        except ConfigurationError as exc:
+            for prefix, errors in (("setting", exc.settings), ("credential", exc.credentials)):
+                for key, message in errors.items():
+                    field = f"{prefix}_{key}"
+                    if field in self.fields:
+                        self.add_error(field, message)
+                    else:
+                        self.add_error(None, f"{key}: {message}")
         return data
 
     def save(self) -> ProviderAccount:
-        account = self.instance or ProviderAccount(kind=self.kind)
+        account = self._account
         account.name = self.cleaned_data["name"]
         account.refresh_interval = self.cleaned_data["refresh_interval"]
         account.enabled = self.cleaned_data["enabled"]
-        account.settings = self.cleaned_data["settings"]
-        account.credentials = self.cleaned_data["credentials"]
         account.full_clean(exclude=["credentials_encrypted"])
         account.save()
         return account

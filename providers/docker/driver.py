@@ -59,6 +59,7 @@ class DockerDriver(Driver):
         Setting(
             "base_url",
             required=True,
+            endpoint=True,
             help="engine address: unix:///var/run/docker.sock, unix:///run/podman/podman.sock, tcp://host:2376",
         ),
         Setting(

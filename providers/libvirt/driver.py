@@ -61,6 +61,7 @@ class LibvirtDriver(Driver):
         Setting(
             "uri",
             required=True,
+            endpoint=True,
             help="libvirt connection URI: qemu:///system, qemu+ssh://root@host/system, "
             "qemu+tls://host/system, test:///default or test:///ABS/PATH/node.xml",
         ),

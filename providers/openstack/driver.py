@@ -61,7 +61,7 @@ class OpenStackDriver(Driver):
     kind = "openstack"
     label = "OpenStack (Keystone, Nova, Cinder)"
     settings_schema = (
-        Setting("auth_url", required=True, help="Keystone v3 URL, e.g. https://keystone.example.org:5000/v3"),
+        Setting("auth_url", required=True, endpoint=True, help="Keystone v3 URL, e.g. https://keystone.example.org:5000/v3"),
         Setting("region", help="region name in the service catalog (default: the only one)"),
         Setting("interface", type="choice", choices=("public", "internal", "admin"), default="public",
                 help="which catalog endpoints to use"),

@@ -1,11 +1,16 @@
-"""``provider add|list|remove``: connect, list and disconnect provider accounts."""
+"""``provider add|edit|list|remove``: connect, change, list and disconnect provider accounts.
+
+Settings and credentials go through ``ProviderAccount.configure``, like the admin, the portal and
+the API: ``edit`` keeps the stored settings and credentials it is not given, except that a new
+endpoint (``--setting uri=...``, ``auth_url``, ``base_url``) drops the stored credentials and
+asks for them again."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from providers import registry
-from providers.base import SettingsError
+from providers.configure import ConfigurationError
 from providers.management.base import GlasspaneCommand, parse_pairs
 from providers.models import NAME_VALIDATOR, ProviderAccount
 
@@ -22,6 +27,16 @@ class Command(GlasspaneCommand):
         add.add_argument("--credential", action="append", metavar="KEY=VALUE", default=[])
         add.add_argument("--interval", type=int, default=300, help="refresh interval in seconds (>= 10)")
         add.add_argument("--disabled", action="store_true", help="add without scheduling refreshes")
+        change = sub.add_parser("edit", help="change an account's settings, credentials or schedule")
+        change.add_argument("name")
+        change.add_argument("--setting", action="append", metavar="KEY=VALUE", default=[],
+                            help="KEY= (empty) removes the setting")
+        change.add_argument("--credential", action="append", metavar="KEY=VALUE", default=[],
+                            help="KEY= (empty) removes the credential")
+        change.add_argument("--interval", type=int, help="refresh interval in seconds (>= 10)")
+        state = change.add_mutually_exclusive_group()
+        state.add_argument("--enabled", dest="enabled", action="store_true", default=None)
+        state.add_argument("--disabled", dest="enabled", action="store_false")
         lst = sub.add_parser("list", help="list accounts")
         lst.add_argument("--format", choices=["table", "json"], default="table")
         rm = sub.add_parser("remove", help="disconnect an account and forget its inventory")
@@ -37,29 +52,43 @@ class Command(GlasspaneCommand):
             raise self.usage_error(f"name {name!r}: {exc.messages[0]}") from None
         if ProviderAccount.objects.filter(name=name).exists():
             raise self.usage_error(f"name {name!r}: an account with this name already exists")
+        self._check_interval(interval)
+        account = ProviderAccount(name=name, kind=kind, refresh_interval=interval, enabled=not disabled)
+        with transaction.atomic():
+            self._configure(account, kind, parse_pairs(setting, "setting"), parse_pairs(credential, "credential"))
+        self.stdout.write(f"added {kind} account {name!r} (refresh every {interval}s)")
+
+    def _edit(self, name, setting, credential, interval, enabled, **_):
+        account = ProviderAccount.objects.filter(name=name).first()
+        if account is None:
+            raise self.usage_error(f"name {name!r}: no such provider account")
+        if interval is not None:
+            self._check_interval(interval)
+            account.refresh_interval = interval
+        if enabled is not None:
+            account.enabled = enabled
+        settings = {**account.settings, **parse_pairs(setting, "setting")}
+        credentials = {k: v or None for k, v in parse_pairs(credential, "credential").items()}
+        with transaction.atomic():
+            self._configure(account, account.kind, {k: v for k, v in settings.items() if v != ""}, credentials)
+        self.stdout.write(f"changed {account.kind} account {name!r}")
+
+    def _check_interval(self, interval: int) -> None:
         if interval < 10:
             raise self.usage_error(f"--interval {interval}: must be at least 10 seconds")
+
+    def _configure(self, account, kind, settings, credentials) -> None:
+        """``account.configure``, its first error as one usage line naming the flag."""
         try:
-            driver_class = registry.driver_class(kind)
-        except registry.UnknownKind as exc:
-            raise self.usage_error(f"--kind: {exc}") from None
-        try:
-            settings, credentials = driver_class.validate(
-                parse_pairs(setting, "setting"), parse_pairs(credential, "credential")
-            )
-        except SettingsError as exc:
-            field, message = next(iter(exc.errors.items()))
-            secret = {s.name for s in driver_class.credentials_schema}
-            flag = "--credential" if field in secret else "--setting"
-            more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+            account.configure(settings, credentials, kind=kind)
+        except ConfigurationError as exc:
+            if exc.kind:
+                raise self.usage_error(f"--kind: {exc.kind}") from None
+            errors = [("--setting", k, v) for k, v in exc.settings.items()]
+            errors += [("--credential", k, v) for k, v in exc.credentials.items()]
+            flag, field, message = errors[0]
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             raise self.usage_error(f"{flag} {field}: {message}{more}") from None
-        with transaction.atomic():
-            account = ProviderAccount(
-                name=name, kind=kind, settings=settings, refresh_interval=interval, enabled=not disabled
-            )
-            account.credentials = credentials
-            account.save()
-        self.stdout.write(f"added {kind} account {name!r} (refresh every {interval}s)")
 
     def _list(self, format, **_):
         accounts = list(ProviderAccount.objects.all())
