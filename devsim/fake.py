@@ -20,6 +20,7 @@ from providers.base import (
     ProviderError,
     ProviderUnavailable,
     ProvisionSpec,
+    QuotaReading,
     Setting,
     State,
     UtilizationSample,
@@ -52,6 +53,7 @@ class FakeDriver(Driver):
     capabilities = frozenset(
         {Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA}
     )
+    quota_keys = frozenset({"vms", "vcpus", "ram_mb", "disk_gb", "volumes"})
     worlds: ClassVar[dict[str, FakeWorld]] = {}
 
     @property
@@ -79,6 +81,7 @@ class FakeDriver(Driver):
             observed_at=world.now or utcnow(),
             deleted=list(world.deleted),
             projects=list(world.projects),
+            quotas={p.external_id: self.read_quotas(p.external_id) for p in world.projects},
         )
 
     def samples(self, external_ids=None) -> list[UtilizationSample]:
@@ -116,6 +119,11 @@ class FakeDriver(Driver):
         elif action in ("start", "reboot"):
             world.put(replace(resource, state=State.RUNNING))
 
+    def read_quotas(self, project_ref):
+        """The limits last applied (only keys given were written; the rest are unset), no usage."""
+        held = self.world.quotas.get(project_ref, {})
+        return {key: QuotaReading(key, held.get(key)) for key in sorted(self.quota_keys)}
+
     def apply_quota(self, project_ref, limits):
-        self.world.quotas[project_ref] = dict(limits)
-        return dict(limits)
+        self.world.quotas[project_ref] = {**self.world.quotas.get(project_ref, {}), **limits}
+        return dict(self.world.quotas[project_ref])

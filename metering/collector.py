@@ -231,7 +231,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     run.issues = [{"external_id": i.external_id, "message": i.message} for i in inventory.issues]
     account.refresh_from_db(fields=["last_observed_at", "settings"])
     sync_external_projects(account, inventory.projects, dict(inventory.project_facts), at,
-                           auto_create=bool(account.settings.get("auto_create_projects")))
+                           auto_create=bool(account.settings.get("auto_create_projects")), quotas=inventory.quotas)
     if account.last_observed_at and at <= account.last_observed_at:
         run.error = f"inventory observed at {at.isoformat()} is not newer than the last one applied; ignored"
         return

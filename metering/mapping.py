@@ -43,18 +43,21 @@ class ProjectMapper:
         return None
 
 
-def sync_external_projects(account, observed: list[ObservedProject], facts: dict, at, auto_create: bool) -> int:
-    """Record the provider's tenants and their facts; create Glasspane projects when asked.
+def sync_external_projects(account, observed: list[ObservedProject], facts: dict, at, auto_create: bool,
+                           quotas=None) -> int:
+    """Record the provider's tenants, their facts and their own limits (``Inventory.quotas``, our
+    keys); create Glasspane projects when asked.
 
     Returns how many projects were created.
     """
-    if not observed and not facts:
+    quotas = quotas or {}
+    if not observed and not facts and not quotas:
         return 0
     existing = {e.external_id: e for e in ExternalProject.objects.filter(account=account)}
     created = 0
     to_create, to_update = [], []
     names = {p.external_id: p for p in observed}
-    for ext_id in set(names) | set(facts):
+    for ext_id in set(names) | set(facts) | set(quotas):
         found = names.get(ext_id)
         row = existing.get(ext_id)
         if row is None:
@@ -65,6 +68,9 @@ def sync_external_projects(account, observed: list[ObservedProject], facts: dict
         if found is not None:
             row.name = found.name
         row.facts = dict(facts.get(ext_id, row.facts or {}))
+        if ext_id in quotas:
+            row.quotas = {key: {"limit": r.limit, "used": None if r.used is None else str(r.used)}
+                          for key, r in quotas[ext_id].items()}
         row.last_seen = at
         if row.project_id is None and auto_create and found is not None:
             same = Project.objects.filter(slug=slugify(found.name)).first() if found.name else None
@@ -76,7 +82,7 @@ def sync_external_projects(account, observed: list[ObservedProject], facts: dict
                                                      description=found.description)
                 created += 1
     ExternalProject.objects.bulk_create(to_create, batch_size=500)
-    ExternalProject.objects.bulk_update(to_update, ["name", "facts", "last_seen", "project"], batch_size=500)
+    ExternalProject.objects.bulk_update(to_update, ["name", "facts", "quotas", "last_seen", "project"], batch_size=500)
     return created
 
 

@@ -141,13 +141,16 @@ class RefreshRun(models.Model):
 
 
 class ExternalProject(models.Model):
-    """A tenant a provider knows (a Keystone project) and its facts (limits, quota-sets)."""
+    """A tenant a provider knows (a Keystone project), its raw facts, and its own limits in our keys."""
 
     account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="external_projects")
     external_id = models.CharField(max_length=255)
     name = models.CharField(max_length=255, blank=True, default="")
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="external")
     facts = models.JSONField(default=dict, blank=True)
+    #: the provider's own limits and usage by our quota key, ``{key: {"limit": int|None, "used": str|None}}``,
+    #: from ``Inventory.quotas`` at the last refresh (the drift view compares them with ours)
+    quotas = models.JSONField(default=dict, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,4 +1,4 @@
-"""Changing limits and site defaults: validated, audited, pushed down to OpenStack.
+"""Changing limits and site defaults: validated, audited, pushed down to providers' own quotas.
 
 Every way of editing a limit (the Django admin, the portal's quota page, the API, the ``quota``
 command) goes through ``set_limits`` or ``set_defaults``, so validation and the audit trail are
@@ -17,7 +17,8 @@ from django.db import transaction
 from metering.choices import ChangeSource
 from metering.models import UNLIMITED, Project, Quota, QuotaAudit, QuotaDefault
 from metering.quotas import breaches
-from metering.quotas.limits import KEYS, PUSHABLE
+from metering.quotas.limits import KEYS
+from metering.quotas.pushdown import pushable_keys, queue_push, queue_push_for_defaults
 
 
 class QuotaValueError(ValueError):
@@ -80,8 +81,8 @@ def set_limits(project: Project, values: Mapping[str, object], *, user, source: 
     """Set ``project``'s limits (global, or narrowed to ``account``); one audit row per change.
 
     Unchanged values write nothing. The project row is written first, which serialises this with
-    admissions of the same project (see ``metering.quotas.admission``). When a limit OpenStack
-    knows changes for a project mapped to OpenStack, a push-down task is queued after commit.
+    admissions of the same project (see ``metering.quotas.admission``). When a limit a provider
+    can hold changes for a project mapped to such a provider, a push-down task is queued after commit.
     """
     _check_source(source)
     cleaned = clean_values(values)
@@ -95,9 +96,7 @@ def set_limits(project: Project, values: Mapping[str, object], *, user, source: 
         QuotaAudit.objects.bulk_create(audits)
         if audits:
             breaches.reevaluate([project.pk])
-        if any(a.key in PUSHABLE for a in audits):
-            from metering.quotas.pushdown import queue_push
-
+        if any(a.key in pushable_keys() for a in audits):
             transaction.on_commit(lambda: queue_push(project))
     return audits
 
@@ -127,7 +126,7 @@ def _apply(rows: dict, cleaned: Mapping[str, int | None], create, update_fields:
 def set_defaults(values: Mapping[str, object], *, user, source: str) -> list[QuotaAudit]:
     """Set site-wide defaults (``None`` removes one: unlimited); audited with an empty project.
 
-    Projects that rely on a changed default and are mapped to OpenStack get their limits pushed.
+    Projects that rely on a changed default and are mapped to a provider that holds quotas get their limits pushed.
     """
     _check_source(source)
     cleaned = clean_values(values)
@@ -140,9 +139,7 @@ def set_defaults(values: Mapping[str, object], *, user, source: str) -> list[Quo
         QuotaAudit.objects.bulk_create(audits)
         if audits:
             breaches.reevaluate(Project.objects.values_list("pk", flat=True))
-        changed = [a.key for a in audits if a.key in PUSHABLE]
+        changed = [a.key for a in audits if a.key in pushable_keys()]
         if changed:
-            from metering.quotas.pushdown import queue_push_for_defaults
-
             transaction.on_commit(lambda: queue_push_for_defaults(changed))
     return audits

@@ -18,8 +18,6 @@ from metering.choices import QuotaKey
 from metering.models import UNLIMITED, Quota, QuotaDefault
 
 KEYS: tuple[str, ...] = tuple(k.value for k in QuotaKey)
-#: the keys OpenStack has quota-sets for (Nova: vms, vcpus, ram_mb; Cinder: volumes, disk_gb)
-PUSHABLE: tuple[str, ...] = (QuotaKey.VMS, QuotaKey.VCPUS, QuotaKey.RAM_MB, QuotaKey.DISK_GB, QuotaKey.VOLUMES)
 
 
 def defaults() -> dict[str, int]:

@@ -1,75 +1,86 @@
-"""Pushing Glasspane's limits down to OpenStack, and comparing the two (drift).
+"""Pushing Glasspane's limits down to the providers' own quotas, and comparing the two (drift).
 
-A Glasspane project mapped to a Keystone project (``ExternalProject.project`` on an account of kind
-``openstack``, or of any kind whose driver declares the ``apply_quota`` capability) gets its limits written to Nova's and Cinder's quota-sets whenever they change, by
-a Celery task retried while the cloud is unavailable. What is pushed for each key is the tighter
-of the global limit and the limit narrowed to that account (-1 = unlimited on both sides).
+The provider-neutral contract (``providers.base.Driver``): a driver that can hold limits declares
+which of our keys it maps (``quota_keys``), reads them (``read_quotas``, and ``Inventory.quotas``
+at every refresh, stored on ``ExternalProject.quotas``) and applies them (``apply_quota``). Nothing
+here knows a provider's field names.
 
-``drift(project)`` compares, per mapped tenant and key, what OpenStack holds (its quota-set and
-its own usage, as the driver stored them in ``ExternalProject.facts`` at the last refresh) with
-Glasspane's limit and counted usage, for the quota page.
+A Glasspane project mapped to a provider project (``ExternalProject.project`` on an account whose
+driver declares ``quota_keys``) gets its limits written whenever they change, by a Celery task
+retried while the provider is unavailable. Only the keys set in Glasspane (the project's own value,
+narrowed or global, or a site default) are pushed: a key set nowhere leaves the provider's own limit
+as the operator set it. Where both a global and a narrowed limit are set, the tighter one is pushed.
+
+``drift(project)`` compares, per mapped project and key, what the provider holds (its limit and its
+own usage, as read at the last refresh) with Glasspane's limit and counted usage, for the quota page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from metering.models import UNLIMITED, ExternalProject, Project
-from metering.quotas.limits import PUSHABLE, effective_limits
+from metering.models import UNLIMITED, ExternalProject, Project, Quota, QuotaDefault
 from metering.quotas.usage import number, project_usage
 from providers import registry
-from providers.base import Capability
-
-#: our key -> (facts section, OpenStack quota key, where OpenStack reports usage)
-FACTS = {
-    "vms": ("compute_quota", "instances", ("compute_limits", "totalInstancesUsed")),
-    "vcpus": ("compute_quota", "cores", ("compute_limits", "totalCoresUsed")),
-    "ram_mb": ("compute_quota", "ram", ("compute_limits", "totalRAMUsed")),
-    "volumes": ("volume_quota", "volumes", ("volume_quota", "volumes")),
-    "disk_gb": ("volume_quota", "gigabytes", ("volume_quota", "gigabytes")),
-}
 
 
 def quota_kinds() -> list[str]:
-    """Provider kinds whose driver can take quotas (``openstack`` among the built-in ones)."""
-    return [k for k in registry.kinds() if Capability.APPLY_QUOTA in registry.driver_class(k).capabilities]
+    """Provider kinds whose driver holds limits of its own (``openstack`` among the built-in ones)."""
+    return [k for k in registry.kinds() if registry.driver_class(k).quota_keys]
+
+
+def pushable_keys() -> frozenset[str]:
+    """Every key some installed driver can hold."""
+    return frozenset().union(*(registry.driver_class(k).quota_keys for k in quota_kinds()))
 
 
 def mappings(project: Project):
-    """The tenants ``project`` is mapped to on accounts that take quotas."""
+    """The provider projects ``project`` is mapped to on accounts that hold quotas."""
     return (ExternalProject.objects.filter(project=project, account__kind__in=quota_kinds())
             .select_related("account").order_by("account__name", "external_id"))
 
 
-def tighter(a: int, b: int) -> int:
-    if a == UNLIMITED:
-        return b
-    if b == UNLIMITED:
+def tighter(a: int | None, b: int | None) -> int | None:
+    """The tighter of two limits, either of which may be unset (None) or unlimited (-1)."""
+    if a is None or a == UNLIMITED:
+        return b if b is not None else a
+    if b is None or b == UNLIMITED:
         return a
     return min(a, b)
 
 
 def limits_for(project: Project, account) -> dict[str, int]:
-    """What OpenStack should enforce for ``project`` on ``account``."""
-    overall, narrowed = effective_limits(project), effective_limits(project, account)
-    return {key: tighter(overall[key], narrowed[key]) for key in PUSHABLE}
+    """What the provider should enforce for ``project`` on ``account``: only the keys set in
+    Glasspane (own global value, else the site default; and a value narrowed to ``account``),
+    among the keys the account's driver holds."""
+    keys = account.driver_class.quota_keys
+    overall = dict(QuotaDefault.objects.filter(key__in=keys).values_list("key", "limit"))
+    overall.update(Quota.objects.filter(project=project, account__isnull=True, key__in=keys)
+                   .values_list("key", "limit"))
+    narrowed = dict(Quota.objects.filter(project=project, account=account, key__in=keys).values_list("key", "limit"))
+    return {key: tighter(overall.get(key), narrowed.get(key)) for key in sorted(set(overall) | set(narrowed))}
 
 
 def push(project: Project) -> dict[str, dict]:
-    """Write the limits to every mapped tenant; ``{account/tenant: what OpenStack now has}``.
+    """Write the limits set in Glasspane to every mapped provider project;
+    ``{account/project: what the provider now holds}`` (our keys).
 
     Raises the driver's ``ProviderError`` (the task retries ``ProviderUnavailable``).
     """
     result = {}
     for mapping in mappings(project):
+        limits = limits_for(project, mapping.account)
+        if not limits:
+            continue
         with mapping.account.driver() as driver:
-            applied = driver.apply_quota(mapping.external_id, limits_for(project, mapping.account))
+            applied = driver.apply_quota(mapping.external_id, limits)
         result[f"{mapping.account.name}/{mapping.external_id}"] = dict(applied)
     return result
 
 
 def queue_push(project: Project) -> bool:
-    """Queue a push-down when ``project`` is mapped to OpenStack; whether one was queued."""
+    """Queue a push-down when ``project`` is mapped to a provider that holds quotas; whether one was."""
     if not mappings(project).exists():
         return False
     from metering.quotas.tasks import push_quotas
@@ -90,58 +101,45 @@ def queue_push_for_defaults(keys: list[str]) -> int:
 
 @dataclass(frozen=True)
 class Drift:
-    """One key of one mapped tenant: Glasspane's limit and usage beside OpenStack's."""
+    """One key of one mapped provider project: Glasspane's limit and usage beside the provider's."""
 
     account: str
     external_id: str
     key: str
-    limit: int
-    openstack_limit: int | None  # None: OpenStack has not reported it yet
+    limit: int | None  # None: not set in Glasspane (the provider's own limit is left alone)
+    provider_limit: int | None  # None: the provider has not reported it (yet)
     used: object
-    openstack_used: object | None
+    provider_used: object | None
 
     @property
     def limit_differs(self) -> bool:
-        return self.openstack_limit is not None and self.openstack_limit != self.limit
+        return None not in (self.limit, self.provider_limit) and self.provider_limit != self.limit
 
     @property
     def usage_differs(self) -> bool:
-        return self.openstack_used is not None and number(self.openstack_used) != number(self.used)
+        return self.provider_used is not None and number(self.provider_used) != number(self.used)
 
     def as_dict(self) -> dict:
         return {"account": self.account, "external_id": self.external_id, "key": self.key,
-                "limit": self.limit, "openstack_limit": self.openstack_limit,
-                "used": number(self.used), "openstack_used": self.openstack_used,
+                "limit": self.limit, "provider_limit": self.provider_limit,
+                "used": number(self.used),
+                "provider_used": None if self.provider_used is None else number(self.provider_used),
                 "limit_differs": self.limit_differs, "usage_differs": self.usage_differs}
 
 
-def _limit_of(value) -> int | None:
-    """A quota-set entry: a number, or ``{"limit": n, "in_use": m}`` when read with usage."""
-    if isinstance(value, dict):
-        value = value.get("limit")
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _used_of(facts: dict, where: tuple[str, str]):
-    section, name = where
-    value = (facts.get(section) or {}).get(name)
-    if isinstance(value, dict):
-        value = value.get("in_use")
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def drift(project: Project) -> list[Drift]:
-    """Per mapped OpenStack tenant and pushable key, what each side holds (see module doc)."""
+    """Per mapped provider project and key its driver holds, what each side holds (see module doc)."""
     rows = []
     for mapping in mappings(project):
         ours = limits_for(project, mapping.account)
         usage = project_usage(project, mapping.account)
-        facts = mapping.facts or {}
-        for key in PUSHABLE:
-            section, name, used_at = FACTS[key]
+        theirs = mapping.quotas or {}
+        for key in sorted(mapping.account.driver_class.quota_keys):
+            reading = theirs.get(key) or {}
+            used = reading.get("used")
             rows.append(Drift(
-                account=mapping.account.name, external_id=mapping.external_id, key=key, limit=ours[key],
-                openstack_limit=_limit_of((facts.get(section) or {}).get(name)),
-                used=usage[key].used, openstack_used=_used_of(facts, used_at),
+                account=mapping.account.name, external_id=mapping.external_id, key=key, limit=ours.get(key),
+                provider_limit=reading.get("limit"), used=usage[key].used,
+                provider_used=None if used is None else Decimal(used),
             ))
     return rows

@@ -40,6 +40,7 @@ from providers.base import (
     ProviderDataError,
     ProviderError,
     ProvisionSpec,
+    QuotaReading,
     Setting,
     SettingsError,
     UnsupportedCapability,
@@ -48,7 +49,7 @@ from providers.base import (
 )
 from providers.openstack import api, mapping
 from providers.openstack.errors import translated
-from providers.openstack.quotas import CINDER_KEYS, NOVA_KEYS, split_limits
+from providers.openstack.quotas import CINDER_KEYS, NOVA_KEYS, QUOTA_KEYS, readings, split_limits
 
 SERVER_MICROVERSION = (2, 96)
 HYPERVISOR_MICROVERSION = (2, 87)
@@ -83,6 +84,7 @@ class OpenStackDriver(Driver):
     capabilities = frozenset(
         {Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA, Capability.USAGE_REPORT}
     )
+    quota_keys = QUOTA_KEYS
 
     def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
         super().__init__(settings, credentials)
@@ -188,6 +190,7 @@ class OpenStackDriver(Driver):
             issues=issues,
             projects=projects,
             project_facts=facts,
+            quotas={ref: readings(project) for ref, project in facts.items()},
         )
 
     def _projects(self) -> list[ObservedProject]:
@@ -396,6 +399,10 @@ class OpenStackDriver(Driver):
                 raise exc
 
     # -- quotas -----------------------------------------------------------------------------------
+
+    def read_quotas(self, project_ref: str) -> dict[str, QuotaReading]:
+        """Nova's and Cinder's limits and usage for one Keystone project, by our key."""
+        return readings(self._project_facts(project_ref))
 
     def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
         """Push ``vms, vcpus, ram_mb`` to Nova and ``volumes, disk_gb`` to Cinder; -1 = unlimited.

@@ -32,7 +32,7 @@ def test_a_limit_change_is_pushed_to_the_mapped_tenant(mapped, world, project, e
                                                        django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         set_limits(project, {"vcpus": 16, "budget": 100}, user=None, source=ChangeSource.PORTAL)
-    assert world.quotas["kp-1"] == {"vms": -1, "vcpus": 16, "ram_mb": -1, "disk_gb": -1, "volumes": -1}
+    assert world.quotas["kp-1"] == {"vcpus": 16}  # only keys set in Glasspane; budget is ours alone
     with django_capture_on_commit_callbacks(execute=True):
         set_limits(project, {"vcpus": 32}, user=None, source=ChangeSource.PORTAL, account=mapped.account)
     assert world.quotas["kp-1"]["vcpus"] == 16  # the tighter of global and narrowed
@@ -47,19 +47,38 @@ def test_an_unmapped_project_pushes_nothing(fake_account, world, project, eager,
     assert len(callbacks) == 1 and world.quotas == {}
 
 
-def test_drift_compares_openstack_quota_sets_and_usage_with_ours(mapped, project):
+def test_drift_compares_the_providers_own_quotas_and_usage_with_ours(mapped, project):
     set_limits(project, {"vcpus": 8, "vms": 10}, user=None, source=ChangeSource.CLI)
-    mapped.facts = {
-        "compute_quota": {"instances": 10, "cores": 20, "ram": 51200},
-        "compute_limits": {"totalInstancesUsed": 1, "totalCoresUsed": 4, "totalRAMUsed": 2048},
-        "volume_quota": {"volumes": {"limit": 10, "in_use": 0}, "gigabytes": {"limit": 1000, "in_use": 0}},
+    mapped.quotas = {
+        "vms": {"limit": 10, "used": "1"}, "vcpus": {"limit": 20, "used": "4"},
+        "ram_mb": {"limit": 51200, "used": "2048"}, "volumes": {"limit": 10, "used": "0"},
+        "disk_gb": {"limit": None, "used": None},
     }
     mapped.save()
     rows = {d.key: d for d in drift(project)}
     assert set(rows) == {"vms", "vcpus", "ram_mb", "disk_gb", "volumes"}
-    assert (rows["vcpus"].limit, rows["vcpus"].openstack_limit, rows["vcpus"].limit_differs) == (8, 20, True)
-    assert (rows["vcpus"].used, rows["vcpus"].openstack_used, rows["vcpus"].usage_differs) == (2, 4, True)
+    assert (rows["vcpus"].limit, rows["vcpus"].provider_limit, rows["vcpus"].limit_differs) == (8, 20, True)
+    assert (rows["vcpus"].used, rows["vcpus"].provider_used, rows["vcpus"].usage_differs) == (2, 4, True)
     assert not rows["vms"].limit_differs and not rows["vms"].usage_differs
-    assert rows["volumes"].openstack_limit == 10 and rows["volumes"].limit == -1
-    assert rows["ram_mb"].as_dict()["openstack_used"] == 2048
-    assert limits_for(project, mapped.account)["vcpus"] == 8
+    # not set in Glasspane: the provider's own limit is left alone, so it does not "differ"
+    assert rows["volumes"].provider_limit == 10 and rows["volumes"].limit is None and not rows["volumes"].limit_differs
+    assert rows["ram_mb"].as_dict()["provider_used"] == 2048
+    assert rows["disk_gb"].as_dict()["provider_limit"] is None
+    assert limits_for(project, mapped.account) == {"vcpus": 8, "vms": 10}
+
+
+def test_only_keys_set_in_glasspane_are_pushed_and_a_default_counts_as_set(mapped, project):
+    assert limits_for(project, mapped.account) == {}
+    set_defaults({"ram_mb": 4096, "containers": 3}, user=None, source=ChangeSource.ADMIN)
+    set_limits(project, {"vcpus": 32}, user=None, source=ChangeSource.CLI, account=mapped.account)
+    set_limits(project, {"vcpus": -1}, user=None, source=ChangeSource.CLI)
+    # containers: the driver holds no such key; vcpus: unlimited globally, 32 on the account
+    assert limits_for(project, mapped.account) == {"ram_mb": 4096, "vcpus": 32}
+
+
+def test_the_refresh_stores_the_providers_own_limits_in_our_keys(mapped, world, fake_account):
+    world.quotas["kp-1"] = {"vcpus": 12}
+    world.now += timedelta(minutes=5)
+    collector.refresh(fake_account)
+    stored = ExternalProject.objects.get(external_id="kp-1").quotas
+    assert stored["vcpus"] == {"limit": 12, "used": None} and stored["vms"] == {"limit": None, "used": None}

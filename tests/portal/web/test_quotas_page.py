@@ -125,8 +125,7 @@ def test_drift_against_openstack_where_the_project_is_mapped(as_user, dashboard,
     account = make_account(name="cloud", kind="openstack", world_name="unused")
     Quota.objects.create(project=dashboard["alpha"], key="vcpus", limit=20)
     ExternalProject.objects.create(account=account, external_id="t-1", name="alpha", project=dashboard["alpha"],
-                                   facts={"compute_quota": {"cores": 10, "instances": 5},
-                                          "compute_limits": {"totalCoresUsed": 3}})
+                                   quotas={"vcpus": {"limit": 10, "used": "3"}, "vms": {"limit": 5, "used": None}})
     client = as_user("staff")
     content = client.get("/quotas/alpha/edit/").content.decode()
     table = content.split('id="drift-table"', 1)[1].split("</table>", 1)[0]
