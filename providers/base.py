@@ -299,9 +299,27 @@ class Health:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: what a provisioning request may call each kind it can ask for; the API's choices, its schema and
+#: admission all read this one mapping
+KIND_ALIASES: Mapping[str, str] = {"vm": Kind.VM, "server": Kind.VM, "instance": Kind.VM,
+                                   "container": Kind.CONTAINER, "volume": Kind.VOLUME}
+
+
+class SpecError(ValueError):
+    """A malformed provisioning request; ``errors`` maps each bad field to a message."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in self.errors.items()))
+
+
 @dataclass(frozen=True)
 class ProvisionSpec:
-    """What a provisioning request asks for; a driver uses the fields that apply to it."""
+    """What a provisioning request asks for; a driver uses the fields that apply to it.
+
+    ``parse`` is the one place a request is validated (the API serializer calls it; admission
+    takes its result), so every field error is reported the same way wherever a request comes from.
+    """
 
     name: str
     kind: str
@@ -314,6 +332,65 @@ class ProvisionSpec:
     command: list[str] = field(default_factory=list)
     labels: Mapping[str, str] = field(default_factory=dict)
     network: str = ""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("name", "kind", "vcpus", "ram_mb", "disk_gb", "image", "flavor", "command",
+                                         "labels", "network")
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any], project: str = "") -> ProvisionSpec:
+        """A spec from a request's fields; raises ``SpecError`` naming every bad field at once."""
+        errors: dict[str, str] = {}
+        name = str(data.get("name") or "").strip()
+        if not name:
+            errors["name"] = "is required"
+        kind = KIND_ALIASES.get(str(data.get("kind") or "").lower())
+        if kind is None:
+            errors["kind"] = f"must be one of {', '.join(KIND_ALIASES)}, got {data.get('kind')!r}"
+        vcpus = _positive(errors, data, "vcpus")
+        ram_mb = _positive(errors, data, "ram_mb", whole=True)
+        disk_gb = _positive(errors, data, "disk_gb")
+        if kind == Kind.VM:
+            for name_, value in (("vcpus", vcpus), ("ram_mb", ram_mb)):
+                if value is None and name_ not in errors:
+                    errors[name_] = "is required for a VM (give the flavor's size too)"
+        if kind == Kind.VOLUME and disk_gb is None and "disk_gb" not in errors:
+            errors["disk_gb"] = "is required for a volume"
+        command = data.get("command") or []
+        if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+            errors["command"] = "must be a list of strings"
+        labels = data.get("labels") or {}
+        if not isinstance(labels, Mapping):
+            errors["labels"] = "must be a mapping of strings"
+        for unknown in sorted(set(data) - set(cls.FIELDS)):
+            errors[unknown] = "unknown field"
+        if errors:
+            raise SpecError(errors)
+        return cls(name=name, kind=kind, project=project, vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb,
+                   image=str(data.get("image") or ""), flavor=str(data.get("flavor") or ""), command=list(command),
+                   labels={str(k): str(v) for k, v in labels.items()}, network=str(data.get("network") or ""))
+
+    def as_json(self) -> dict[str, Any]:
+        """The request's fields as JSON (without the project reference, resolved at provisioning)."""
+        return {"name": self.name, "kind": self.kind,
+                "vcpus": None if self.vcpus is None else str(self.vcpus), "ram_mb": self.ram_mb,
+                "disk_gb": None if self.disk_gb is None else str(self.disk_gb), "image": self.image,
+                "flavor": self.flavor, "command": list(self.command), "labels": dict(self.labels),
+                "network": self.network}
+
+
+def _positive(errors: dict[str, str], data: Mapping[str, Any], name: str, *, whole: bool = False):
+    raw = data.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        errors[name] = f"must be a number, got {raw!r}"
+        return None
+    if not value.is_finite() or value <= 0 or (whole and value != value.to_integral_value()):
+        errors[name] = f"must be a positive {'whole ' if whole else ''}number, got {raw!r}"
+        return None
+    return int(value) if whole else value
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import TypeVar
 
 from django.db import OperationalError, connection, transaction
@@ -40,15 +40,10 @@ from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
 from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
 from metering.quotas.usage import ZERO, budget_delta, number, usage_by_scope
-from providers.base import Capability, Kind
+from providers.base import Capability, ProvisionSpec, SpecError
 
 T = TypeVar("T")
 LOCK_WAIT = 30.0  # seconds a SQLite admission keeps retrying for the write lock
-
-#: what each provider kind calls the things it provisions, mapped to our kinds
-KIND_ALIASES = {"vm": Kind.VM, "server": Kind.VM, "instance": Kind.VM, "container": Kind.CONTAINER,
-                "volume": Kind.VOLUME}
-
 
 class QuotaExceeded(Exception):
     """A request refused by a limit; ``message`` says which, as Nova does."""
@@ -57,14 +52,6 @@ class QuotaExceeded(Exception):
         self.key, self.requested, self.used, self.limit, self.account = key, requested, used, limit, account
         self.message = message or exceeded_message(key, requested, used, limit, account)
         super().__init__(self.message)
-
-
-class SpecError(ValueError):
-    """A malformed provisioning request; ``errors`` maps each bad field to a message."""
-
-    def __init__(self, errors):
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{field}: {message}" for field, message in self.errors.items()))
 
 
 def exceeded_message(key: str, requested, used, limit: int, account=None) -> str:
@@ -76,70 +63,19 @@ def exceeded_message(key: str, requested, used, limit: int, account=None) -> str
 # -- the request -------------------------------------------------------------------------------------
 
 
-def _decimal(errors, spec, name, *, whole=False):
-    raw = spec.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        errors[name] = f"must be a number, got {raw!r}"
-        return None
-    if not value.is_finite() or value <= 0 or (whole and value != value.to_integral_value()):
-        errors[name] = f"must be a positive {'whole ' if whole else ''}number, got {raw!r}"
-        return None
-    return int(value) if whole else value
-
-
-def clean_spec(account, spec: dict) -> dict:
-    """The request as stored on ``ProvisionRequest.spec``; raises ``SpecError`` naming bad fields."""
-    errors: dict[str, str] = {}
+def check_account(account) -> None:
+    """Whether ``account`` takes requests; raises ``SpecError`` on ``account`` if not."""
     if not account.enabled:
-        errors["account"] = f"provider account {account.name!r} is disabled"
-    elif Capability.PROVISION not in account.driver_class.capabilities:
-        errors["account"] = f"provider account {account.name!r} ({account.kind}) cannot provision"
-    name = str(spec.get("name") or "").strip()
-    if not name:
-        errors["name"] = "is required"
-    kind = KIND_ALIASES.get(str(spec.get("kind") or "").lower())
-    if kind is None:
-        errors["kind"] = f"must be one of {', '.join(KIND_ALIASES)}, got {spec.get('kind')!r}"
-    vcpus = _decimal(errors, spec, "vcpus")
-    ram_mb = _decimal(errors, spec, "ram_mb", whole=True)
-    disk_gb = _decimal(errors, spec, "disk_gb")
-    if kind == Kind.VM:
-        for field, value in (("vcpus", vcpus), ("ram_mb", ram_mb)):
-            if value is None and field not in errors:
-                errors[field] = "is required for a VM (give the flavor's size too)"
-    if kind == Kind.VOLUME and disk_gb is None and "disk_gb" not in errors:
-        errors["disk_gb"] = "is required for a volume"
-    command = spec.get("command") or []
-    if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
-        errors["command"] = "must be a list of strings"
-    labels = spec.get("labels") or {}
-    if not isinstance(labels, dict):
-        errors["labels"] = "must be a mapping of strings"
-    unknown = set(spec) - {"name", "kind", "vcpus", "ram_mb", "disk_gb", "image", "flavor", "command", "labels",
-                           "network"}
-    for field in sorted(unknown):
-        errors[field] = "unknown field"
-    if errors:
-        raise SpecError(errors)
-    return {
-        "name": name, "kind": kind,
-        "vcpus": str(vcpus) if vcpus is not None else None, "ram_mb": ram_mb,
-        "disk_gb": str(disk_gb) if disk_gb is not None else None,
-        "image": str(spec.get("image") or ""), "flavor": str(spec.get("flavor") or ""),
-        "command": command, "labels": {str(k): str(v) for k, v in labels.items()},
-        "network": str(spec.get("network") or ""),
-    }
+        raise SpecError({"account": f"provider account {account.name!r} is disabled"})
+    if Capability.PROVISION not in account.driver_class.capabilities:
+        raise SpecError({"account": f"provider account {account.name!r} ({account.kind}) cannot provision"})
 
 
-def requested(spec: dict) -> dict[str, Decimal]:
-    """What a cleaned request counts against each key, by the table live usage counts with
+def requested(spec: ProvisionSpec) -> dict[str, Decimal]:
+    """What a request counts against each key, by the table live usage counts with
     (``metering.quotas.contributions``); the budget is priced by ``_with_cost`` when it applies."""
     want = dict.fromkeys(KEYS, ZERO)
-    want.update(adds(spec["kind"], spec))
+    want.update(adds(spec.kind, spec))
     return want
 
 
@@ -207,22 +143,28 @@ def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, s
     return None
 
 
-def submit(project: Project, account, spec: dict, *, user, source: str) -> ProvisionRequest:
+def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, source: str) -> ProvisionRequest:
     """Admit and reserve a provisioning request, or raise ``QuotaExceeded`` (or ``SpecError``).
+
+    ``spec`` is the request as ``ProvisionSpec.parse`` built it (the API serializer does), or its
+    raw fields, parsed here by the same function. Admission itself checks only the account, the
+    project and the limits.
 
     An admitted request is ``pending`` with an active reservation; the provisioning task is
     queued when the transaction commits. A refused one is recorded too (state ``refused``, with
     the message) so the project's request history shows it.
     """
-    cleaned = clean_spec(account, spec)
+    if not isinstance(spec, ProvisionSpec):
+        spec = ProvisionSpec.parse(spec)
+    check_account(account)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
     scopes = _scopes(project, account)
-    want = _with_cost(project, account, requested(cleaned), cleaned["kind"], scopes)
+    want = _with_cost(project, account, requested(spec), spec.kind, scopes)
 
     def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
-            project=project, account=account, requested_by=requester, kind=cleaned["kind"],
-            spec={**cleaned, "source": source},
+            project=project, account=account, requested_by=requester, kind=spec.kind,
+            spec={**spec.as_json(), "source": source},
             state=RequestState.REFUSED if refusal else RequestState.PENDING,
             message=refusal.message if refusal else "",
             finished_at=timezone.now() if refusal else None,

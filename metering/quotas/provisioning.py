@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 from django.utils import timezone
 
@@ -37,15 +36,9 @@ def project_ref(request: ProvisionRequest) -> str:
 
 
 def spec_of(request: ProvisionRequest) -> ProvisionSpec:
-    spec = request.spec
-    return ProvisionSpec(
-        name=spec["name"], kind=spec["kind"], project=project_ref(request),
-        vcpus=Decimal(spec["vcpus"]) if spec.get("vcpus") else None,
-        ram_mb=spec.get("ram_mb"),
-        disk_gb=Decimal(spec["disk_gb"]) if spec.get("disk_gb") else None,
-        image=spec.get("image", ""), flavor=spec.get("flavor", ""), command=list(spec.get("command") or []),
-        labels=dict(spec.get("labels") or {}), network=spec.get("network", ""),
-    )
+    """The stored request as the driver's ``ProvisionSpec``, aimed at the platform's project."""
+    fields = {k: v for k, v in request.spec.items() if k in ProvisionSpec.FIELDS}
+    return ProvisionSpec.parse(fields, project=project_ref(request))
 
 
 def provision(request_id: int) -> ProvisionRequest:

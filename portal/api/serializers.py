@@ -34,6 +34,7 @@ from metering.models import (
     UtilizationRollup,
 )
 from providers import registry
+from providers.base import KIND_ALIASES, ProvisionSpec, SpecError
 from providers.configure import ConfigurationError
 from providers.models import ProviderAccount
 
@@ -456,15 +457,12 @@ class ProvisionRequestSerializer(StrictModelSerializer):
     provider = serializers.SlugRelatedField(source="account", slug_field="name",
                                             queryset=ProviderAccount.objects.all(), help_text="provider account name")
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    # what to create: validated by the quota service (metering.quotas.admission.clean_spec)
-    name = StrictCharField(write_only=True, max_length=255)
-    kind = serializers.ChoiceField(choices=["vm", "server", "instance", "container", "volume"])
-    vcpus = DecimalInputField(max_digits=10, decimal_places=3, min_value=Decimal("0.001"),
-                                     required=False, allow_null=True, write_only=True)
-    ram_mb = StrictIntegerField(min_value=1, max_value=2**40, required=False, allow_null=True,
-                                      write_only=True)
-    disk_gb = DecimalInputField(max_digits=14, decimal_places=3, min_value=Decimal("0.001"),
-                                       required=False, allow_null=True, write_only=True)
+    # what to create: built into the driver's ProvisionSpec by ProvisionSpec.parse (``validate``)
+    name = StrictCharField(write_only=True, max_length=255, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=list(KIND_ALIASES))
+    vcpus = DecimalInputField(max_digits=10, decimal_places=3, required=False, allow_null=True, write_only=True)
+    ram_mb = StrictIntegerField(max_value=2**40, required=False, allow_null=True, write_only=True)
+    disk_gb = DecimalInputField(max_digits=14, decimal_places=3, required=False, allow_null=True, write_only=True)
     image = StrictCharField(max_length=255, required=False, allow_blank=True, write_only=True)
     flavor = StrictCharField(max_length=255, required=False, allow_blank=True, write_only=True)
     command = serializers.ListField(child=StrictCharField(allow_blank=True), required=False, write_only=True)
@@ -482,6 +480,14 @@ class ProvisionRequestSerializer(StrictModelSerializer):
                   "created_at", "finished_at"]
         read_only_fields = ["id", "url", "requested_by", "spec", "state", "message", "resource", "created_at",
                             "finished_at"]
+
+    def validate(self, attrs):
+        """The request's fields as the driver's ``ProvisionSpec`` (``validated_data["spec"]``)."""
+        try:
+            spec = ProvisionSpec.parse({k: attrs.pop(k) for k in ProvisionSpec.FIELDS if k in attrs})
+        except SpecError as exc:
+            raise serializers.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+        return {**attrs, "spec": spec}
 
 
 class QuotaRefusalSerializer(serializers.Serializer):

@@ -398,11 +398,10 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        project, account = data.pop("project"), data.pop("account")
+        data = serializer.validated_data
+        project, account, spec = data["project"], data["account"], data["spec"]
         if not access.has_role(request.user, project, Role.MEMBER):
             raise PermissionDenied("Only the project's members (or staff) may request resources.")
-        spec = {k: (str(v) if k in ("vcpus", "disk_gb") and v is not None else v) for k, v in data.items()}
         try:
             created = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.API)
         except quotas.SpecError as exc:

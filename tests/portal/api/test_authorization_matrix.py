@@ -126,7 +126,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
         ("membership-detail", "patch"): {"role": "member"},
         ("provider-list", "post"): {"name": "p2", "kind": "fake", "settings": {"world": "w2"},
                                     "credentials": {"token": "t"}},
-        ("provider-detail", "put"): {"name": w.account.name, "kind": "fake", "settings": {"world": "w3"}},
+        ("provider-detail", "put"): {"name": w.account.name, "kind": "fake", "settings": {"world": "w3"},
+                                     "credentials": {"token": "t"}},  # a new endpoint needs them again
         ("provider-detail", "patch"): {"refresh_interval": 600},
         ("refresh-run-list", "post"): {"provider": w.account.name},
         ("quota-defaults", "put"): {"vms": 100},
