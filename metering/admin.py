@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
+    CollectionState,
     ExternalProject,
     FixedCost,
     HostCost,
@@ -42,6 +43,7 @@ from metering.models import (
 )
 from metering.quotas import QuotaValueError, project_usage, set_defaults, set_limits, usage_by_scope
 from metering.quotas.usage import number
+from providers.admin import ProviderAccountAdmin
 from providers.models import ProviderAccount
 
 
@@ -355,3 +357,39 @@ class StatementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["project", "period_start", "revision", "status", "currency", "total", "issued_at"]
     list_filter = ["status"]
     inlines = [StatementLineInline]
+
+
+# -- the collector's state on the provider account's admin page ------------------------------------
+# ``providers`` imports nothing of ours, so the collector's state (``CollectionState``) is added to
+# its admin from here: read-only fields in a "Health and last refresh" section.
+
+STATE_FIELDS = ["health", "health_message", "health_checked_at", "last_refresh_started", "last_refresh_finished",
+                "last_refresh_duration", "last_refresh_counts", "last_refresh_error", "last_observed_at",
+                "lease_owner", "lease_until"]
+
+
+def _state_field(name: str):
+    def show(self, account):
+        state = CollectionState.of(account) if account.pk else None
+        if state is None:
+            return "-"
+        return state.get_health_display() if name == "health" else getattr(state, name)
+
+    show.short_description = CollectionState._meta.get_field(name).verbose_name
+    return show
+
+
+for _name in STATE_FIELDS:
+    setattr(ProviderAccountAdmin, f"state_{_name}", _state_field(_name))
+
+
+@admin.display(description="health", ordering="collection__health")
+def account_health(account) -> str:
+    return CollectionState.of(account).get_health_display()
+
+
+ProviderAccountAdmin.readonly_fields = [*ProviderAccountAdmin.readonly_fields, *(f"state_{n}" for n in STATE_FIELDS)]
+ProviderAccountAdmin.fieldsets = [*ProviderAccountAdmin.fieldsets,
+                                  ("Health and last refresh", {"fields": [f"state_{n}" for n in STATE_FIELDS]})]
+ProviderAccountAdmin.list_display = [*ProviderAccountAdmin.list_display, account_health]
+ProviderAccountAdmin.list_filter = [*ProviderAccountAdmin.list_filter, "collection__health"]

@@ -7,4 +7,15 @@ class MeteringConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_save
+
+        from metering.models import CollectionState
         from metering.quotas import signals  # noqa: F401  (breach detection after every refresh)
+        from providers.models import ProviderAccount
+
+        def give_state(sender, instance, created, raw=False, **kwargs):
+            if created and not raw:
+                CollectionState.objects.get_or_create(account=instance)
+
+        post_save.connect(give_state, sender=ProviderAccount, dispatch_uid="metering.collection_state",
+                          weak=False)

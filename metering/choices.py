@@ -26,6 +26,14 @@ class ResourceState(models.TextChoices):
     DELETED = State.DELETED, "Deleted"
 
 
+class AccountHealth(models.TextChoices):
+    """An account's health as the last refresh left it (``CollectionState.health``)."""
+
+    UNKNOWN = "unknown", "Unknown"
+    OK = "ok", "Healthy"
+    UNHEALTHY = "unhealthy", "Unhealthy"
+
+
 class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     MEMBER = "member", "Member"

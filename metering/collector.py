@@ -28,9 +28,10 @@ from django.utils import timezone
 from metering import accounting
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
-from metering.choices import RunStatus
+from metering.choices import AccountHealth, RunStatus
 from metering.mapping import ProjectMapper, sync_external_projects
 from metering.models import (
+    CollectionState,
     ExternalProject,
     ProviderUsage,
     RefreshRun,
@@ -54,7 +55,7 @@ from providers.base import (
 from providers.base import (
     UtilizationSample as ObservedSample,
 )
-from providers.models import Health, ProviderAccount
+from providers.models import ProviderAccount
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +77,35 @@ def max_gap(account: ProviderAccount) -> timedelta:
 
 def acquire_lease(account: ProviderAccount, owner: str, ttl: float) -> bool:
     now = timezone.now()
-    free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now) | Q(refresh_lease_owner=owner)
-    taken = ProviderAccount.objects.filter(
-        Q(pk=account.pk) & free
-    ).update(refresh_lease_owner=owner, refresh_lease_until=now + timedelta(seconds=ttl))
+    CollectionState.of(account)
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
+    taken = CollectionState.objects.filter(
+        Q(account=account) & free
+    ).update(lease_owner=owner, lease_until=now + timedelta(seconds=ttl))
     return taken == 1
 
 
+def last_observed(account: ProviderAccount):
+    """The provider's clock at the last complete inventory applied (None before the first)."""
+    return CollectionState.objects.filter(account=account).values_list("last_observed_at", flat=True).first()
+
+
 def release_lease(account: ProviderAccount, owner: str) -> None:
-    ProviderAccount.objects.filter(pk=account.pk, refresh_lease_owner=owner).update(
-        refresh_lease_owner="", refresh_lease_until=None
-    )
+    CollectionState.objects.filter(account=account, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
 # -- one refresh -----------------------------------------------------------------------------------------
 
 
+def new_run(account: ProviderAccount, trigger: str) -> RefreshRun:
+    """The one place a refresh run is created (queued; ``refresh`` starts it)."""
+    return RefreshRun.objects.create(account=account, trigger=trigger)
+
+
 def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger: str = "manual") -> RefreshRun:
     """Refresh ``account`` now, in this process. Re-raises ``ProviderUnavailable`` after recording
     it, so a Celery task can retry; every other provider error is recorded and swallowed."""
-    run = run or RefreshRun.objects.create(account=account, trigger=trigger)
+    run = run or new_run(account, trigger)
     # the lease belongs to the run, so a task redelivered after its worker died takes it back
     owner = f"run:{run.pk}"
     if not acquire_lease(account, owner, ttl=settings.CELERY_TASK_TIME_LIMIT + 60):
@@ -107,7 +117,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     started = time.monotonic()
     run.status, run.started_at = RunStatus.RUNNING, timezone.now()
     run.save(update_fields=["status", "started_at"])
-    ProviderAccount.objects.filter(pk=account.pk).update(last_refresh_started=run.started_at)
+    CollectionState.objects.filter(account=account).update(last_refresh_started=run.started_at)
     try:
         inventory, samples, usage, sample_issue = _observe(account)
         with transaction.atomic():
@@ -116,7 +126,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
         if sample_issue:
             run.issues.append({"external_id": "", "message": sample_issue})
         run.status = RunStatus.PARTIAL if run.issues else RunStatus.OK
-        _finish(account, run, started, health=Health.OK, message=_summary(run))
+        _finish(account, run, started, health=AccountHealth.OK, message=_summary(run))
     except ProviderUnavailable as exc:
         _fail(account, run, started, exc)
         raise
@@ -133,7 +143,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
 
 def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], list[UsageTotals], str]:
     with account.driver() as driver:
-        inventory = driver.inventory(since=account.last_observed_at)
+        inventory = driver.inventory(since=last_observed(account))
         samples, usage, issue = [], [], ""
         try:
             if driver.supports(Capability.SAMPLES):
@@ -173,7 +183,7 @@ def _finish(account, run, started, *, health, message) -> None:
     run.finished_at = timezone.now()
     run.duration = time.monotonic() - started
     run.save()
-    ProviderAccount.objects.filter(pk=account.pk).update(
+    CollectionState.objects.filter(account=account).update(
         health=health,
         health_message=message,
         health_checked_at=run.finished_at,
@@ -188,7 +198,7 @@ def _fail(account, run, started, exc: ProviderError) -> None:
     run.status = RunStatus.FAILED
     run.error = f"{type(exc).__name__}: {exc}"
     log.warning("refresh of %s failed: %s", account.name, run.error)
-    _finish(account, run, started, health=Health.UNHEALTHY, message=str(exc))
+    _finish(account, run, started, health=AccountHealth.UNHEALTHY, message=str(exc))
 
 
 # -- applying observations -----------------------------------------------------------------------------
@@ -229,10 +239,11 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     # so two applies for one account serialise and the second sees what the first wrote
     ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
     run.issues = [{"external_id": i.external_id, "message": i.message} for i in inventory.issues]
-    account.refresh_from_db(fields=["last_observed_at", "settings"])
+    account.refresh_from_db(fields=["settings"])
+    last_observed_at = last_observed(account)
     sync_external_projects(account, inventory.projects, dict(inventory.project_facts), at,
                            auto_create=bool(account.settings.get("auto_create_projects")), quotas=inventory.quotas)
-    if account.last_observed_at and at <= account.last_observed_at:
+    if last_observed_at and at <= last_observed_at:
         run.error = f"inventory observed at {at.isoformat()} is not newer than the last one applied; ignored"
         return
     mapper = ProjectMapper(account)
@@ -291,7 +302,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     _write(plan, at)
     _link_parents(account, inventory, seen)
     run.samples = _write_samples(account, seen, samples)
-    ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=at)
+    CollectionState.objects.filter(account=account).update(last_observed_at=at)
 
 
 def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:

@@ -18,6 +18,7 @@ from django.db.models.functions import Cast
 
 from metering import access
 from metering.choices import (
+    AccountHealth,
     QuotaKey,
     RequestState,
     ResourceKind,
@@ -35,7 +36,7 @@ from metering.models import (
     Resource,
     Statement,
 )
-from providers.models import Health, ProviderAccount
+from providers.models import ProviderAccount
 
 
 def _visible_projects(request):
@@ -141,7 +142,7 @@ class ResourceFilterSet(django_filters.FilterSet):
 class ProviderAccountFilterSet(django_filters.FilterSet):
     kind = django_filters.CharFilter(max_length=40)
     enabled = StrictBooleanFilter()
-    health = django_filters.ChoiceFilter(choices=Health.choices)
+    health = django_filters.ChoiceFilter(field_name="collection__health", choices=AccountHealth.choices)
 
     class Meta:
         model = ProviderAccount

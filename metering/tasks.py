@@ -1,18 +1,27 @@
-"""Celery tasks: the refresh of one account, the dispatcher beat calls, rollups and pruning."""
+"""Every Celery task of the metering app, autodiscovered by the Celery app: the refresh of one
+account, the dispatcher beat calls, rollups and pruning, resource actions, and the quota service's
+provisioning, breach webhooks and actions, and push-down. Each task is a thin shell around a
+service; services hand work to a task by name after commit (``metering.handoff``)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import requests
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from metering import collector, rollups
+from metering.actions import run_action
 from metering.choices import RunStatus
-from metering.models import RefreshRun
-from providers.base import ProviderUnavailable
+from metering.models import Project, QuotaBreach, RefreshRun, Resource
+from metering.quotas import breaches, provisioning, pushdown
+from providers.base import ProviderError, ProviderUnavailable
 from providers.models import ProviderAccount
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -40,7 +49,8 @@ def refresh_account(self, account_id: int, run_id: int | None = None, trigger: s
 
 
 def enqueue_refresh(account: ProviderAccount, trigger: str = "manual") -> RefreshRun:
-    run = RefreshRun.objects.create(account=account, trigger=trigger)
+    """Record a queued run (``collector.new_run``) and queue its task."""
+    run = collector.new_run(account, trigger)
     result = refresh_account.delay(account.pk, run.pk, trigger)
     RefreshRun.objects.filter(pk=run.pk).update(task_id=result.id or "")
     return run
@@ -57,8 +67,8 @@ def dispatch_refreshes() -> list[int]:
         .values_list("account_id", flat=True)
     )
     queued = []
-    for account in ProviderAccount.objects.filter(enabled=True).exclude(pk__in=busy):
-        last = account.last_refresh_started
+    for account in ProviderAccount.objects.filter(enabled=True).exclude(pk__in=busy).select_related("collection"):
+        last = account.collection.last_refresh_started
         if last is None or last + timedelta(seconds=account.refresh_interval) <= now:
             enqueue_refresh(account, trigger="schedule")
             queued.append(account.pk)
@@ -76,4 +86,75 @@ def prune_samples() -> int:
     return rollups.prune_samples()
 
 
-__all__ = ["dispatch_refreshes", "enqueue_refresh", "prune_samples", "refresh_account", "rollup_utilization"]
+
+
+# -- resource actions --------------------------------------------------------------------------------
+
+
+@shared_task(name="metering.resource_action", autoretry_for=(ProviderUnavailable,), retry_backoff=10,
+             retry_backoff_max=120, max_retries=3)
+def resource_action(resource_id: int, action: str, requested_by: int | None = None) -> dict:
+    """Run one action, then refresh the account so the result is observed."""
+    resource = Resource.objects.select_related("account").get(pk=resource_id)
+    try:
+        run_action(resource, action)
+    except ProviderUnavailable:
+        raise
+    except ProviderError as exc:
+        log.warning("action %s on %s (user %s) failed: %s", action, resource, requested_by, exc)
+        return {"resource": resource_id, "action": action, "error": str(exc)}
+    log.info("action %s on %s requested by user %s", action, resource, requested_by)
+    run = enqueue_refresh(resource.account, trigger="action")
+    return {"resource": resource_id, "action": action, "refresh_run": run.pk}
+
+
+# -- the quota service -------------------------------------------------------------------------------
+
+WEBHOOK_TIMEOUT = 10  # seconds
+
+
+@shared_task(name="metering.provision_request")
+def provision_request(request_id: int) -> str:
+    """Provision one admitted request (never retried: a retry could create the resource twice;
+    a failure releases the reservation and the user may ask again)."""
+    return provisioning.provision(request_id).state
+
+
+@shared_task(
+    name="metering.breach_webhook",
+    autoretry_for=(requests.RequestException,),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=6,
+)
+def breach_webhook(breach_id: int, kind: str) -> int:
+    """POST one breach event as JSON to the project's webhook; retried on network errors and
+    non-2xx answers. Returns the HTTP status."""
+    breach = QuotaBreach.objects.select_related("project", "account").get(pk=breach_id)
+    url = breach.project.breach_webhook
+    if not url:
+        return 0
+    response = requests.post(url, json=breaches.payload(breach, kind), timeout=WEBHOOK_TIMEOUT)
+    response.raise_for_status()
+    return response.status_code
+
+
+@shared_task(name="metering.enforce_breach")
+def enforce_breach(breach_id: int) -> int:
+    """Apply the ``stop-newest`` policy to one open breach; returns how many actions were taken."""
+    breach = QuotaBreach.objects.select_related("project").get(pk=breach_id)
+    return len(breaches.enforce(breach))
+
+
+@shared_task(
+    name="metering.push_quotas",
+    autoretry_for=(ProviderUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=8,
+)
+def push_quotas(project_id: int) -> dict:
+    """Push one project's limits to every OpenStack tenant it is mapped to."""
+    return pushdown.push(Project.objects.get(pk=project_id))

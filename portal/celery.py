@@ -28,8 +28,3 @@ def _schedule(sender, **kwargs):
         "prune-samples": {"task": "metering.prune_samples", "schedule": 3600.0},
     }
 
-
-@app.task(name="portal.ping")
-def ping(value: str = "pong") -> str:
-    """Round-trip check for the broker and a worker (used by tests and ``make run``)."""
-    return value

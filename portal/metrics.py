@@ -13,8 +13,9 @@ from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from metering.models import RefreshRun, Resource
-from providers.models import Health, ProviderAccount
+from metering.choices import AccountHealth
+from metering.models import CollectionState, RefreshRun, Resource
+from providers.models import ProviderAccount
 
 
 class GlasspaneCollector:
@@ -27,13 +28,14 @@ class GlasspaneCollector:
                                      "Unix time the account's last refresh finished", labels=["account"])
         enabled = GaugeMetricFamily("glasspane_provider_enabled", "1 if scheduled refreshes are on",
                                     labels=["account"])
-        for account in ProviderAccount.objects.order_by("name"):
-            up.add_metric([account.name, account.kind], 1 if account.health == Health.OK else 0)
+        for account in ProviderAccount.objects.select_related("collection").order_by("name"):
+            state = CollectionState.of(account)
+            up.add_metric([account.name, account.kind], 1 if state.health == AccountHealth.OK else 0)
             enabled.add_metric([account.name], 1 if account.enabled else 0)
-            if account.last_refresh_duration is not None:
-                duration.add_metric([account.name], account.last_refresh_duration)
-            if account.last_refresh_finished is not None:
-                finished.add_metric([account.name], account.last_refresh_finished.timestamp())
+            if state.last_refresh_duration is not None:
+                duration.add_metric([account.name], state.last_refresh_duration)
+            if state.last_refresh_finished is not None:
+                finished.add_metric([account.name], state.last_refresh_finished.timestamp())
         yield from (up, enabled, duration, finished)
 
         resources = GaugeMetricFamily("glasspane_resources", "Live (not deleted) resources",

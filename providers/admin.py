@@ -74,13 +74,12 @@ class ProviderAccountForm(forms.ModelForm):
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
-    list_display = ["name", "kind", "enabled", "health", "last_refresh_finished", "refresh_interval"]
-    list_filter = ["kind", "enabled", "health"]
+    list_display = ["name", "kind", "enabled", "refresh_interval"]
+    list_filter = ["kind", "enabled"]
     search_fields = ["name"]
-    readonly_fields = ["health", "health_message", "health_checked_at", "last_refresh_started",
-                       "last_refresh_finished", "last_refresh_duration", "last_refresh_counts",
-                       "last_refresh_error", "last_observed_at", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "settings", "credentials", "refresh_interval", "enabled"]}),
-        ("Health and last refresh", {"fields": readonly_fields}),
+        ("Record", {"fields": readonly_fields}),
     ]
+    # the collector's state (health, last refresh) is added by ``metering.admin``

@@ -1,8 +1,8 @@
-"""``ProviderAccount``: one connection to one platform, and what we last heard from it.
+"""``ProviderAccount``: one connection to one platform.
 
 The account stores the driver kind (a registry key), settings validated by that driver, and
-credentials encrypted at rest. Health and the last refresh's summary live on the row so the
-providers page and ``/metrics`` read them without joining the run history.
+credentials encrypted at rest. What the collector last heard from it (health, the last refresh,
+the single-flight lease) lives with the collector (``metering.models.CollectionState``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,6 @@ NAME_VALIDATOR = RegexValidator(
 )
 
 
-class Health(models.TextChoices):
-    UNKNOWN = "unknown", "Unknown"
-    OK = "ok", "Healthy"
-    UNHEALTHY = "unhealthy", "Unhealthy"
-
-
 class ProviderAccount(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[NAME_VALIDATOR])
     kind = models.CharField(max_length=40, help_text="driver kind from the glasspane.providers registry")
@@ -37,21 +31,6 @@ class ProviderAccount(models.Model):
         default=300, validators=[MinValueValidator(10)], help_text="seconds between refreshes"
     )
     enabled = models.BooleanField(default=True)
-
-    health = models.CharField(max_length=12, choices=Health.choices, default=Health.UNKNOWN)
-    health_message = models.TextField(blank=True, default="")
-    health_checked_at = models.DateTimeField(null=True, blank=True)
-
-    last_refresh_started = models.DateTimeField(null=True, blank=True)
-    last_refresh_finished = models.DateTimeField(null=True, blank=True)
-    last_refresh_duration = models.FloatField(null=True, blank=True, help_text="seconds")
-    last_refresh_counts = models.JSONField(default=dict, blank=True)
-    last_refresh_error = models.TextField(blank=True, default="")
-    #: the provider's clock at the last complete inventory; used for changes-since queries
-    last_observed_at = models.DateTimeField(null=True, blank=True)
-    #: single-flight lease: a refresh holds it until it finishes or the lease runs out
-    refresh_lease_owner = models.CharField(max_length=64, blank=True, default="", editable=False)
-    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,6 +11,7 @@ from metering.models.chargeback import (
     Statement,
     StatementLine,
 )
+from metering.models.collection import CollectionState
 from metering.models.inventory import MappingRule, Resource
 from metering.models.quotas import (
     UNLIMITED,
@@ -32,6 +33,7 @@ from metering.models.usage import (
 )
 
 __all__ = [
+    "CollectionState",
     "UNLIMITED",
     "ExternalProject",
     "FixedCost",

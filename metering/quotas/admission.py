@@ -36,6 +36,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from metering.choices import BreachPolicy, QuotaKey, RequestState
+from metering.handoff import task
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
 from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
@@ -197,9 +198,7 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
 
 def enqueue_provision(request_id: int) -> None:
     """Queue the provisioning task (tests and benchmarks replace this to provision in-process)."""
-    from metering.quotas.tasks import provision_request
-
-    provision_request.delay(request_id)
+    task("metering.provision_request").delay(request_id)
 
 
 def release(request: ProvisionRequest, *, state: str | None = None, message: str = "") -> bool:

@@ -30,6 +30,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from metering.choices import BreachPolicy
+from metering.handoff import after_commit
 from metering.models import Project, QuotaBreach, Resource
 from metering.quotas.contributions import CONTRIBUTIONS
 from metering.quotas.usage import ZERO, QuotaUsage, number, usage_by_scope
@@ -127,24 +128,19 @@ def after_refresh(account, now: datetime | None = None) -> list[Event]:
 
 def dispatch(events: list[Event]) -> None:
     """Queue a webhook call for each event of a project that has a webhook."""
-    from metering.quotas.tasks import breach_webhook
-
     hooked = set(Project.objects.filter(pk__in={e.breach.project_id for e in events})
                  .exclude(breach_webhook="").values_list("pk", flat=True))
     for event in events:
         if event.breach.project_id in hooked:
-            breach_id, kind = event.breach.pk, event.kind
-            transaction.on_commit(lambda b=breach_id, k=kind: breach_webhook.delay(b, k))
+            after_commit("metering.breach_webhook", event.breach.pk, event.kind)
 
 
 def enforce_open(project_ids) -> None:
     """Queue ``stop-newest`` enforcement for the open breaches of projects with that policy."""
-    from metering.quotas.tasks import enforce_breach
-
     for breach_id in QuotaBreach.objects.filter(
             project_id__in=list(project_ids), closed_at__isnull=True,
             project__breach_policy=BreachPolicy.STOP_NEWEST).values_list("pk", flat=True):
-        transaction.on_commit(lambda b=breach_id: enforce_breach.delay(b))
+        after_commit("metering.enforce_breach", breach_id)
 
 
 def payload(breach: QuotaBreach, kind: str) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from metering.handoff import task
 from metering.models import UNLIMITED, ExternalProject, Project, Quota, QuotaDefault
 from metering.quotas.usage import number, project_usage
 from providers import registry
@@ -83,9 +84,7 @@ def queue_push(project: Project) -> bool:
     """Queue a push-down when ``project`` is mapped to a provider that holds quotas; whether one was."""
     if not mappings(project).exists():
         return False
-    from metering.quotas.tasks import push_quotas
-
-    push_quotas.delay(project.pk)
+    task("metering.push_quotas").delay(project.pk)
     return True
 
 

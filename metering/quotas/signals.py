@@ -1,7 +1,7 @@
 """Signal handlers of the quota service, connected when the metering app is ready.
 
 After every refresh that applied an inventory: settle reservations whose resource now shows, then
-detect breaches. Importing this module also registers the quota Celery tasks.
+detect breaches.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from django.dispatch import receiver
 from metering import collector
 from metering.choices import RunStatus
 from metering.quotas import breaches, provisioning
-from metering.quotas import tasks as _tasks  # noqa: F401  (registers the tasks with Celery)
 
 
 @receiver(collector.refresh_applied, dispatch_uid="metering.quotas.after_refresh")

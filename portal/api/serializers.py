@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from metering import access, periods
 from metering.chargeback.rates import parse_tiers
-from metering.choices import QuotaKey, Role
+from metering.choices import AccountHealth, QuotaKey, Role
 from metering.models import (
     UNLIMITED,
     Membership,
@@ -193,6 +193,16 @@ class ProviderAccountSerializer(StrictModelSerializer):
     )
     has_credentials = serializers.SerializerMethodField()
     enabled = StrictBooleanField(required=False, help_text="scheduled refreshes on")
+    # what the collector last heard (metering.CollectionState), read-only
+    health = serializers.ChoiceField(choices=AccountHealth.choices, source="collection.health", read_only=True)
+    health_message = serializers.CharField(source="collection.health_message", read_only=True)
+    health_checked_at = serializers.DateTimeField(source="collection.health_checked_at", read_only=True)
+    last_refresh_started = serializers.DateTimeField(source="collection.last_refresh_started", read_only=True)
+    last_refresh_finished = serializers.DateTimeField(source="collection.last_refresh_finished", read_only=True)
+    last_refresh_duration = serializers.FloatField(source="collection.last_refresh_duration", read_only=True,
+                                                   help_text="seconds")
+    last_refresh_counts = serializers.DictField(source="collection.last_refresh_counts", read_only=True)
+    last_refresh_error = serializers.CharField(source="collection.last_refresh_error", read_only=True)
 
     class Meta:
         model = ProviderAccount

@@ -142,7 +142,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("GLASSPANE_TASKS_EAGER", default=False)
-CELERY_IMPORTS = ["metering.actions"]  # tasks outside an app's tasks.py
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval

@@ -28,7 +28,7 @@ DONE = {RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED}
 @staff_required
 def provider_list(request):
     latest = RefreshRun.objects.filter(account=OuterRef("pk")).order_by("-queued_at", "-id")
-    accounts = list(ProviderAccount.objects.annotate(
+    accounts = list(ProviderAccount.objects.select_related("collection").annotate(
         run_id=Subquery(latest.values("pk")[:1]), run_status=Subquery(latest.values("status")[:1]),
     ).order_by("name"))
     for account in accounts:

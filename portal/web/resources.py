@@ -2,7 +2,7 @@
 
 Charts read ``UtilizationRollup`` for the last 24 hours, 7 or 30 days up to the resource's newest
 observation. Actions are POSTed (CSRF-protected), allowed for members and up where the driver
-declares ``Capability.ACTIONS``, and only enqueued here (``metering.actions``).
+declares ``Capability.ACTIONS``, and only enqueued here (the task ``metering.resource_action``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from metering import access
-from metering.actions import available_actions, resource_action
+from metering.actions import available_actions
 from metering.choices import Role
 from metering.models import Resource, UtilizationRollup
+from metering.tasks import resource_action
 from portal.web import charts
 
 WINDOWS = {"24h": ("24 hours", timedelta(hours=24)), "7d": ("7 days", timedelta(days=7)),

@@ -8,11 +8,10 @@ import pytest
 
 from devsim.fake import FakeDriver, FakeWorld
 from metering import collector
-from metering.choices import RunStatus
-from metering.models import RefreshRun, Resource, UsageSegment
+from metering.choices import AccountHealth, RunStatus
+from metering.models import CollectionState, RefreshRun, Resource, UsageSegment
 from metering.models.inventory import MappingRule
 from providers.base import Kind, ObservedResource, ProviderAuthError, ProviderUnavailable, State
-from providers.models import Health
 from tests.conftest import T0, vm
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +36,8 @@ def test_first_refresh_creates_resources_parents_and_open_segments(fake_account,
     assert v1.vcpus == Decimal("2.000") and v1.ram_mb == 2048
     [seg] = segments("v1")
     assert seg.open and seg.start == seg.end == T0 and seg.project == project
-    fake_account.refresh_from_db()
-    assert fake_account.health == Health.OK and fake_account.last_refresh_counts["created"] == 2
+    state = CollectionState.objects.get(account=fake_account)
+    assert state.health == AccountHealth.OK and state.last_refresh_counts["created"] == 2
 
 
 def test_unchanged_resource_extends_its_segment_and_resize_splits_it(fake_account, world, project):
@@ -138,10 +137,9 @@ def test_failing_provider_marks_only_itself_unhealthy_and_keeps_its_records(make
         run = refresh_at(bad, world, T0 + timedelta(minutes=5))
         assert run.status == RunStatus.FAILED and "credentials refused" in run.error
         refresh_at(good, other, T0 + timedelta(minutes=5))
-        bad.refresh_from_db()
-        good.refresh_from_db()
-        assert bad.health == Health.UNHEALTHY and "check the token" in bad.health_message
-        assert good.health == Health.OK
+        bad, good = CollectionState.objects.get(account=bad), CollectionState.objects.get(account=good)
+        assert bad.health == AccountHealth.UNHEALTHY and "check the token" in bad.health_message
+        assert good.health == AccountHealth.OK
         b1 = Resource.objects.get(external_id="b1")
         assert b1.deleted_at is None and segments("b1")[0].end == T0
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from portal.celery import ping
+from portal.tasks import ping
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

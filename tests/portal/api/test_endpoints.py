@@ -13,7 +13,15 @@ from django.contrib.staticfiles import finders
 from django.test import override_settings
 
 from metering.choices import ChangeSource, RunStatus
-from metering.models import ProvisionRequest, Quota, QuotaAudit, QuotaDefault, RefreshRun, Resource
+from metering.models import (
+    CollectionState,
+    ProvisionRequest,
+    Quota,
+    QuotaAudit,
+    QuotaDefault,
+    RefreshRun,
+    Resource,
+)
 from providers.models import ProviderAccount
 from tests.conftest import T0
 
@@ -302,7 +310,7 @@ def test_metrics_are_computed_from_the_database(api_world, client):
     assert 'glasspane_refresh_runs_total{account="fake1",status="ok"} 2.0' in text
     assert "glasspane_provider_last_refresh_duration_seconds{account=\"fake1\"}" in text
     assert "glasspane_provider_last_refresh_timestamp_seconds{account=\"fake1\"}" in text
-    ProviderAccount.objects.update(health="unhealthy")
+    CollectionState.objects.update(health="unhealthy")
     assert 'glasspane_provider_up{account="fake1",kind="fake"} 0.0' in client.get("/metrics").content.decode()
 
 

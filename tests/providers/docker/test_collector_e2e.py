@@ -6,8 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from metering.models import Project, Resource, UtilizationSample
-from providers.models import Health, ProviderAccount
+from metering.choices import AccountHealth
+from metering.models import CollectionState, Project, Resource, UtilizationSample
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -19,7 +19,7 @@ def run(*args) -> str:
 
 
 def refresh(name="engine"):
-    ProviderAccount.objects.filter(name=name).update(last_observed_at=None)  # engines' clocks tick in seconds
+    CollectionState.objects.filter(account__name=name).update(last_observed_at=None)  # engines' clocks tick in seconds
     return run("refresh", "--provider", name, "--wait")
 
 
@@ -64,6 +64,6 @@ def test_engine_unreachable_is_unhealthy_and_others_refresh(engine, tmp_path, ma
     with pytest.raises(Exception):  # noqa: B017 - refresh exits non-zero when one account failed
         call_command("refresh", "--wait", stdout=out)
     assert "engine: ok" in out.getvalue() and "dead: failed" in out.getvalue()
-    dead = ProviderAccount.objects.get(name="dead")
-    assert dead.health == Health.UNHEALTHY and "none.sock" in dead.health_message
-    assert ProviderAccount.objects.get(name="engine").health == Health.OK
+    dead = CollectionState.objects.get(account__name="dead")
+    assert dead.health == AccountHealth.UNHEALTHY and "none.sock" in dead.health_message
+    assert CollectionState.objects.get(account__name="engine").health == AccountHealth.OK

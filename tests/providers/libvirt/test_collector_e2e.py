@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 
 from devsim.libvirt_nodes import write_node_xml
-from metering.models import Project, Resource, UsageSegment
+from metering.choices import AccountHealth
+from metering.models import CollectionState, Project, Resource, UsageSegment
 from providers.libvirt import connection
-from providers.models import Health, ProviderAccount
+from providers.models import ProviderAccount
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 PROJECTS = ["alpha", "beta", "gamma"]
@@ -61,7 +62,7 @@ def test_destroyed_shows_stopped_and_undefined_shows_deleted(lab):
     gone.destroy()
     gone.undefine()
     account = ProviderAccount.objects.get(name="lab")
-    ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None)  # allow a same-second refresh
+    CollectionState.objects.filter(account=account).update(last_observed_at=None)  # allow a same-second refresh
     run("refresh", "--provider", "lab", "--wait")
     assert Resource.objects.get(external_id=running[0]["uuid"]).state == "stopped"
     deleted = Resource.objects.get(external_id=running[1]["uuid"])
@@ -78,8 +79,8 @@ def test_unreachable_uri_is_unhealthy_and_others_still_refresh(lab, tmp_path):
         call_command("refresh", "--wait", stdout=out)
     text = out.getvalue()
     assert "lab: ok" in text and "broken: failed" in text
-    broken = ProviderAccount.objects.get(name="broken")
-    assert broken.health == Health.UNHEALTHY and "missing.xml" in broken.health_message
-    assert ProviderAccount.objects.get(name="lab").health == Health.OK
+    broken = CollectionState.objects.get(account__name="broken")
+    assert broken.health == AccountHealth.UNHEALTHY and "missing.xml" in broken.health_message
+    assert CollectionState.objects.get(account__name="lab").health == AccountHealth.OK
     assert Resource.objects.filter(account__name="lab").count() == 241
     assert libvirt.getVersion() > 0

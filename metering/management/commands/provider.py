@@ -3,12 +3,14 @@
 Settings and credentials go through ``ProviderAccount.configure``, like the admin, the portal and
 the API: ``edit`` keeps the stored settings and credentials it is not given, except that a new
 endpoint (``--setting uri=...``, ``auth_url``, ``base_url``) drops the stored credentials and
-asks for them again."""
+asks for them again. It lives with the collector because ``list`` shows the collector's state
+(``CollectionState``) beside each account."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
+from metering.models import CollectionState
 from providers import registry
 from providers.configure import ConfigurationError
 from providers.management.base import GlasspaneCommand, parse_pairs
@@ -91,7 +93,8 @@ class Command(GlasspaneCommand):
             raise self.usage_error(f"{flag} {field}: {message}{more}") from None
 
     def _list(self, format, **_):
-        accounts = list(ProviderAccount.objects.all())
+        accounts = list(ProviderAccount.objects.select_related("collection"))
+        states = {a.pk: CollectionState.of(a) for a in accounts}
         if format == "json":
             self.write_json(
                 [
@@ -101,11 +104,11 @@ class Command(GlasspaneCommand):
                         "enabled": a.enabled,
                         "interval": a.refresh_interval,
                         "settings": a.settings,
-                        "health": a.health,
-                        "health_message": a.health_message,
-                        "last_refresh_finished": a.last_refresh_finished,
-                        "last_refresh_counts": a.last_refresh_counts,
-                        "last_refresh_error": a.last_refresh_error,
+                        "health": states[a.pk].health,
+                        "health_message": states[a.pk].health_message,
+                        "last_refresh_finished": states[a.pk].last_refresh_finished,
+                        "last_refresh_counts": states[a.pk].last_refresh_counts,
+                        "last_refresh_error": states[a.pk].last_refresh_error,
                     }
                     for a in accounts
                 ]
@@ -116,10 +119,11 @@ class Command(GlasspaneCommand):
             return
         rows = [("NAME", "KIND", "ENABLED", "INTERVAL", "HEALTH", "LAST REFRESH", "MESSAGE")]
         for a in accounts:
-            last = a.last_refresh_finished.strftime("%Y-%m-%d %H:%M:%SZ") if a.last_refresh_finished else "never"
+            state = states[a.pk]
+            last = state.last_refresh_finished.strftime("%Y-%m-%d %H:%M:%SZ") if state.last_refresh_finished else "never"
             rows.append(
-                (a.name, a.kind, "yes" if a.enabled else "no", f"{a.refresh_interval}s", a.health, last,
-                 (a.health_message or "")[:80])
+                (a.name, a.kind, "yes" if a.enabled else "no", f"{a.refresh_interval}s", state.health, last,
+                 (state.health_message or "")[:80])
             )
         widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
