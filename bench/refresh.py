@@ -18,7 +18,7 @@ from devsim.openstack import seed
 from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
 from metering import collector
-from metering.models import Project, Resource, UsageSegment, UtilizationSample
+from metering.models import Project, RawSample, Resource, UsageSegment
 from providers.libvirt import connection as libvirt_connection
 from providers.models import ProviderAccount
 
@@ -38,8 +38,8 @@ def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) ->
         UsageSegment.objects.bulk_create(
             [UsageSegment(resource=r, account=account, kind="vm", state="running", vcpus=2, ram_mb=2048, disk_gb=20,
                           start=now, end=now) for r in rows], batch_size=1000)
-        UtilizationSample.objects.bulk_create(
-            [UtilizationSample(resource=rows[i % len(rows)], at=now, cpu_time_ns=i) for i in range(samples)],
+        RawSample.objects.bulk_create(
+            [RawSample(resource=rows[i % len(rows)], at=now, cpu_time_ns=i) for i in range(samples)],
             batch_size=1000)
         transaction.set_rollback(True)
     return time.perf_counter() - started
@@ -62,7 +62,7 @@ def libvirt_figures(domains: int = 2000) -> list[Figure]:
     first = best_of(lambda: collector.refresh(account), repeat=3, setup=lambda: _reset(account))
     second = best_of(lambda: collector.refresh(account), repeat=3,
                      setup=lambda: ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None))
-    samples = UtilizationSample.objects.filter(resource__account=account).count() // 4 or domains
+    samples = RawSample.objects.filter(resource__account=account).count() // 4 or domains
     bare = min((lambda r: r["inventory"] + r["samples"])(libvirt_floor.bare_calls(uri)) for _ in range(3))
     floor = bare + min(bulk_insert_floor(account, domains + 1, samples) for _ in range(3))
     libvirt_connection.forget(uri)

@@ -34,10 +34,10 @@ from metering.models import (
     CollectionState,
     ExternalProject,
     ProviderUsage,
+    RawSample,
     RefreshRun,
     Resource,
     UsageSegment,
-    UtilizationSample,
 )
 from metering.rollups import rollup_hours
 from providers.base import (
@@ -430,7 +430,7 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         cpu = _delta(s.cpu_time_ns, prev.get("cpu_time_ns")) if prev_at else None
         net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
         disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
-        rows.append(UtilizationSample(
+        rows.append(RawSample(
             resource=res, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
             cpu_core_seconds=cpu / 1e9 if cpu is not None else None,
             memory_used_mb=_float(s.memory_used_mb), memory_total_mb=_float(s.memory_total_mb),
@@ -441,7 +441,7 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         ))
         res.last_sample = {"at": s.at.isoformat(), "cpu_time_ns": s.cpu_time_ns, "net": net_now, "disk": disk_now}
         touched.append(res)
-    UtilizationSample.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
+    RawSample.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
     update_rows(Resource, touched, ["last_sample"])
     if rows:
         rollup_hours(min(r.at for r in rows), max(r.at for r in rows), account=account)

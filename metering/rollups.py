@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, F, FloatField, Max, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from metering.models import Resource, UtilizationRollup, UtilizationSample
+from metering.models import RawSample, Resource, UtilizationRollup
 
 
 def _hour(at: datetime) -> datetime:
@@ -24,7 +24,7 @@ def _hour(at: datetime) -> datetime:
 def rollup_hours(start: datetime, end: datetime, account=None) -> int:
     """Recompute the rollups of every hour from ``start``'s to ``end``'s; returns rows written."""
     lo, hi = _hour(start), _hour(end) + timedelta(hours=1)
-    samples = UtilizationSample.objects.filter(at__gte=lo, at__lt=hi)
+    samples = RawSample.objects.filter(at__gte=lo, at__lt=hi)
     if account is not None:
         samples = samples.filter(resource__account=account)
     with_cpu = Q(cpu_core_seconds__isnull=False, interval_seconds__gt=0)
@@ -65,5 +65,5 @@ def rollup_hours(start: datetime, end: datetime, account=None) -> int:
 def prune_samples(now: datetime | None = None) -> int:
     """Delete raw samples older than ``GLASSPANE_RAW_RETENTION`` days (their rollups stay)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.GLASSPANE_RAW_RETENTION)
-    deleted, _ = UtilizationSample.objects.filter(at__lt=cutoff).delete()
+    deleted, _ = RawSample.objects.filter(at__lt=cutoff).delete()
     return deleted

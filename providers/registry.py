@@ -67,6 +67,6 @@ def driver_class(kind: str) -> type[Driver]:
     return cls
 
 
-def refresh() -> None:
+def reload() -> None:
     """Forget what was found (after installing a distribution at run time, and in tests)."""
     _entry_points.cache_clear()

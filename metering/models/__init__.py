@@ -26,10 +26,10 @@ from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
     ExternalProject,
     ProviderUsage,
+    RawSample,
     RefreshRun,
     UsageSegment,
     UtilizationRollup,
-    UtilizationSample,
 )
 
 __all__ = [
@@ -59,5 +59,5 @@ __all__ = [
     "StatementLine",
     "UsageSegment",
     "UtilizationRollup",
-    "UtilizationSample",
+    "RawSample",
 ]

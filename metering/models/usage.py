@@ -51,8 +51,10 @@ class UsageSegment(models.Model):
         return (self.end - self.start).total_seconds()
 
 
-class UtilizationSample(models.Model):
-    """One raw sample; deltas against the previous sample are computed on insert."""
+class RawSample(models.Model):
+    """One raw utilization sample as stored (what a driver reports is ``providers.base.UtilizationSample``);
+    deltas against the previous sample are computed on insert. Kept ``GLASSPANE_RAW_RETENTION`` days;
+    ``UtilizationRollup`` keeps the hourly sums."""
 
     resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="samples")
     at = models.DateTimeField()
@@ -70,6 +72,7 @@ class UtilizationSample(models.Model):
 
     class Meta:
         ordering = ["resource", "at"]
+        db_table = "metering_utilizationsample"  # the table keeps its name
         constraints = [models.UniqueConstraint(fields=["resource", "at"], name="sample_unique_at")]
         indexes = [models.Index(fields=["at"], name="sample_at")]
 

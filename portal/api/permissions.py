@@ -14,7 +14,7 @@ from metering.choices import Role
 from portal.models import PersonalAccessToken
 
 
-class TokenScope(permissions.BasePermission):
+class TokenScopePermission(permissions.BasePermission):
     """A read-scope token may only use safe methods (GET, HEAD, OPTIONS)."""
 
     message = "This token has read scope: it cannot change anything."

@@ -53,11 +53,11 @@ from metering.reports import usage_report
 from portal.api import serializers as s
 from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer
 from portal.api.pagination import ResourceCursorPagination
-from portal.api.permissions import IsStaff, ProjectRole, TokenScope
+from portal.api.permissions import IsStaff, ProjectRole, TokenScopePermission
 from portal.api.query import StrictQueryParams
 from providers.models import ProviderAccount
 
-BASE_PERMISSIONS = [IsAuthenticated, TokenScope]
+BASE_PERMISSIONS = [IsAuthenticated, TokenScopePermission]
 
 PERIOD_PARAMS = [
     OpenApiParameter("start", OpenApiTypes.DATE, required=True, description="first day, YYYY-MM-DD"),

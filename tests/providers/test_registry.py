@@ -40,7 +40,7 @@ def test_a_separately_installed_distribution_adds_a_kind(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-glasspane\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[glasspane.providers]\nacme = acme_glasspane:AcmeDriver\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry.refresh()
+    registry.reload()
     try:
         assert "acme" in registry.kinds()
         cls = registry.driver_class("acme")
@@ -49,5 +49,5 @@ def test_a_separately_installed_distribution_adds_a_kind(tmp_path, monkeypatch):
     finally:
         sys.modules.pop("acme_glasspane", None)
         monkeypatch.undo()
-        registry.refresh()
+        registry.reload()
     assert "acme" not in registry.kinds()

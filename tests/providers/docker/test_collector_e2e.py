@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from metering.choices import AccountHealth
-from metering.models import CollectionState, Project, Resource, UtilizationSample
+from metering.models import CollectionState, Project, RawSample, Resource
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -43,9 +43,9 @@ def test_labels_and_limits_reach_the_inventory_and_lifecycle_shows(engine, make_
     assert rows[limited.id]["parent"] is not None  # the engine's host
     refresh()  # a second sample gives CPU deltas
     busy_row = Resource.objects.get(external_id=busy.id)
-    sample = UtilizationSample.objects.filter(resource=busy_row, cpu_core_seconds__isnull=False).latest("at")
+    sample = RawSample.objects.filter(resource=busy_row, cpu_core_seconds__isnull=False).latest("at")
     assert sample.cpu_core_seconds > 0 and sample.memory_used_mb is not None
-    idle = UtilizationSample.objects.filter(resource__external_id=limited.id, cpu_core_seconds__isnull=False)
+    idle = RawSample.objects.filter(resource__external_id=limited.id, cpu_core_seconds__isnull=False)
     assert all(s.cpu_core_seconds < sample.cpu_core_seconds for s in idle)
 
     limited.stop(timeout=1)
