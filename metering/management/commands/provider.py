@@ -18,7 +18,7 @@ from providers.models import NAME_VALIDATOR, ProviderAccount
 
 
 class Command(GlasspaneCommand):
-    help = "Add, list or remove provider accounts."
+    help = "Add, edit, list or remove provider accounts."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
