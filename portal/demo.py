@@ -54,10 +54,9 @@ def libvirt_account(var: Path) -> ProviderAccount:
 def openstack_account(auth_url: str) -> ProviderAccount:
     account = ProviderAccount.objects.filter(name="cloud").first()
     if account is None:
-        account = ProviderAccount(name="cloud", kind="openstack", refresh_interval=120,
-                                  settings={"auth_url": auth_url, "auto_create_projects": True})
-        account.credentials = {"username": "admin", "password": "admin", "project_name": "admin"}
-        account.save()
+        account = ProviderAccount(name="cloud", kind="openstack", refresh_interval=120).configure(
+            {"auth_url": auth_url, "auto_create_projects": True},
+            {"username": "admin", "password": "admin", "project_name": "admin"})
     return account
 
 
