@@ -27,3 +27,5 @@ proc_name = "glasspane-web"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"  # heartbeat files off a possibly slow disk
+# gunicorn's runtime control socket defaults to one path per user: several instances would fight over it
+control_socket_disable = True

@@ -47,9 +47,11 @@ $PY manage.py demo | tee var/log/demo.log
 
 .venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A portal beat --loglevel INFO >var/log/beat.log 2>&1 & pids+=($!)
-# the same web server as production (deploy/gunicorn.conf.py), a few workers; WhiteNoise serves static
+# the same web server as production (deploy/gunicorn.conf.py), a few workers; WhiteNoise serves static.
+# In a session of its own, so Ctrl-C reaches only its master, through cleanup's TERM: a graceful stop
+# (a terminal's SIGINT to the workers themselves would cut requests in flight).
 GLASSPANE_BIND="127.0.0.1:$PORT" GLASSPANE_WEB_WORKERS=${WEB_WORKERS:-3} \
-  .venv/bin/gunicorn -c deploy/gunicorn.conf.py portal.wsgi >var/log/web.log 2>&1 & pids+=($!)
+  setsid .venv/bin/gunicorn -c deploy/gunicorn.conf.py portal.wsgi >var/log/web.log 2>&1 & pids+=($!)
 
 for _ in $(seq 1 60); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break

@@ -107,7 +107,7 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
         csv = web.get(urljoin(overview.url, csv_link.group(1).replace("&amp;", "&")), timeout=60)
         assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
         assert len(csv.text.splitlines()) > 1
-        assert "gunicorn" in (clone / "var" / "log" / "web.log").read_text()
+        assert "Starting gunicorn" in (clone / "var" / "log" / "web.log").read_text()
     finally:
         if make.poll() is None:
             os.killpg(session, signal.SIGINT)  # Ctrl-C
@@ -124,3 +124,5 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
         for line in left:
             os.kill(int(line.split()[0]), signal.SIGKILL)
     assert left == [], f"still running after Ctrl-C: {left}"
+    web_log = (clone / "var" / "log" / "web.log").read_text()
+    assert "Shutting down: Master" in web_log and "Traceback" not in web_log, web_log[-3000:]
