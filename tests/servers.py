@@ -59,6 +59,13 @@ class Gunicorn:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self) -> Gunicorn:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "portal.wsgi"],
@@ -74,7 +81,6 @@ class Gunicorn:
             except requests.RequestException:  # refused, or a worker still booting
                 pass
             time.sleep(0.2)
-        self.__exit__()
         raise RuntimeError(f"gunicorn did not answer within 60 s:\n{self.log.read_text()[-3000:]}")
 
     def __exit__(self, *exc) -> None:
