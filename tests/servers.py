@@ -91,3 +91,26 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def celery(args: list[str], workdir: Path, env: dict | None = None, log_name: str = "celery.log") -> subprocess.Popen:
+    """``celery -A portal ARGS`` from a working directory of its own (its own var/, so nothing but
+    the database and the broker is shared), importing this checkout's code, on the test database."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "DATABASE_URL": database_url(),
+                "GLASSPANE_VAR_DIR": str(workdir / "var"), "PYTHONPATH": str(ROOT),
+                "GLASSPANE_CREDENTIAL_KEYS": ",".join(settings.GLASSPANE_CREDENTIAL_KEYS),
+                "SECRET_KEY": settings.SECRET_KEY, **(env or {})}
+    with open(workdir / log_name, "wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", *args], cwd=workdir, env=full_env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

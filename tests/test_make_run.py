@@ -108,6 +108,12 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
         assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
         assert len(csv.text.splitlines()) > 1
         assert "Starting gunicorn" in (clone / "var" / "log" / "web.log").read_text()
+        # beat -> housekeeping queue -> dispatcher -> refresh queue -> a refresh, on the embedded broker
+        worker_log = clone / "var" / "log" / "worker.log"
+        deadline = time.monotonic() + 60
+        while not re.search(r"Task metering\.refresh_account\[\S+\] succeeded", worker_log.read_text()):
+            assert time.monotonic() < deadline, f"no refresh ran:\n{worker_log.read_text()[-3000:]}"
+            time.sleep(0.5)
     finally:
         if make.poll() is None:
             os.killpg(session, signal.SIGINT)  # Ctrl-C

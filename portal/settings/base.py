@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("GLASSPANE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -123,8 +124,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (VAR_DIR / "results").mkdir(exist_ok=True)
     _default_results = f"file://{VAR_DIR / 'results'}"
 else:
-    # a message not acknowledged within this many seconds (its worker died) is delivered again
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("GLASSPANE_VISIBILITY_TIMEOUT", default=3600)}
+    # a message not acknowledged within this many seconds (its worker died) is delivered again; it must
+    # stay above the longest task's time limit, or a task still running is handed to a second worker
+    # (``manage.py check`` says so: portal.E001)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int(
+        "GLASSPANE_VISIBILITY_TIMEOUT", default=max(3600, 2 * env.int("GLASSPANE_TASK_TIME_LIMIT", default=900)))}
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
 CELERY_RESULT_EXPIRES = 3600
@@ -143,6 +147,29 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("GLASSPANE_TASKS_EAGER", default=False)
 CELERY_IMPORTS = ["metering.actions"]  # tasks outside an app's tasks.py
+CELERY_BEAT_SCHEDULER = "portal.beat:SingleBeatScheduler"  # only the beat holding the lease dispatches
+#: seconds a beat's lease lasts without renewal: a standby beat takes over this long after the holder dies
+GLASSPANE_BEAT_LEASE = env.int("GLASSPANE_BEAT_LEASE", default=30)
+
+# -- work queues ---------------------------------------------------------------------------------------
+# One queue per kind of work, so a slow provider's refreshes never delay provisioning; routing is by
+# task name, here and nowhere else (the README's "Work queues" table says the same). A worker started
+# without -Q consumes all four (``make run``); in production each queue gets workers of its own.
+GLASSPANE_QUEUE_TASKS = {
+    # collection: long (up to GLASSPANE_TASK_TIME_LIMIT), one per account at a time (the lease)
+    "refresh": ["metering.refresh_account"],
+    # changes made on providers for users: provisioning, resource actions, stop-newest, quota push-down
+    "provisioning": ["metering.provision_request", "metering.resource_action", "metering.enforce_breach",
+                     "metering.push_quotas"],
+    # reports and exports: hourly utilization rollups (and statements or exports run as tasks)
+    "reports": ["metering.rollup_utilization"],
+    # short periodic and notification work: the refresh dispatcher, pruning, breach webhooks, pings
+    "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
+                     "portal.ping"],
+}
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in GLASSPANE_QUEUE_TASKS.items() for task in tasks}
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval
