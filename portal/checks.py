@@ -19,3 +19,17 @@ def visibility_timeout_above_task_limit(app_configs, **kwargs):
             id="portal.E001",
         )]
     return []
+
+
+@checks.register(checks.Tags.caches, deploy=True)
+def shared_cache_in_production(app_configs, **kwargs):
+    """Throttles count in the cache: a per-process cache multiplies every limit by the number of
+    processes, and a lock-out in one process is unknown to the others."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend.endswith(("LocMemCache", "DummyCache")):
+        return [checks.Warning(
+            "the cache is per process: login and API throttles multiply with web processes",
+            hint="set GLASSPANE_CACHE_URL=redis://HOST:6379/N (a shared Redis cache)",
+            id="portal.W002",
+        )]
+    return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -77,6 +78,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("GLASSPANE_CONN_MAX_AGE", default=0))
+
+
+def use_connection_pool(databases: dict, max_size: int) -> None:
+    """Django's psycopg pool on PostgreSQL: each process keeps up to ``max_size`` connections open
+    and lends them to requests and tasks (no connect per request). Off on SQLite or when 0."""
+    db = databases["default"]
+    if max_size > 0 and db["ENGINE"] == "django.db.backends.postgresql":
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": max_size, "timeout": 10}
+        db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django refuses both at once
+
+
+#: connections per process in the psycopg pool (PostgreSQL); 0 = none (production's default is 4)
+GLASSPANE_DB_POOL = env.int("GLASSPANE_DB_POOL", default=0)
+use_connection_pool(DATABASES, GLASSPANE_DB_POOL)
+
+# -- cache: login and API throttles, any page cache ---------------------------------------------------
+#: ``redis://host:6379/N``: one cache shared by every process and machine (production); unset: each
+#: process keeps its own in memory, which is right only for one process (tests) or ``make run``
+GLASSPANE_CACHE_URL = env.str("GLASSPANE_CACHE_URL", default="")
+if GLASSPANE_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": GLASSPANE_CACHE_URL,
+                          "KEY_PREFIX": "glasspane", "TIMEOUT": 300,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+elif GLASSPANE_CACHE_URL:
+    raise ImproperlyConfigured(f"GLASSPANE_CACHE_URL must be a redis:// URL, got {GLASSPANE_CACHE_URL!r}")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "glasspane"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

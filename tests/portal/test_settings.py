@@ -20,6 +20,7 @@ def production_env(tmp_path) -> dict:
         "GLASSPANE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
         "GLASSPANE_ALLOWED_HOSTS": "glasspane.example.com",
         "GLASSPANE_VAR_DIR": str(tmp_path),
+        "GLASSPANE_CACHE_URL": "redis://127.0.0.1:6379/6",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' conftest, never in production
     return env
@@ -44,3 +45,39 @@ def test_collectstatic_with_the_manifest_storage(tmp_path):
     hashed = manifest["paths"]["vendor/chartjs/chart.umd.min.js"]
     assert (tmp_path / "staticfiles" / hashed).is_file()
     assert (tmp_path / "staticfiles" / (hashed + ".gz")).is_file()  # WhiteNoise's compressed copy
+
+
+def settings_of(env: dict, *names: str) -> dict:
+    code = ("import json, django; django.setup(); from django.conf import settings; "
+            f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}, default=str))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_production_pools_postgresql_connections_and_shares_a_redis_cache(tmp_path):
+    env = {**production_env(tmp_path), "DATABASE_URL": "postgres://glasspane@db.internal:5432/glasspane"}
+    got = settings_of(env, "DATABASES", "CACHES")
+    assert got["DATABASES"]["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
+    assert got["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+    assert got["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert got["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/6"
+    off = settings_of({**env, "GLASSPANE_DB_POOL": "0"}, "DATABASES")
+    assert "pool" not in off["DATABASES"]["default"].get("OPTIONS", {})
+
+
+def test_development_cache_stays_in_memory_and_a_bad_cache_url_is_named(tmp_path):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "GLASSPANE_VAR_DIR": str(tmp_path)}
+    env.pop("GLASSPANE_CACHE_URL", None)
+    assert settings_of(env, "CACHES")["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                          env={**env, "GLASSPANE_CACHE_URL": "memcached://x"}, timeout=60)
+    assert proc.returncode != 0 and "GLASSPANE_CACHE_URL must be a redis:// URL, got 'memcached://x'" in proc.stderr
+
+
+def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
+    env = production_env(tmp_path)
+    env.pop("GLASSPANE_CACHE_URL")
+    proc = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "portal.W002" in proc.stdout + proc.stderr
