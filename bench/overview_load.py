@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
 
-from bench import pages  # noqa: E402  (sets Django up)
+import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import requests  # noqa: E402
+from bench import pages  # noqa: E402  (sets Django up)
 
 
 def percentile(values: list[float], q: float) -> float:
