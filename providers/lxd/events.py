@@ -125,13 +125,18 @@ def listen(client, stop: threading.Event | None = None, timeout: float | None = 
 def _drain(socket: _Listener, reader: threading.Thread, stop, timeout, issues) -> Iterator[ObservedEvent]:
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while not (stop is not None and stop.is_set()):
-            wait = 0.2 if deadline is None else min(0.2, deadline - time.monotonic())
-            if wait <= 0:
-                return
+        while True:
+            stopping = stop is not None and stop.is_set()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if stopping or (remaining is not None and remaining <= 0):
+                wait = None  # told to stop or out of time: hand out what already arrived, then end
+            else:
+                wait = 0.2 if remaining is None else min(0.2, remaining)
             try:
-                data = socket.inbox.get(timeout=wait)
+                data = socket.inbox.get(timeout=wait) if wait else socket.inbox.get_nowait()
             except queue.Empty:
+                if wait is None:
+                    return
                 continue
             if data is None:
                 return  # the daemon closed the stream
