@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pylxd
+import pylxd.client
 import pylxd.exceptions
 import requests.exceptions
 
@@ -69,7 +70,12 @@ class LXDConnection:
                 # verify: the pinned server certificate when given, else the system CA bundle;
                 # verify=false is an explicit, visible choice in the account's settings.
                 verify: bool | str = paths.get("server_cert", True) if self.verify else False
-                client = pylxd.Client(endpoint=self.endpoint, cert=cert, verify=verify, timeout=self.timeout)
+                session = pylxd.client.get_session_for_url(self.endpoint, verify=verify, cert=cert)
+                # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a session's ``verify``,
+                # which would silently replace the pinned certificate: take nothing from the environment.
+                session.trust_env = False
+                client = pylxd.Client(endpoint=self.endpoint, cert=cert, verify=verify, timeout=self.timeout,
+                                      session=session)
             if not client.trusted:
                 password = self.credentials.get("trust_password")
                 if not password:
@@ -114,6 +120,8 @@ def status_of(exc: pylxd.exceptions.LXDAPIException) -> int:
 
 def translate(exc: BaseException, endpoint: str, timeout: float | None = None) -> ProviderError:
     """The ``ProviderError`` a person should see for a pylxd or transport failure."""
+    if isinstance(exc, pylxd.exceptions.ClientConnectionFailed) and isinstance(exc.__context__, BaseException):
+        exc = exc.__context__  # pylxd re-raises the transport error as text; judge the original
     if isinstance(exc, requests.exceptions.SSLError):
         return ProviderAuthError(
             f"TLS handshake with LXD at {endpoint} failed ({exc}). Check server_cert (the server's "

@@ -68,8 +68,8 @@ class LXDDriver(Driver):
         Setting("endpoint", required=True,
                 help="unix socket (unix:///var/lib/lxd/unix.socket, or a path) or https://host:8443"),
         Setting("verify", type="bool", default=True,
-                help="verify the server's TLS certificate (https only): against server_cert when given, "
-                     "else the system CA bundle"),
+                help="verify the server's TLS certificate (https only): pinned to server_cert when given, "
+                     "else against certifi's CA bundle"),
         Setting("timeout", type="int", default=10, help="seconds to wait for any one LXD call"),
         Setting("projects", default="", help="comma-separated LXD projects to collect (empty: all)"),
         Setting("project_key", default=DEFAULT_PROJECT_KEY,

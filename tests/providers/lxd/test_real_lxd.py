@@ -186,3 +186,28 @@ def test_provisioning_goes_through_quota_admission(lxd_socket, lxd_project, queu
         submit(project, account, {**spec, "name": "c2"}, user=None, source=ChangeSource.API)
     assert refused.value.message == "Quota exceeded for containers: Requested 1, but already used 1 of 1 containers"
     assert len(pylxd.Client(endpoint=lxd_socket, project=lxd_name).instances.all()) == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_connects_the_local_lxd(lxd_socket):
+    from metering import collector
+    from metering.models import Project, Resource
+    from portal.demo import lxd_account
+
+    for slug in ("research", "analytics"):
+        Project.objects.create(slug=slug, name=slug)
+    client = pylxd.Client(endpoint=lxd_socket, timeout=60)
+    try:
+        account = lxd_account(lxd_socket)
+        assert lxd_account(lxd_socket) == account  # idempotent: no second account, no second containers
+        collector.refresh(account)
+        notebook = Resource.objects.get(account=account, external_id="default/lab-notebook")
+        assert notebook.project.slug == "research" and notebook.ram_mb == 128 and notebook.state == State.RUNNING
+        assert Resource.objects.get(account=account, external_id="default/etl-batch").vcpus is None
+    finally:
+        for name in ("lab-notebook", "etl-batch"):
+            if client.instances.exists(name):
+                instance = client.instances.get(name)
+                if instance.status != "Stopped":
+                    instance.stop(force=True, wait=True)
+                instance.delete(wait=True)
