@@ -102,6 +102,10 @@ class LXDDriver(Driver):
         #: unreadable events the last ``events()`` stream skipped
         self.event_issues: list[str] = []
         self._host_memory: int | None = None
+        #: the instance listing ``inventory()`` fetched, for the ``samples()`` call that follows it
+        #: in the same refresh (taken once: a later call fetches afresh)
+        self._listing: tuple[list, datetime] | None = None
+        self._streams: list = []
 
     @classmethod
     def validate(cls, settings, credentials=None):
@@ -153,6 +157,9 @@ class LXDDriver(Driver):
             self.client.operations.wait_for_operation(operation)
 
     def close(self) -> None:
+        for stream in self._streams:
+            stream.close()  # ends an event stream nobody finished reading
+        self._streams = []
         self.connection.close()
 
     # -- health and inventory ---------------------------------------------------------------------
@@ -190,6 +197,7 @@ class LXDDriver(Driver):
             skipped.append(f"host resources not read ({exc}): host size and percentage memory limits unknown")
         listing = self._instances()
         observed_at = utcnow()
+        self._listing = (listing, observed_at)
         try:
             host = host_resource(server, resources_doc, endpoint=self.endpoint,
                                  host_name=self.settings.get("host_resource"))
@@ -245,8 +253,13 @@ class LXDDriver(Driver):
     # -- samples ----------------------------------------------------------------------------------
 
     def samples(self, external_ids: Iterable[str] | None = None) -> list[UtilizationSample]:
-        listing = self._instances()
-        at = utcnow()
+        """Samples from the instance listing (with state): the one the refresh's inventory just
+        fetched, else a fresh one."""
+        if self._listing is not None:
+            (listing, at), self._listing = self._listing, None
+        else:
+            listing = self._instances()
+            at = utcnow()
         wanted = set(external_ids) if external_ids is not None else None
         self.sample_issues = []
         result = []
@@ -276,9 +289,11 @@ class LXDDriver(Driver):
         """Instance lifecycle events of every project, subscribed before this returns."""
         with self._errors():
             try:
-                return listen(self.client, stop=stop, timeout=timeout, issues=self.event_issues)
+                stream = listen(self.client, stop=stop, timeout=timeout, issues=self.event_issues)
             except OSError as exc:  # ws4py connects with a plain socket
                 raise ConnectionError(str(exc)) from exc
+        self._streams.append(stream)
+        return stream
 
     # -- lifecycle --------------------------------------------------------------------------------
 

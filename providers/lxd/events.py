@@ -105,8 +105,33 @@ class _Listener(WebSocketBaseClient):
         self.inbox.put(None)
 
 
+class EventStream:
+    """The events of one subscription, in order; ``close()`` ends it even if never read."""
+
+    def __init__(self, socket: _Listener, reader: threading.Thread, events: Iterator[ObservedEvent]):
+        self._socket, self._reader, self._events = socket, reader, events
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> ObservedEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()
+        _hang_up(self._socket, self._reader)
+
+
+def _hang_up(socket: _Listener, reader: threading.Thread) -> None:
+    try:
+        socket.close()
+    except Exception:  # noqa: BLE001 - the socket may already be gone
+        pass
+    reader.join(timeout=2)
+
+
 def listen(client, stop: threading.Event | None = None, timeout: float | None = None,
-           issues: list[str] | None = None) -> Iterator[ObservedEvent]:
+           issues: list[str] | None = None) -> EventStream:
     """Subscribe now (before returning) and return the iterator of events that follows.
 
     Connecting before the first ``next()`` matters: a caller that starts listening and then acts
@@ -119,7 +144,7 @@ def listen(client, stop: threading.Event | None = None, timeout: float | None = 
     socket.connect()
     reader = threading.Thread(target=socket.run, name="lxd-events", daemon=True)
     reader.start()
-    return _drain(socket, reader, stop, timeout, issues)
+    return EventStream(socket, reader, _drain(socket, reader, stop, timeout, issues))
 
 
 def _drain(socket: _Listener, reader: threading.Thread, stop, timeout, issues) -> Iterator[ObservedEvent]:
@@ -149,8 +174,4 @@ def _drain(socket: _Listener, reader: threading.Thread, stop, timeout, issues) -
             if event is not None:
                 yield event
     finally:
-        try:
-            socket.close()
-        except Exception:  # noqa: BLE001 - the socket may already be gone
-            pass
-        reader.join(timeout=2)
+        _hang_up(socket, reader)

@@ -211,3 +211,27 @@ def test_the_demo_connects_the_local_lxd(lxd_socket):
                 if instance.status != "Stopped":
                     instance.stop(force=True, wait=True)
                 instance.delete(wait=True)
+
+
+def test_a_refresh_reads_the_instance_list_once_for_inventory_and_samples(lxd_driver, lxd_project, launch,
+                                                                           monkeypatch):
+    project = lxd_project("one")
+    launch(project, "c1")
+    calls = []
+    fetch = lxd_driver._instances
+    monkeypatch.setattr(lxd_driver, "_instances", lambda: calls.append(1) or fetch())
+    inventory = lxd_driver.inventory()
+    samples = {s.external_id: s for s in lxd_driver.samples()}
+    assert len(calls) == 1 and samples[f"{project}/c1"].at == inventory.observed_at
+    lxd_driver.samples()
+    assert len(calls) == 2  # a later call reads afresh
+
+
+def test_closing_the_driver_ends_an_unread_event_stream(lxd_socket):
+    from providers.lxd.driver import LXDDriver
+
+    driver = LXDDriver({"endpoint": lxd_socket})
+    stream = driver.events()
+    driver.close()
+    assert stream._socket.terminated and not stream._reader.is_alive()
+    assert list(stream) == []
