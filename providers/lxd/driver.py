@@ -8,9 +8,11 @@ are passed on as labels for mapping rules. LXD projects are reported as the plat
 (so they can be mapped to Glasspane projects, or created with ``auto_create_projects``) and their
 limits as quotas through the provider-neutral quota contract (``providers.lxd.quotas``).
 
-Cost per refresh: ``/1.0``, ``/1.0/resources``, one ``/1.0/instances?recursion=2&all-projects``
-(every instance with its state, so sizes and samples need no call per instance), one project list
-and one project state call per project. ``samples()`` reuses the instance listing.
+Cost per refresh: ``/1.0``, ``/1.0/resources``, one ``/1.0/instances?recursion=1&all-projects``
+(every instance with its config, devices and status: no call per instance), one project list and
+one project state call per project; ``samples()`` is one ``recursion=2`` listing, which adds each
+instance's state. Measured here (2 busy cores, LXD 5.0.2): 50 running containers list in ~25 ms
+without state and ~3.5 s with it; LXD gathers state per instance from cgroups and namespaces.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class LXDDriver(Driver):
         Setting("client_key", secret=True, help="client private key, PEM"),
         Setting("server_cert", secret=True, help="the server's certificate to pin, PEM (https endpoints)"),
         Setting("trust_password", secret=True,
-                help="the server's core.trust_password, used once to have the client certificate trusted"),
+                help="the server's core.trust_password (or a trust token on LXD 5.21+), used once to have the client certificate trusted"),
     )
     capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS,
                               Capability.APPLY_QUOTA, Capability.EVENTS})
@@ -102,9 +104,6 @@ class LXDDriver(Driver):
         #: unreadable events the last ``events()`` stream skipped
         self.event_issues: list[str] = []
         self._host_memory: int | None = None
-        #: the instance listing ``inventory()`` fetched, for the ``samples()`` call that follows it
-        #: in the same refresh (taken once: a later call fetches afresh)
-        self._listing: tuple[list, datetime] | None = None
         self._streams: list = []
 
     @classmethod
@@ -176,8 +175,11 @@ class LXDDriver(Driver):
                       details={"version": env.get("server_version"), "api_version": server.get("api_version"),
                                "driver": env.get("driver"), "server_name": env.get("server_name")})
 
-    def _instances(self) -> list[Mapping[str, Any]]:
-        listing = self._get(self.client.api.instances, "the instance list", recursion=2, **{"all-projects": "true"})
+    def _instances(self, with_state: bool = False) -> list[Mapping[str, Any]]:
+        """Every instance of every project; ``with_state`` adds each one's state (recursion=2),
+        which costs LXD tens of milliseconds per running instance (cgroups, network namespaces)."""
+        listing = self._get(self.client.api.instances, "the instance list", recursion=2 if with_state else 1,
+                            **{"all-projects": "true"})
         if not isinstance(listing, list):
             raise ProviderDataError(f"LXD at {self.endpoint} answered the instance list with {type(listing).__name__}")
         return listing
@@ -197,7 +199,6 @@ class LXDDriver(Driver):
             skipped.append(f"host resources not read ({exc}): host size and percentage memory limits unknown")
         listing = self._instances()
         observed_at = utcnow()
-        self._listing = (listing, observed_at)
         try:
             host = host_resource(server, resources_doc, endpoint=self.endpoint,
                                  host_name=self.settings.get("host_resource"))
@@ -253,13 +254,9 @@ class LXDDriver(Driver):
     # -- samples ----------------------------------------------------------------------------------
 
     def samples(self, external_ids: Iterable[str] | None = None) -> list[UtilizationSample]:
-        """Samples from the instance listing (with state): the one the refresh's inventory just
-        fetched, else a fresh one."""
-        if self._listing is not None:
-            (listing, at), self._listing = self._listing, None
-        else:
-            listing = self._instances()
-            at = utcnow()
+        """Samples from one instance listing with state (``recursion=2``)."""
+        listing = self._instances(with_state=True)
+        at = utcnow()
         wanted = set(external_ids) if external_ids is not None else None
         self.sample_issues = []
         result = []

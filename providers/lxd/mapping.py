@@ -305,9 +305,9 @@ def instance_resource(document: Mapping[str, Any], *, host_external_id: str, pro
         "root_disk_size": (root or {}).get("size") or "unlimited",
         "base_image": config.get("volatile.base_image", ""),
         "uuid": config.get("volatile.uuid", ""),
-        "pid": state.get("pid"),
-        "processes": state.get("processes"),
     }
+    if state:  # only in a listing with state (recursion=2)
+        properties.update(pid=state.get("pid"), processes=state.get("processes"))
     return ObservedResource(
         external_id=external_id(project, name),
         kind=kind,

@@ -213,18 +213,15 @@ def test_the_demo_connects_the_local_lxd(lxd_socket):
                 instance.delete(wait=True)
 
 
-def test_a_refresh_reads_the_instance_list_once_for_inventory_and_samples(lxd_driver, lxd_project, launch,
-                                                                           monkeypatch):
+def test_inventory_lists_without_state_and_samples_with_it(lxd_driver, lxd_project, launch, monkeypatch):
     project = lxd_project("one")
     launch(project, "c1")
     calls = []
     fetch = lxd_driver._instances
-    monkeypatch.setattr(lxd_driver, "_instances", lambda: calls.append(1) or fetch())
-    inventory = lxd_driver.inventory()
-    samples = {s.external_id: s for s in lxd_driver.samples()}
-    assert len(calls) == 1 and samples[f"{project}/c1"].at == inventory.observed_at
-    lxd_driver.samples()
-    assert len(calls) == 2  # a later call reads afresh
+    monkeypatch.setattr(lxd_driver, "_instances", lambda with_state=False: calls.append(with_state) or fetch(with_state))
+    assert by_id(lxd_driver.inventory())[f"{project}/c1"].state == State.RUNNING  # from the listing's status
+    assert f"{project}/c1" in {s.external_id for s in lxd_driver.samples()}
+    assert calls == [False, True]
 
 
 def test_closing_the_driver_ends_an_unread_event_stream(lxd_socket):
