@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import pylxd.exceptions
+from ws4py.exc import HandshakeError
 
 from providers.base import (
     Action,
@@ -289,6 +290,8 @@ class LXDDriver(Driver):
                 stream = listen(self.client, stop=stop, timeout=timeout, issues=self.event_issues)
             except OSError as exc:  # ws4py connects with a plain socket
                 raise ConnectionError(str(exc)) from exc
+            except HandshakeError as exc:
+                raise ProviderError(f"LXD at {self.endpoint} refused the event stream: {exc}") from None
         self._streams.append(stream)
         return stream
 
