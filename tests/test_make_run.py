@@ -68,7 +68,8 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
         pytest.fail("make is not installed (Debian's make package)")
     clone = clean_clone(tmp_path / "clone")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    # a fresh machine's environment: none of the suite's switches (CI's LXD socket, GLASSPANE_CI, ...)
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED and not k.startswith("GLASSPANE_")}
     env.update(PORT=str(port), SIM_PORT=str(free_port()), PYTHONPATH=str(clone), WEB_WORKERS="2")
     log = tmp_path / "make-run.log"
     with open(log, "wb") as out:
