@@ -50,10 +50,9 @@ def test_admitted_request_is_202_with_location_under_gunicorn(member_token, tmp_
 
 
 def test_readyz_is_503_naming_the_broker_when_it_is_down(client, monkeypatch):
-    from portal.celery import app
-
     assert client.get("/readyz").status_code == 200
-    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens on port 1
+    # Celery reads this variable before its settings; nothing listens on port 1
+    monkeypatch.setenv("CELERY_BROKER_WRITE_URL", "redis://127.0.0.1:1/0")
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "ok", "broker": "unreachable"}
