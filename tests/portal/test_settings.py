@@ -62,16 +62,26 @@ def test_production_pools_postgresql_connections_and_shares_a_redis_cache(tmp_pa
     assert got["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
     assert got["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert got["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/6"
-    off = settings_of({**env, "GLASSPANE_DB_POOL": "0"}, "DATABASES")
-    assert "pool" not in off["DATABASES"]["default"].get("OPTIONS", {})
 
 
-def test_development_cache_stays_in_memory_and_a_bad_cache_url_is_named(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "GLASSPANE_VAR_DIR": str(tmp_path)}
-    env.pop("GLASSPANE_CACHE_URL", None)
-    assert settings_of(env, "CACHES")["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
+def test_the_pool_is_postgresql_only_and_zero_turns_it_off():
+    from portal.settings.base import use_connection_pool
+
+    sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x", "CONN_MAX_AGE": 60}}
+    use_connection_pool(sqlite, 4)
+    assert "OPTIONS" not in sqlite["default"] and sqlite["default"]["CONN_MAX_AGE"] == 60
+    off = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x", "CONN_MAX_AGE": 60}}
+    use_connection_pool(off, 0)
+    assert "OPTIONS" not in off["default"]
+
+
+def test_development_cache_stays_in_memory_and_a_bad_cache_url_is_named(tmp_path, settings):
+    if not os.environ.get("GLASSPANE_CACHE_URL"):
+        assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "GLASSPANE_VAR_DIR": str(tmp_path),
+           "GLASSPANE_CACHE_URL": "memcached://x"}
     proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
-                          env={**env, "GLASSPANE_CACHE_URL": "memcached://x"}, timeout=60)
+                          env=env, timeout=60)
     assert proc.returncode != 0 and "GLASSPANE_CACHE_URL must be a redis:// URL, got 'memcached://x'" in proc.stderr
 
 
