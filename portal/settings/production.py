@@ -28,3 +28,6 @@ X_FRAME_OPTIONS = "DENY"
 # every web and worker process keeps a small pool of PostgreSQL connections
 GLASSPANE_DB_POOL = env.int("GLASSPANE_DB_POOL", default=4)
 use_connection_pool(DATABASES, GLASSPANE_DB_POOL)
+
+# load balancers probe the web machines directly over plain HTTP: the probes answer, never redirect
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

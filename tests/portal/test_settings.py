@@ -57,7 +57,8 @@ def settings_of(env: dict, *names: str) -> dict:
 
 def test_production_pools_postgresql_connections_and_shares_a_redis_cache(tmp_path):
     env = {**production_env(tmp_path), "DATABASE_URL": "postgres://glasspane@db.internal:5432/glasspane"}
-    got = settings_of(env, "DATABASES", "CACHES")
+    got = settings_of(env, "DATABASES", "CACHES", "SECURE_REDIRECT_EXEMPT")
+    assert sorted(got["SECURE_REDIRECT_EXEMPT"]) == ["^healthz$", "^readyz$"]  # probes over plain HTTP
     assert got["DATABASES"]["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
     assert got["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
     assert got["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
