@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 
 from metering import access, quotas, tasks
 from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.focus import focus_rows
 from metering.choices import ChangeSource, QuotaKey, Role
 from metering.export import csv_stream, usage_rows
 from metering.filtersets import (
@@ -51,7 +52,7 @@ from metering.models import (
 from metering.quotas import limits as limits_module
 from metering.reports import usage_report
 from portal.api import serializers as s
-from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer
+from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer, FOCUSRenderer
 from portal.api.pagination import ResourceCursorPagination
 from portal.api.permissions import IsStaff, ProjectRole, TokenScope
 from portal.api.query import StrictQueryParams
@@ -66,6 +67,8 @@ PERIOD_PARAMS = [
                                  "after start"),
     OpenApiParameter("tz", OpenApiTypes.STR, description="IANA timezone of the dates (default UTC)"),
 ]
+STATEMENT_FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "focus"],
+                                          description="csv streams the statement; focus streams FOCUS 1.0 rows")
 FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
                                 description="csv streams the export instead of JSON")
 
@@ -419,8 +422,9 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
 @extend_schema_view(
     list=extend_schema(summary="Issued statements of the projects you can see"),
-    retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it",
-                           parameters=[FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
+    retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it, ?format=focus streams "
+                                   "FinOps FOCUS 1.0 rows",
+                           parameters=[STATEMENT_FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
 )
 class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
     serializer_class = s.StatementSerializer
@@ -433,11 +437,16 @@ class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveMo
     def get_renderers(self):
         renderers = super().get_renderers()
         if self.action == "retrieve":
-            renderers.append(CSVRenderer())
+            renderers += [CSVRenderer(), FOCUSRenderer()]
         return renderers
 
     def retrieve(self, request, pk=None):
         statement = self.get_object()
+        if request.accepted_renderer.format == "focus":
+            response = StreamingHttpResponse(csv_stream(focus_rows(statement)), content_type="text/csv; charset=utf-8")
+            name = f"focus-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
         if request.accepted_renderer.format == "csv":
             response = StreamingHttpResponse(csv_stream(statement_rows(statement)),
                                              content_type="text/csv; charset=utf-8")

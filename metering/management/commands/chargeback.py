@@ -1,5 +1,5 @@
 """``chargeback --project SLUG | --all-projects  --period YYYY-MM | --start D --end D
-[--format csv|json] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
+[--format csv|json|focus] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from metering import periods
 from metering.chargeback import statements
 from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.focus import focus_rows
 from metering.chargeback.rates import NoRatePlan
 from metering.export import csv_stream
 from metering.models import Project
@@ -27,7 +28,8 @@ class Command(GlasspaneCommand):
         parser.add_argument("--start", metavar="YYYY-MM-DD")
         parser.add_argument("--end", metavar="YYYY-MM-DD", help="exclusive")
         parser.add_argument("--tz", metavar="ZONE", help="timezone of the dates (default UTC)")
-        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument("--format", choices=["csv", "json", "focus"], default="csv",
+                            help="focus: FinOps FOCUS 1.0 cost and usage rows (CSV)")
         parser.add_argument("--issue", action="store_true", help="freeze the statement as the next revision")
         parser.add_argument("--showback", action="store_true", help="quantities only, whatever the billing mode")
 
@@ -47,6 +49,14 @@ class Command(GlasspaneCommand):
         if format == "json":
             data = [statement_json(st) for st in results]
             self.stdout.write(json.dumps(data[0] if project else data, indent=2))
+            return
+        if format == "focus":  # one dataset: a header, then every project's rows
+            for i, st in enumerate(results):
+                rows = focus_rows(st)
+                if i:
+                    next(rows)
+                for line in csv_stream(rows):
+                    self.stdout.write(line, ending="")
             return
         for i, st in enumerate(results):
             if i:
