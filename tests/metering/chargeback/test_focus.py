@@ -99,7 +99,7 @@ def test_api_and_page_stream_the_same_rows(month, project, client, django_user_m
     assert api.status_code == 200 and 'filename="focus-alpha-2026-11-01-r1.csv"' in api["Content-Disposition"]
     body = b"".join(api.streaming_content).decode()
     assert body == focus_of(st)
-    page = client.get(f"/projects/alpha/chargeback/?period=2026-11&revision=1&format=focus")
+    page = client.get("/projects/alpha/chargeback/?period=2026-11&revision=1&format=focus")
     assert page.status_code == 200 and b"".join(page.streaming_content).decode() == body
     html = client.get("/projects/alpha/chargeback/?period=2026-11").content.decode()
     assert "format=focus" in html and "Download FOCUS" in html
