@@ -12,6 +12,7 @@ from metering.models.chargeback import (
     StatementLine,
 )
 from metering.models.inventory import MappingRule, Resource
+from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
     UNLIMITED,
     ProvisionRequest,
@@ -33,6 +34,8 @@ from metering.models.usage import (
 
 __all__ = [
     "UNLIMITED",
+    "BudgetAlert",
+    "BudgetAlertPolicy",
     "ExternalProject",
     "FixedCost",
     "HostCost",
@@ -51,6 +54,8 @@ __all__ = [
     "Rate",
     "RatePlan",
     "RefreshRun",
+    "ReportRun",
+    "ReportSubscription",
     "Reservation",
     "Resource",
     "Statement",
