@@ -10,6 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.metering.chargeback.conftest import ledger  # noqa: F401 - the chargeback tests' ledger fixture
+
 
 def free_port() -> int:
     with socket.socket() as s:

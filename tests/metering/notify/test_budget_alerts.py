@@ -9,7 +9,7 @@ from metering.choices import QuotaKey, Role
 from metering.models import BudgetAlert, BudgetAlertPolicy, Membership, Quota
 from metering.notify import budgets, channels
 from tests.conftest import vm
-from tests.metering.chargeback.conftest import NOV, day, ledger, make_plan  # noqa: F401 - fixture
+from tests.metering.chargeback.conftest import NOV, day, make_plan
 
 pytestmark = pytest.mark.django_db
 
