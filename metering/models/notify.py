@@ -5,12 +5,37 @@ constraint is what makes "once per period and per threshold" hold under concurre
 ``ReportRun`` rows likewise make a scheduled report go out once per period.
 """
 
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
 
 from metering.models.tenancy import Project
 
 DEFAULT_THRESHOLDS = [50, 75, 90, 100]
+
+
+def split_addresses(text: str) -> list[str]:
+    return [a.strip() for a in (text or "").replace(";", ",").split(",") if a.strip()]
+
+
+def check_addresses(text: str, *, required: bool) -> None:
+    """Every comma-separated address valid (one error naming the bad ones); at least one if required."""
+    addresses = split_addresses(text)
+    if required and not addresses:
+        raise ValidationError("give at least one email address")
+    bad = []
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(f"not an email address: {', '.join(repr(b[:80]) for b in bad[:5])}")
+    if len(addresses) > 50:
+        raise ValidationError(f"at most 50 addresses, got {len(addresses)}")
 
 
 def default_thresholds() -> list[int]:
@@ -40,6 +65,19 @@ class BudgetAlertPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"budget alerts of {self.project}"
+
+    def clean(self):
+        errors = {}
+        values = self.thresholds
+        if not isinstance(values, list) or not values or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000 for v in values):
+            errors["thresholds"] = "a list of whole percentages from 1 to 1000, e.g. [50, 75, 90, 100]"
+        try:
+            check_addresses(self.extra_emails, required=False)
+        except ValidationError as exc:
+            errors["extra_emails"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
 
 class BudgetAlert(models.Model):
@@ -97,7 +135,20 @@ class ReportSubscription(models.Model):
 
     @property
     def recipient_list(self) -> list[str]:
-        return [a.strip() for a in self.recipients.replace(";", ",").split(",") if a.strip()]
+        return split_addresses(self.recipients)
+
+    def clean(self):
+        errors = {}
+        try:
+            check_addresses(self.recipients, required=True)
+        except ValidationError as exc:
+            errors["recipients"] = exc.messages
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = f"unknown timezone {self.timezone[:64]!r}: use an IANA name like Europe/Berlin"
+        if errors:
+            raise ValidationError(errors)
 
 
 class ReportRun(models.Model):

@@ -20,7 +20,7 @@ from django.utils import timezone
 from metering.chargeback.costs import CostSummary, budget_of, month_of, month_to_date
 from metering.choices import Role
 from metering.models import BudgetAlert, BudgetAlertPolicy, Membership, Project
-from metering.models.notify import DEFAULT_THRESHOLDS, AlertBasis
+from metering.models.notify import DEFAULT_THRESHOLDS, AlertBasis, split_addresses
 
 
 def policy_of(project: Project) -> BudgetAlertPolicy:
@@ -92,7 +92,7 @@ def recipients(project: Project, policy: BudgetAlertPolicy) -> list[str]:
     if policy.email_admins:
         out |= set(Membership.objects.filter(project=project, role=Role.ADMIN).exclude(user__email="")
                    .values_list("user__email", flat=True))
-    out |= {a.strip() for a in policy.extra_emails.replace(";", ",").split(",") if a.strip()}
+    out |= set(split_addresses(policy.extra_emails))
     return sorted(out)
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -22,6 +23,7 @@ from metering.chargeback.rates import parse_tiers
 from metering.choices import QuotaKey, Role
 from metering.models import (
     UNLIMITED,
+    BudgetAlert,
     Membership,
     Project,
     ProvisionRequest,
@@ -29,6 +31,7 @@ from metering.models import (
     Rate,
     RatePlan,
     RefreshRun,
+    ReportSubscription,
     Resource,
     Statement,
     UtilizationRollup,
@@ -618,3 +621,37 @@ class RatePlanSerializer(StrictModelSerializer):
             instance.save()
             self._save_rates(instance, rates)
         return instance
+
+
+# -- budget alerts and report subscriptions ------------------------------------------------------------
+
+
+class ReportSubscriptionSerializer(StrictModelSerializer):
+    project = VisibleProjectField(at_least=Role.ADMIN, allow_null=True, required=False,
+                                  help_text="project slug (you must be its admin); null: every project (staff)")
+
+    class Meta:
+        model = ReportSubscription
+        fields = ["id", "project", "kind", "frequency", "timezone", "recipients", "enabled", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs):
+        """The model's own rules (addresses, timezone): the same words as the page and the admin."""
+        candidate = ReportSubscription(**{**({f: getattr(self.instance, f) for f in
+                                              ("project", "kind", "frequency", "timezone", "recipients", "enabled")}
+                                             if self.instance else {}), **attrs})
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class BudgetAlertSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = BudgetAlert
+        fields = ["id", "project", "period_start", "basis", "threshold", "budget", "amount", "currency", "fired_at",
+                  "deliveries"]
+        read_only_fields = fields

@@ -22,6 +22,8 @@ router.register("quota-breaches", views.QuotaBreachViewSet, basename="quota-brea
 router.register("provision-requests", views.ProvisionRequestViewSet, basename="provision-request")
 router.register("statements", views.StatementViewSet, basename="statement")
 router.register("rate-plans", views.RatePlanViewSet, basename="rate-plan")
+router.register("report-subscriptions", views.ReportSubscriptionViewSet, basename="report-subscription")
+router.register("budget-alerts", views.BudgetAlertViewSet, basename="budget-alert")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

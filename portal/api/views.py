@@ -40,6 +40,7 @@ from metering.filtersets import (
     StatementFilterSet,
 )
 from metering.models import (
+    BudgetAlert,
     Membership,
     ProvisionRequest,
     QuotaBreach,
@@ -49,6 +50,7 @@ from metering.models import (
     Statement,
     UtilizationRollup,
 )
+from metering.notify import access as notify_access
 from metering.quotas import limits as limits_module
 from metering.reports import usage_report
 from portal.api import serializers as s
@@ -475,6 +477,50 @@ class RatePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             plan.delete()
         except ProtectedError:
             raise ValidationError({"detail": ["the plan is assigned to projects; end those assignments first"]}) from None
+
+
+# -- budget alerts and report subscriptions -------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Report subscriptions of the projects you administer (staff: all)"),
+    retrieve=extend_schema(summary="One report subscription"),
+    create=extend_schema(summary="Subscribe addresses to a weekly or monthly report (project admins; "
+                                 "every project: staff)"),
+    update=extend_schema(summary="Replace a report subscription"),
+    partial_update=extend_schema(summary="Change a report subscription"),
+    destroy=extend_schema(summary="Remove a report subscription"),
+)
+class ReportSubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                                mixins.UpdateModelMixin, mixins.DestroyModelMixin, GlasspaneViewSet):
+    serializer_class = s.ReportSubscriptionSerializer
+
+    def get_queryset(self):
+        return notify_access.manageable_subscriptions(self.request.user).order_by("pk")
+
+    def perform_create(self, serializer):
+        project = serializer.validated_data.get("project")
+        if not notify_access.may_manage(self.request.user, project):
+            raise PermissionDenied("Only staff may subscribe to reports of every project.")
+        serializer.save(created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        project = serializer.validated_data.get("project", serializer.instance.project)
+        if not notify_access.may_manage(self.request.user, project):
+            raise PermissionDenied("Only staff may subscribe to reports of every project.")
+        serializer.save()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Budget thresholds fired in the projects you can see"),
+    retrieve=extend_schema(summary="One fired budget threshold with the numbers that fired it"),
+)
+class BudgetAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.BudgetAlertSerializer
+
+    def get_queryset(self):
+        qs = BudgetAlert.objects.select_related("project").order_by("-fired_at", "-pk")
+        return access.scope(qs, self.request.user)
 
 
 @csrf_exempt  # it changes nothing; a CSRF refusal here would be an HTML 403 instead of the JSON 404

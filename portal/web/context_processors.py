@@ -39,6 +39,7 @@ def navigation(request) -> dict:
         nav.append(_item(request, "Chargeback", statement, prefix=statement))
         if role in (Role.ADMIN, "staff"):
             nav.append(_item(request, "Members", reverse("web:project_members", args=[project.slug])))
+            nav.append(_item(request, "Reports", reverse("web:project_reports", args=[project.slug])))
     nav.append(_item(request, "Inventory", reverse("web:inventory"), prefix=reverse("web:inventory")))
     if user.is_staff:
         nav.append(_item(request, "Providers", reverse("web:provider_list"), prefix=reverse("web:provider_list")))

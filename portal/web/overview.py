@@ -92,6 +92,7 @@ def project_overview(request, slug: str):
         ],
         "limits": panels.limits(project, cost),
         "breaches": panels.open_breaches(project),
+        "budget_alerts": panels.budget_alerts(project),
         "cost": cost,
         "daily_chart": daily,
         "has_usage": any(any(v for v in values) for values in series.values()),

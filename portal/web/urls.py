@@ -11,6 +11,7 @@ from portal.web import (
     preferences,
     providers,
     quotas,
+    reports,
     resources,
 )
 
@@ -36,4 +37,5 @@ urlpatterns = [
     path("projects/<slug:slug>/chargeback/", chargeback.project_chargeback, name="project_chargeback"),
     path("projects/<slug:slug>/chargeback/issue/", chargeback.issue_statement, name="chargeback_issue"),
     path("projects/<slug:slug>/members/", members.project_members, name="project_members"),
+    path("projects/<slug:slug>/reports/", reports.project_reports, name="project_reports"),
 ]

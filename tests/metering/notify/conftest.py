@@ -24,6 +24,7 @@ class Inbox:
 
     def __init__(self):
         self.messages = []
+        self.port = 0
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -37,6 +38,7 @@ def smtp(settings):
     """A real SMTP server on 127.0.0.1; Django's SMTP backend pointed at it."""
     inbox = Inbox()
     port = free_port()
+    inbox.port = port
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
