@@ -655,3 +655,27 @@ class BudgetAlertSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "period_start", "basis", "threshold", "budget", "amount", "currency", "fired_at",
                   "deliveries"]
         read_only_fields = fields
+
+
+class LabelQuerySerializer(PeriodQuerySerializer):
+    """``key`` (and optionally ``key2``) over [start, end)."""
+
+    key = StrictCharField(max_length=253, help_text="the label key to group by, e.g. team")
+    key2 = StrictCharField(max_length=253, required=False, help_text="a second key, nested under the first")
+
+
+class LabelBucketSerializer(serializers.Serializer):
+    values = serializers.ListField(child=serializers.CharField())
+    resources = serializers.IntegerField(source="resource_count")
+    measures = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=6))
+    cost = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2),
+                                 help_text="currency -> amount")
+
+
+class LabelReportSerializer(serializers.Serializer):
+    keys = serializers.ListField(child=serializers.CharField())
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    buckets = LabelBucketSerializer(many=True)
+    totals = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
+    unpriced = serializers.ListField(child=serializers.CharField(), help_text="projects without a rate plan")

@@ -28,6 +28,7 @@ router.register("budget-alerts", views.BudgetAlertViewSet, basename="budget-aler
 urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/quota-defaults/", views.QuotaDefaultsView.as_view(), name="quota-defaults"),
+    path("api/v1/costs-by-label/", views.CostByLabelView.as_view(), name="costs-by-label"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("metrics", metrics.metrics, name="metrics"),

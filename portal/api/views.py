@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metering import access, quotas, tasks
+from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.choices import ChangeSource, QuotaKey, Role
@@ -521,6 +522,26 @@ class BudgetAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Glass
     def get_queryset(self):
         qs = BudgetAlert.objects.select_related("project").order_by("-fired_at", "-pk")
         return access.scope(qs, self.request.user)
+
+
+class CostByLabelView(StrictQueryParams, APIView):
+    """Usage and cost of the projects you can see, grouped by one label key or two nested."""
+
+    permission_classes = BASE_PERMISSIONS
+    query_params = {None: ("key", "key2", "start", "end", "tz")}
+
+    @extend_schema(summary="Usage and cost grouped by a label key (or two); unlabelled and fixed costs apart",
+                   parameters=[s.LabelQuerySerializer], responses={200: s.LabelReportSerializer})
+    def get(self, request):
+        query = s.LabelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["range"]
+        keys = [query.validated_data["key"], query.validated_data.get("key2", "")]
+        try:
+            report = cost_by_label(keys, start, end, projects=access.visible_projects(request.user))
+        except LabelReportError as exc:
+            raise ValidationError({"key": [str(exc)]}) from None
+        return Response(s.LabelReportSerializer(report).data)
 
 
 @csrf_exempt  # it changes nothing; a CSRF refusal here would be an HTML 403 instead of the JSON 404

@@ -104,6 +104,7 @@ MATRIX = [
     ("report-subscription-detail", "delete", "A", 401, 404, 404, 204, 204, 403),
     ("report-subscription-detail", "delete", "B", 401, 404, 404, 404, 204, 403),
     ("budget-alert-list",         "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("costs-by-label",            "get",    "-", 401, 200, 200, 200, 200, 200),
     ("budget-alert-detail",       "get",    "A", 401, 200, 200, 200, 200, 200),
     ("budget-alert-detail",       "get",    "B", *N),
 ]
@@ -112,7 +113,7 @@ SLUG = {"A": "alpha", "B": "bravo"}
 
 
 def kwargs_for(route: str, obj: str, w) -> dict:
-    if route.endswith("-list") or route == "quota-defaults":
+    if route.endswith("-list") or route in ("quota-defaults", "costs-by-label"):
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
@@ -131,6 +132,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
     """The query (GET) or a valid body (writes) of each route."""
     if route in ("project-usage", "resource-utilization"):
         return PERIOD
+    if route == "costs-by-label":
+        return {**PERIOD, "key": "team"}
     bodies = {
         ("project-list", "post"): {"slug": "charlie", "name": "Charlie"},
         ("project-detail", "put"): {"slug": SLUG.get(obj), "name": "Renamed"},
