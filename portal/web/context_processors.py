@@ -32,6 +32,8 @@ def navigation(request) -> dict:
     project = selected_project(request)
     role = access.role(user, project) if project is not None else ("staff" if user.is_staff else None)
     nav = []
+    if user.is_staff:
+        nav.append(_item(request, "All projects", reverse("web:home")))
     if project is not None:
         overview = reverse("web:project_overview", args=[project.slug])
         nav.append(_item(request, "Overview", overview))
