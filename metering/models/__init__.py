@@ -22,6 +22,7 @@ from metering.models.quotas import (
     QuotaDefault,
     Reservation,
 )
+from metering.models.recommendations import RecommendationDecision
 from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
     ExternalProject,
@@ -52,6 +53,7 @@ __all__ = [
     "QuotaBreach",
     "QuotaDefault",
     "Rate",
+    "RecommendationDecision",
     "RatePlan",
     "RefreshRun",
     "ReportRun",

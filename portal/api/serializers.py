@@ -679,3 +679,35 @@ class LabelReportSerializer(serializers.Serializer):
     buckets = LabelBucketSerializer(many=True)
     totals = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
     unpriced = serializers.ListField(child=serializers.CharField(), help_text="projects without a rate plan")
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    project = StrictCharField(required=False, max_length=63, help_text="a project slug (default: every project "
+                                                                         "you can see)")
+    window = serializers.ChoiceField(choices=[14, 30], required=False, default=14, help_text="days of utilization")
+
+
+class RecommendationSerializer(serializers.Serializer):
+    resource = serializers.IntegerField(source="resource.pk")
+    name = serializers.CharField(source="resource.name")
+    project = serializers.CharField(source="resource.project.slug")
+    provider = serializers.CharField(source="resource.account.name")
+    kind = serializers.CharField()
+    suggestion = serializers.CharField()
+    evidence = serializers.DictField()
+    suggested_vcpus = serializers.DecimalField(source="suggested.vcpus", max_digits=12, decimal_places=3,
+                                               allow_null=True, default=None)
+    suggested_ram_mb = serializers.IntegerField(source="suggested.ram_mb", allow_null=True, default=None)
+    suggested_flavor = serializers.CharField(source="suggested.flavor", allow_null=True, default=None)
+    monthly_saving = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+
+
+class RecommendationDecisionSerializer(serializers.Serializer):
+    resource = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["idle", "oversized", "stopped_with_disks"])
+    action = serializers.ChoiceField(choices=["dismiss", "snooze"])
+    until = serializers.DateTimeField(required=False, help_text="required for a snooze")
+    note = StrictCharField(required=False, allow_blank=True, max_length=500)
+    id = serializers.IntegerField(read_only=True)
+    at = serializers.DateTimeField(read_only=True)

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metering import access, quotas, tasks
+from metering import recommendations as recommendations_module
 from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
@@ -542,6 +543,51 @@ class CostByLabelView(StrictQueryParams, APIView):
         except LabelReportError as exc:
             raise ValidationError({"key": [str(exc)]}) from None
         return Response(s.LabelReportSerializer(report).data)
+
+
+class RecommendationsView(StrictQueryParams, APIView):
+    """Idle, oversized and long-stopped VMs and containers of the projects you can see."""
+
+    permission_classes = BASE_PERMISSIONS
+    query_params = {None: ("project", "window")}
+
+    @extend_schema(summary="Rightsizing and idle recommendations with evidence and monthly savings",
+                   parameters=[s.RecommendationQuerySerializer], responses={200: s.RecommendationSerializer(many=True)})
+    def get(self, request):
+        query = s.RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        projects = access.visible_projects(request.user)
+        if query.validated_data.get("project"):
+            projects = projects.filter(slug=query.validated_data["project"])
+            if not projects.exists():
+                raise ValidationError({"project": ["no such project among those you can see"]})
+        recs = recommendations_module.recommend(list(projects), window_days=int(query.validated_data["window"]))
+        return Response(s.RecommendationSerializer(recs, many=True).data)
+
+
+class RecommendationDecisionView(APIView):
+    """Dismiss a recommendation for good, or snooze it until a date (members and admins; audited)."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(summary="Dismiss or snooze one recommendation", request=s.RecommendationDecisionSerializer,
+                   responses={201: s.RecommendationDecisionSerializer})
+    def post(self, request):
+        body = s.RecommendationDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        resource = access.scope(Resource.objects.filter(project__isnull=False), request.user).filter(
+            pk=data["resource"]).select_related("project").first()
+        if resource is None:
+            raise ValidationError({"resource": ["no such resource in a project you can see"]})
+        if not access.has_role(request.user, resource.project, Role.MEMBER):
+            raise PermissionDenied("Members and admins of the project decide on its recommendations.")
+        try:
+            decision = recommendations_module.decide(resource, data["kind"], data["action"], user=request.user,
+                                                     until=data.get("until"), note=data.get("note", ""))
+        except ValueError as exc:
+            raise ValidationError({"until": [str(exc)]}) from None
+        return Response({**body.data, "id": decision.pk, "at": decision.at}, status=status.HTTP_201_CREATED)
 
 
 @csrf_exempt  # it changes nothing; a CSRF refusal here would be an HTML 403 instead of the JSON 404

@@ -44,6 +44,7 @@ def navigation(request) -> dict:
             nav.append(_item(request, "Reports", reverse("web:project_reports", args=[project.slug])))
     nav.append(_item(request, "Inventory", reverse("web:inventory"), prefix=reverse("web:inventory")))
     nav.append(_item(request, "By label", reverse("web:cost_by_label")))
+    nav.append(_item(request, "Recommendations", reverse("web:recommendations")))
     if user.is_staff:
         nav.append(_item(request, "Providers", reverse("web:provider_list"), prefix=reverse("web:provider_list")))
         nav.append(_item(request, "Quotas", reverse("web:quota_list"), prefix=reverse("web:quota_list")))

@@ -105,6 +105,10 @@ MATRIX = [
     ("report-subscription-detail", "delete", "B", 401, 404, 404, 404, 204, 403),
     ("budget-alert-list",         "get",    "-", 401, 200, 200, 200, 200, 200),
     ("costs-by-label",            "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("recommendations",           "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("recommendation-decisions",  "post",   "A", 401, 403, 201, 201, 201, 403),
+    ("recommendation-decisions",  "post",   "B", 401, 400, 400, 400, 201, 403),
+    ("recommendation-decisions",  "post",   "U", 401, 400, 400, 400, 400, 403),
     ("budget-alert-detail",       "get",    "A", 401, 200, 200, 200, 200, 200),
     ("budget-alert-detail",       "get",    "B", *N),
 ]
@@ -113,7 +117,8 @@ SLUG = {"A": "alpha", "B": "bravo"}
 
 
 def kwargs_for(route: str, obj: str, w) -> dict:
-    if route.endswith("-list") or route in ("quota-defaults", "costs-by-label"):
+    if route.endswith("-list") or route in ("quota-defaults", "costs-by-label", "recommendations",
+                                            "recommendation-decisions"):
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
@@ -134,6 +139,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
         return PERIOD
     if route == "costs-by-label":
         return {**PERIOD, "key": "team"}
+    if route == "recommendation-decisions":
+        return {"resource": w.resources[obj].pk, "kind": "idle", "action": "dismiss"}
     bodies = {
         ("project-list", "post"): {"slug": "charlie", "name": "Charlie"},
         ("project-detail", "put"): {"slug": SLUG.get(obj), "name": "Renamed"},
