@@ -20,6 +20,7 @@ from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
     BudgetAlert,
     BudgetAlertPolicy,
+    ExchangeRate,
     ExternalProject,
     FixedCost,
     HostCost,
@@ -390,3 +391,13 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("__str__", "project", "kind", "frequency", "timezone", "recipients", "enabled")
     list_filter = ("kind", "frequency", "enabled")
     inlines = [ReportRunInline]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Dated exchange rates (1 base = rate quote); validated by ``ExchangeRate.clean``. A CSV loads
+    with ``manage.py exchange_rates import FILE``."""
+
+    list_display = ("base", "quote", "rate", "effective_from", "source")
+    list_filter = ("base", "quote")
+    date_hierarchy = "effective_from"

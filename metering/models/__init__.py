@@ -11,6 +11,7 @@ from metering.models.chargeback import (
     Statement,
     StatementLine,
 )
+from metering.models.currency import ExchangeRate
 from metering.models.inventory import MappingRule, Resource
 from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
@@ -37,6 +38,7 @@ __all__ = [
     "UNLIMITED",
     "BudgetAlert",
     "BudgetAlertPolicy",
+    "ExchangeRate",
     "ExternalProject",
     "FixedCost",
     "HostCost",

@@ -1,5 +1,5 @@
 """``chargeback --project SLUG | --all-projects  --period YYYY-MM | --start D --end D
-[--format csv|json|focus] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
+[--format csv|json|focus] [--currency CODE] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core.management.base import CommandError
 
 from metering import periods
 from metering.chargeback import statements
+from metering.chargeback.currency import NoExchangeRate, check_code, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.chargeback.rates import NoRatePlan
@@ -32,9 +33,19 @@ class Command(GlasspaneCommand):
                             help="focus: FinOps FOCUS 1.0 cost and usage rows (CSV)")
         parser.add_argument("--issue", action="store_true", help="freeze the statement as the next revision")
         parser.add_argument("--showback", action="store_true", help="quantities only, whatever the billing mode")
+        parser.add_argument("--currency", metavar="CODE",
+                            help="convert the CSV to this ISO 4217 currency with the dated exchange rates")
 
-    def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, **opts):
+    def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, currency=None,
+               **opts):
         lo, hi = self._period(period, start, end, tz)
+        if currency is not None:
+            try:
+                currency = check_code(currency)
+            except ValueError as exc:
+                raise self.usage_error(f"--currency: {exc}") from None
+            if format != "csv":
+                raise self.usage_error("--currency converts the CSV only; leave out --format or use --format csv")
         if project:
             scope = Project.objects.filter(slug=project).first()
             if scope is None:
@@ -61,7 +72,11 @@ class Command(GlasspaneCommand):
         for i, st in enumerate(results):
             if i:
                 self.stdout.write("\r\n", ending="")
-            for line in csv_stream(statement_rows(st)):
+            try:
+                rows = list(converted_rows(st, currency)) if currency else statement_rows(st)
+            except NoExchangeRate as exc:
+                raise CommandError(str(exc)) from None
+            for line in csv_stream(rows):
                 self.stdout.write(line, ending="")
 
     def _period(self, period, start, end, tz):
