@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
+    AllocationRule,
     BudgetAlert,
     BudgetAlertPolicy,
     ExchangeRate,
@@ -401,3 +402,12 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     list_display = ("base", "quote", "rate", "effective_from", "source")
     list_filter = ("base", "quote")
     date_hierarchy = "effective_from"
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(admin.ModelAdmin):
+    """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
+
+    list_display = ("name", "source", "method", "measure", "enabled")
+    list_filter = ("method", "enabled")
+    filter_horizontal = ("targets",)

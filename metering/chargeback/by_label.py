@@ -2,7 +2,8 @@
 
 Each project's statement for the period (the same lines its chargeback page shows) is split by
 resource; each resource's lines go to the bucket of its label values. Resources without the key
-go to ``UNLABELLED``; fixed costs, which belong to no resource, to ``FIXED``. Buckets hold money
+go to ``UNLABELLED``; fixed costs, which belong to no resource, to ``FIXED``; shared costs
+allocated between projects to ``ALLOCATED_BUCKET``. Buckets hold money
 per currency (a project's plan fixes its currency; converting is the report currency's job), so
 the buckets of one currency add up exactly to the sum of those projects' statement totals.
 
@@ -27,6 +28,7 @@ from providers.base import Kind
 
 UNLABELLED = "(unlabelled)"
 FIXED = "(fixed costs)"
+ALLOCATED_BUCKET = "(allocated)"
 MAX_DEPTH = 8
 MAX_KEYS = 2
 
@@ -131,12 +133,13 @@ def cost_by_label(keys: Iterable[str], start: datetime, end: datetime,
             continue
         for line in draft.lines:
             values = value_of.get(line.resource_id) if line.resource_id is not None else None
-            b = bucket(values or (FIXED,) * len(keys))
+            other = ALLOCATED_BUCKET if line.measure == "allocated" else FIXED
+            b = bucket(values or (other,) * len(keys))
             b.cost[draft.currency] += line.amount or Decimal(0)
         totals[draft.currency] += draft.total or Decimal(0)
 
     def order(b: Bucket):
-        special = any(v in (UNLABELLED, FIXED) for v in b.values)
+        special = any(v in (UNLABELLED, FIXED, ALLOCATED_BUCKET) for v in b.values)
         return (special, b.values)
 
     return LabelReport(keys, start, end, sorted(buckets.values(), key=order), dict(totals), unpriced)

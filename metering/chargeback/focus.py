@@ -19,7 +19,8 @@ How our statement maps:
 * ``SubAccountId``/``SubAccountName`` are the project; ``ResourceId`` our resource id,
   ``ResourceType`` the kind; ``SkuId`` the measure; ``Tags`` the resource's labels (JSON object).
 * ``ChargeCategory`` is ``Usage`` (``Usage-Based``) for metered lines and ``Purchase``
-  (``Recurring``) for fixed costs. ``ChargeClass`` stays null: a later revision re-issues the same
+  (``Recurring``) for fixed costs, ``Adjustment`` for shared costs allocated between projects
+  (``metering.chargeback.allocation``). ``ChargeClass`` stays null: a later revision re-issues the same
   month whole (FOCUS's "Correction" is for rows correcting an earlier billing period).
   ``SkuPriceId`` names the measure and the unit price that priced the line.
 * ``BillingAccountId``/``InvoiceIssuer``/``Provider``/``Publisher`` name this installation's
@@ -39,6 +40,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from metering.chargeback.allocation import ALLOCATED
 from metering.chargeback.engine import FIXED_COST
 from metering.chargeback.export import AnyStatement, _meta
 from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
@@ -125,7 +127,7 @@ def focus_rows(st: AnyStatement) -> Iterator[list]:
     revision = meta["revision"] or 0
     yield HEADER
     for line, labels in _labelled_lines(st):
-        fixed = line.measure == FIXED_COST
+        fixed, allocated = line.measure == FIXED_COST, line.measure == ALLOCATED
         amount = (Decimal(0) if line.amount is None else line.amount).quantize(minor)
         billed = Decimal(0).quantize(minor) if meta["showback"] else amount
         unit = UNITS.get(line.unit, line.unit)
@@ -135,10 +137,11 @@ def focus_rows(st: AnyStatement) -> Iterator[list]:
         provider = line.provider or org
         yield [
             None, billed, org, org, currency,
-            period_end, period_start, "Purchase" if fixed else "Usage", None, line.description or line.measure,
-            "Recurring" if fixed else "Usage-Based", utc(line.end or meta["end"]), utc(line.start or meta["start"]),
+            period_end, period_start, "Adjustment" if allocated else "Purchase" if fixed else "Usage", None,
+            line.description or line.measure, "Recurring" if fixed or allocated else "Usage-Based",
+            utc(line.end or meta["end"]), utc(line.start or meta["start"]),
             None, None, None, None, None,
-            None if fixed else quantity, None if fixed else unit, amount, price, amount,
+            None if fixed or allocated else quantity, None if fixed or allocated else unit, amount, price, amount,
             org, amount, price, "Standard", quantity, unit,
             provider, provider, None, None,
             None if line.resource_id is None else str(line.resource_id), line.resource_name or None,

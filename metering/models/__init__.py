@@ -1,5 +1,6 @@
 """Metering models, split by concept; import them from here."""
 
+from metering.models.allocation import AllocationRule
 from metering.models.chargeback import (
     FixedCost,
     HostCost,
@@ -36,6 +37,7 @@ from metering.models.usage import (
 
 __all__ = [
     "UNLIMITED",
+    "AllocationRule",
     "BudgetAlert",
     "BudgetAlertPolicy",
     "ExchangeRate",
