@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from email.utils import format_datetime
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -15,6 +16,10 @@ from devsim.kubernetes.wsgi import SimulatorApp
 
 class _Handler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"  # chunked watch streams and keep-alive, as the real server speaks
+
+    def date_time_string(self, timestamp=None):
+        """The ``Date`` header from the simulated clock, so clients read the cluster's time."""
+        return format_datetime(self.server.state.clock.now(), usegmt=True)
 
     def log_request(self, code="-", size="-"):
         pass

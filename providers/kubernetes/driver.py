@@ -1,0 +1,601 @@
+"""The Kubernetes driver: nodes, namespaces, pods, KubeVirt VMs, PVCs and ResourceQuotas.
+
+What an inventory holds: nodes (``Kind.HOST``), every pod as a ``Kind.CONTAINER`` under its node
+except KubeVirt's ``virt-launcher`` pods, every KubeVirt VirtualMachine (or standalone instance) as a
+``Kind.VM`` under the node running it, with its launcher pod named in its properties and not counted
+again, every PersistentVolumeClaim as a ``Kind.VOLUME`` under the VM or pod mounting it, the
+namespaces as tenants (``Inventory.projects``) and each namespace's ResourceQuotas in our quota keys
+(``Inventory.quotas``). Every list is paged with ``limit``/``continue``; ``observed_at`` is the API
+server's ``Date`` of the pod list.
+
+Optional parts: a cluster without KubeVirt (``kubevirt.io`` not in ``/apis``) or without the metrics
+API is normal, said once in ``Inventory.skipped``. A list RBAC forbids is reported by name ("cannot
+list virtualmachines.kubevirt.io: forbidden") in ``Inventory.issues``, the rest is collected, and the
+inventory is marked incomplete so nothing is taken for deleted because it could not be seen.
+
+Deletions between two refreshes are dated by a watch from the previous refresh's resourceVersion
+(kept per API server and credential in this process): a pod's DELETED event carries its
+containers' ``finishedAt`` and its ``deletionTimestamp``. Without that cursor (first refresh in a
+worker process) or when the server answers 410 Gone, the collector's rule applies instead (a resource
+that disappears ends at its last observation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from kubernetes import client, watch
+
+from providers.base import (
+    Action,
+    Capability,
+    DataIssue,
+    Driver,
+    Health,
+    Inventory,
+    Kind,
+    ObservedResource,
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProvisionSpec,
+    QuotaReading,
+    Setting,
+    SettingsError,
+    UnsupportedCapability,
+    UtilizationSample,
+    utcnow,
+)
+from providers.kubernetes import api, mapping, quotas
+from providers.kubernetes.api import Expired, Forbidden
+
+KUBEVIRT, KUBEVIRT_VERSION = "kubevirt.io", "v1"
+METRICS, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DEFAULT_VM_IMAGE = "quay.io/containerdisks/fedora:latest"
+
+#: (api server, credential digest) -> (observed_at, {"pods": rv, "virtualmachines": rv})
+_CURSORS: dict[str, tuple[datetime, dict[str, str]]] = {}
+_CURSORS_LOCK = threading.Lock()
+
+
+class KubernetesDriver(Driver):
+    kind = "kubernetes"
+    label = "Kubernetes (pods, KubeVirt VMs, ResourceQuotas)"
+    settings_schema = (
+        Setting("server", help="API server URL, e.g. https://k8s.example.org:6443 (optional with a kubeconfig)"),
+        Setting("verify", type="bool", default=True, help="verify the API server's TLS certificate"),
+        Setting("ca_bundle", help="path to the CA bundle that signed the API server's certificate"),
+        Setting("context", help="kubeconfig context to use (default: its current-context)"),
+        Setting("project_label", default="glasspane.project",
+                help="namespace label whose value names the Glasspane project"),
+        Setting("auto_create_projects", type="bool", default=False,
+                help="create a Glasspane project for each namespace found"),
+        Setting("page_size", type="int", default=500, help="objects per list request"),
+        Setting("watch_seconds", type="float", default=2.0,
+                help="how long a refresh may wait on watches that date deletions (0: no watch)"),
+    )
+    credentials_schema = (
+        Setting("token", secret=True, help="bearer token (a service account token)"),
+        Setting("kubeconfig", secret=True, help="a whole kubeconfig file, YAML (instead of a token)"),
+    )
+    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA})
+    quota_keys = frozenset(quotas.KEYS)
+
+    def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
+        defaults = {s.name: s.default for s in self.settings_schema if s.default is not None}
+        super().__init__({**defaults, **dict(settings)}, credentials)
+        self._client: client.ApiClient | None = None
+        self._groups: set[str] | None = None
+        self._pod_uids: dict[tuple[str, str], str] = {}  # (namespace, pod) -> external id of what it counts as
+        self._node_uids: dict[str, str] = {}
+
+    @classmethod
+    def validate(cls, settings, credentials=None):
+        errors: dict[str, str] = {}
+        try:
+            cleaned, creds = super().validate(settings, credentials)
+        except SettingsError as exc:
+            errors.update(exc.errors)
+            cleaned, creds = dict(settings), dict(credentials or {})
+        if bool(creds.get("token")) == bool(creds.get("kubeconfig")):
+            errors["token"] = "give either a bearer token or a kubeconfig (exactly one)"
+        if creds.get("kubeconfig"):
+            try:
+                parsed = yaml.safe_load(creds["kubeconfig"])
+                if not isinstance(parsed, dict) or not parsed.get("clusters"):
+                    raise ValueError("it has no clusters")
+            except (yaml.YAMLError, ValueError) as exc:
+                errors["kubeconfig"] = f"is not a usable kubeconfig: {str(exc).splitlines()[0]}"
+        elif not cleaned.get("server"):
+            errors["server"] = "is required (or give a kubeconfig)"
+        server = cleaned.get("server") or ""
+        if server and not server.startswith(("https://", "http://")):
+            errors["server"] = f"must start with https:// or http://, got {server!r}"
+        if "page_size" not in errors and not 1 <= int(cleaned.get("page_size", 500)) <= 5000:
+            errors["page_size"] = "must be between 1 and 5000"
+        if "watch_seconds" not in errors and not 0 <= float(cleaned.get("watch_seconds", 2.0)) <= 60:
+            errors["watch_seconds"] = "must be between 0 and 60"
+        if errors:
+            raise SettingsError(errors)
+        return cleaned, creds
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> client.ApiClient:
+        if self._client is None:
+            self._client = client.ApiClient(api.configuration(self.settings, self.credentials))
+        return self._client
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.client)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.client)
+
+    @property
+    def page_size(self) -> int:
+        return int(self.settings.get("page_size") or 500)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _cursor_key(self) -> str:
+        secret = self.credentials.get("token") or self.credentials.get("kubeconfig") or ""
+        return f"{self.client.configuration.host}|{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
+
+    def groups(self) -> set[str]:
+        """The API groups the server serves (``/apis``)."""
+        if self._groups is None:
+            body, _ = api.call(client.ApisApi(self.client).get_api_versions, "discover the API groups")
+            self._groups = {str(g.get("name")) for g in body.get("groups") or [] if isinstance(g, Mapping)}
+        return self._groups
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        try:
+            version, response = api.call(client.VersionApi(self.client).get_code, "read the server version")
+            groups = self.groups()
+            api.call(self.core.list_namespace, "list namespaces", limit=1)
+        except ProviderError as exc:
+            return Health(False, str(exc), details={"server": self.client.configuration.host})
+        kubevirt = KUBEVIRT in groups
+        text = (f"Kubernetes {version.get('gitVersion', '?')} at {self.client.configuration.host}; "
+                f"KubeVirt {'served' if kubevirt else 'not installed (pods only)'}; "
+                f"metrics API {'served' if METRICS in groups else 'not served'}")
+        return Health(True, text, checked_at=api.response_time(response) or utcnow(),
+                      details={"version": version.get("gitVersion"), "kubevirt": kubevirt,
+                               "metrics": METRICS in groups})
+
+    # -- inventory --------------------------------------------------------------------------------
+
+    def _list(self, function, doing: str, *args, issues: list[DataIssue], **kwargs):
+        """A whole list, or ``None`` (with the refusal in ``issues``) when RBAC forbids it."""
+        try:
+            return api.list_all(function, doing, *args, page_size=self.page_size, **kwargs)
+        except Forbidden as exc:
+            issues.append(DataIssue(doing.split(" ", 1)[-1], str(exc)))
+            return None
+
+    def inventory(self, since: datetime | None = None) -> Inventory:
+        issues: list[DataIssue] = []
+        skipped: list[str] = []
+        groups = self.groups()
+        listed = self._list(self.core.list_pod_for_all_namespaces, "list pods", issues=issues)
+        pods, pods_rv, first = listed or ([], "", None)
+        observed_at = api.response_time(first) or utcnow()
+        nodes = (self._list(self.core.list_node, "list nodes", issues=issues) or ([], "", None))[0]
+        namespaces = (self._list(self.core.list_namespace, "list namespaces", issues=issues) or ([], "", None))[0]
+        claims = (self._list(self.core.list_persistent_volume_claim_for_all_namespaces,
+                             "list persistentvolumeclaims", issues=issues) or ([], "", None))[0]
+        resource_quotas = self._list(self.core.list_resource_quota_for_all_namespaces, "list resourcequotas",
+                                     issues=issues)
+        vms, vms_rv, vmis = [], "", []
+        if KUBEVIRT in groups:
+            listed_vms = self._list(self.custom.list_cluster_custom_object, "list virtualmachines.kubevirt.io",
+                                    KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines", issues=issues)
+            vms, vms_rv = (listed_vms or ([], ""))[:2]
+            vmis = (self._list(self.custom.list_cluster_custom_object, "list virtualmachineinstances.kubevirt.io",
+                               KUBEVIRT, KUBEVIRT_VERSION, "virtualmachineinstances", issues=issues)
+                    or ([], "", None))[0]
+        else:
+            skipped.append("KubeVirt is not installed (no kubevirt.io API group): pods only, no VMs")
+        forbidden = bool(issues)  # only refused lists are in ``issues`` so far
+        project_label = self.settings.get("project_label") or "glasspane.project"
+        hints = mapping.project_hints(namespaces, project_label)
+        projects = []
+        for namespace in namespaces:
+            try:
+                projects.append(mapping.namespace_project(namespace, project_label))
+            except ProviderDataError as exc:
+                issues.append(DataIssue("namespace", str(exc)))
+        hosts, node_uids = self._nodes(nodes, issues)
+        resources = list(hosts)
+        vm_found, claim_users = self._vms(vms, vmis, pods, hints, node_uids, issues)
+        resources += vm_found
+        for pod in pods:
+            if mapping.is_launcher(pod):
+                continue
+            try:
+                found = mapping.pod_resource(pod, hints, node_uids)
+            except (ProviderDataError, TypeError, AttributeError, ValueError) as exc:
+                issues.append(DataIssue(_uid(pod), f"pod {_name(pod)}: {exc}"))
+                continue
+            resources.append(found)
+            self._pod_uids[(found.properties["namespace"], found.properties["pod"])] = found.external_id
+            for claim in mapping.pod_claims(pod):
+                claim_users.setdefault((found.properties["namespace"], claim), found.external_id)
+        for pvc in claims:
+            try:
+                resources.append(mapping.pvc_resource(pvc, hints, claim_users))
+            except (ProviderDataError, TypeError, AttributeError) as exc:
+                issues.append(DataIssue(_uid(pvc), f"persistentvolumeclaim {_name(pvc)}: {exc}"))
+        quota_readings = self._quota_readings(resource_quotas, issues)
+        if listed is not None:
+            deleted = self._deleted_since(pods_rv, vms_rv if KUBEVIRT in groups else "", hints, node_uids,
+                                          observed_at, {r.external_id for r in resources}, skipped)
+        else:
+            deleted = []
+        if METRICS not in groups:
+            skipped.append("the metrics API (metrics.k8s.io) is not served: no utilization samples")
+        return Inventory(
+            resources=resources, observed_at=observed_at, deleted=deleted, issues=issues, projects=projects,
+            project_facts={ns: {"quotas": {k: {"limit": r.limit, "used": _plain(r.used)} for k, r in readings.items()}}
+                           for ns, readings in quota_readings.items()},
+            complete=not forbidden, quotas=quota_readings, skipped=skipped,
+        )
+
+    def _nodes(self, nodes: list, issues: list[DataIssue]) -> tuple[list[ObservedResource], dict[str, str]]:
+        hosts, uids = [], {}
+        for node in nodes:
+            try:
+                host = mapping.node_resource(node)
+            except (ProviderDataError, TypeError, AttributeError, KeyError) as exc:
+                issues.append(DataIssue(_uid(node), f"node {_name(node)}: {exc}"))
+                continue
+            hosts.append(host)
+            uids[host.name] = host.external_id
+        self._node_uids = uids
+        return hosts, uids
+
+    def _vms(self, vms, vmis, pods, hints, node_uids, issues):
+        """VMs (with their instance and launcher pod) and which VM mounts which claim."""
+        instances = {(_ns(i), _name(i)): i for i in vmis}
+        launchers: dict[str, Mapping] = {}
+        for pod in pods:
+            if mapping.is_launcher(pod):
+                for owner in (pod.get("metadata") or {}).get("ownerReferences") or []:
+                    if isinstance(owner, Mapping) and owner.get("kind") == "VirtualMachineInstance":
+                        launchers[str(owner.get("uid"))] = pod
+                created_by = ((pod.get("metadata") or {}).get("labels") or {}).get("kubevirt.io/created-by")
+                if created_by:
+                    launchers.setdefault(str(created_by), pod)
+        found, users, used_instances = [], {}, set()
+        pairs = [(vm, instances.get((_ns(vm), _name(vm)))) for vm in vms]
+        owned = {(_ns(vm), _name(vm)) for vm in vms}
+        pairs += [(None, vmi) for key, vmi in instances.items() if key not in owned]
+        for vm, vmi in pairs:
+            launcher = launchers.get(_uid(vmi)) if vmi else None
+            try:
+                resource = mapping.vm_resource(vm, vmi, hints, node_uids, launcher)
+            except (ProviderDataError, TypeError, AttributeError, ValueError) as exc:
+                issues.append(DataIssue(_uid(vm or vmi), f"virtual machine {_name(vm or vmi)}: {exc}"))
+                continue
+            found.append(resource)
+            if vmi:
+                used_instances.add(_uid(vmi))
+            if launcher is not None:
+                self._pod_uids[(_ns(launcher), _name(launcher))] = resource.external_id
+            for claim in mapping.vm_claims(vm or {}):
+                users[(_ns(vm), claim)] = resource.external_id
+        return found, users
+
+    def _quota_readings(self, listed, issues) -> dict[str, dict[str, QuotaReading]]:
+        if listed is None:
+            return {}
+        by_namespace: dict[str, list] = {}
+        for quota in listed[0]:
+            by_namespace.setdefault(_ns(quota), []).append(quota)
+        result = {}
+        for namespace, items in by_namespace.items():
+            try:
+                result[namespace] = quotas.readings(items)
+            except ProviderDataError as exc:
+                issues.append(DataIssue(namespace, f"resource quotas of namespace {namespace}: {exc}"))
+        return result
+
+    # -- deletions between refreshes (watch) ------------------------------------------------------
+
+    def _deleted_since(self, pods_rv, vms_rv, hints, node_uids, observed_at, present, skipped) -> list[ObservedResource]:
+        """Pods and VMs deleted since the previous refresh's lists, dated from the watch's DELETED events."""
+        key = self._cursor_key()
+        with _CURSORS_LOCK:
+            previous = _CURSORS.get(key)
+            _CURSORS[key] = (observed_at, {"pods": pods_rv, "virtualmachines": vms_rv})
+        wait = float(self.settings.get("watch_seconds") or 0)
+        if previous is None or wait <= 0:
+            return []
+        _, cursor = previous
+        deleted: list[ObservedResource] = []
+        watches = [("pods", self.core.list_pod_for_all_namespaces, (), pods_rv)]
+        if vms_rv and cursor.get("virtualmachines"):
+            watches.append(("virtualmachines", self.custom.list_cluster_custom_object,
+                            (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines"), vms_rv))
+        for plural, function, args, target in watches:
+            start = cursor.get(plural)
+            if not start or not target:
+                continue
+            try:
+                for obj in self._watch_deletions(function, args, start, int(target), wait, plural):
+                    try:
+                        if plural == "pods":
+                            if mapping.is_launcher(obj):
+                                continue
+                            gone = mapping.deleted_pod(obj, hints, node_uids, observed_at)
+                        else:
+                            gone = mapping.deleted_vm(obj, hints, observed_at)
+                    except (ProviderDataError, TypeError, AttributeError, ValueError):
+                        continue  # an unreadable deletion is dated by the collector's rule instead
+                    if gone.external_id not in present:
+                        deleted.append(gone)
+            except Expired:
+                skipped.append(f"deletions of {plural} since the last refresh are not dated exactly: the API "
+                               f"server no longer keeps that history (410 Gone)")
+            except ProviderError as exc:
+                skipped.append(f"deletions of {plural} since the last refresh are not dated exactly: {exc}")
+        return deleted
+
+    def _watch_deletions(self, function, args, start: str, target: int, wait: float, plural: str):
+        """DELETED objects from a watch from ``start`` up to resourceVersion ``target``."""
+        stream = watch.Watch()
+        doing = f"watch {plural} since the last refresh"
+        with api.translated(doing):
+            try:
+                for event in stream.stream(function, *args, resource_version=start, allow_watch_bookmarks=True,
+                                           timeout_seconds=max(1, math.ceil(wait)), deserialize=False,
+                                           _request_timeout=(10, wait + 5)):
+                    obj = event.get("object") or {}
+                    version = int(((obj.get("metadata") or {}).get("resourceVersion")) or 0)
+                    if event.get("type") == "DELETED" and version <= target:
+                        yield obj
+                    if version >= target:
+                        break
+            except client.ApiException as exc:
+                if exc.status == 410:
+                    raise Expired(f"cannot {doing}: {exc.reason}") from None
+                raise
+            finally:
+                stream.stop()
+
+    # -- samples ----------------------------------------------------------------------------------
+
+    def samples(self, external_ids: Iterable[str] | None = None) -> list[UtilizationSample]:
+        """Memory working set of nodes and pods (a VM's is its launcher pod's) from the metrics API.
+
+        metrics-server reports CPU as a rate over a short window, not a cumulative counter, so CPU
+        time is left out rather than invented.
+        """
+        if METRICS not in self.groups():
+            return []
+        if not self._pod_uids:
+            self.inventory()
+        wanted = set(external_ids) if external_ids is not None else None
+        result = []
+        for plural, lookup in (("nodes", lambda m: self._node_uids.get(str(m.get("name")))),
+                               ("pods", lambda m: self._pod_uids.get((str(m.get("namespace")), str(m.get("name")))))):
+            body, _ = api.call(self.custom.list_cluster_custom_object, f"read {plural} metrics",
+                               METRICS, METRICS_VERSION, plural)
+            for item in body.get("items") or []:
+                if not isinstance(item, Mapping):
+                    continue
+                external_id = lookup(item.get("metadata") or {})
+                if external_id is None or (wanted is not None and external_id not in wanted):
+                    continue
+                try:
+                    usage = [item.get("usage") or {}] if plural == "nodes" else [
+                        c.get("usage") or {} for c in item.get("containers") or []]
+                    memory = sum((mapping.quantity(u.get("memory", 0), "memory usage") for u in usage), Decimal(0))
+                    at = mapping.parse_time(item.get("timestamp"), "metrics timestamp")
+                except ProviderDataError:
+                    continue
+                result.append(UtilizationSample(external_id=external_id, at=at or utcnow(),
+                                                memory_used_mb=(memory / mapping.MIB).quantize(Decimal("0.01"))))
+        return result
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _find(self, external_id: str) -> tuple[str, Mapping]:
+        """("pod" | "vm", object) with that uid."""
+        pods, _, _ = api.list_all(self.core.list_pod_for_all_namespaces, "list pods", page_size=self.page_size)
+        for pod in pods:
+            if _uid(pod) == external_id:
+                return "pod", pod
+        if KUBEVIRT in self.groups():
+            vms, _, _ = api.list_all(self.custom.list_cluster_custom_object, "list virtualmachines.kubevirt.io",
+                                     KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines", page_size=self.page_size)
+            for vm in vms:
+                if _uid(vm) == external_id:
+                    return "vm", vm
+        raise ProviderDataError(f"no pod or virtual machine with uid {external_id} in the cluster")
+
+    def act(self, external_id: str, action: str) -> None:
+        if action not in Action.ALL:
+            raise UnsupportedCapability(f"unknown action {action!r} (known: {', '.join(Action.ALL)})")
+        what, obj = self._find(external_id)
+        namespace, name = _ns(obj), _name(obj)
+        if what == "pod":
+            if action != Action.DELETE:
+                raise UnsupportedCapability(f"a pod cannot {action}; delete it (its controller, if any, "
+                                            f"replaces it)")
+            api.call(self.core.delete_namespaced_pod, f"delete pod {namespace}/{name}", name, namespace,
+                     body={"preconditions": {"uid": external_id}})
+            return
+        doing = f"{action} virtual machine {namespace}/{name}"
+        if action == Action.DELETE:
+            api.call(self.custom.delete_namespaced_custom_object, doing, KUBEVIRT, KUBEVIRT_VERSION, namespace,
+                     "virtualmachines", name, body={"preconditions": {"uid": external_id}})
+            return
+        strategy = {Action.START: "Always", Action.STOP: "Halted"}.get(action)
+        if strategy is None:
+            raise UnsupportedCapability("restart a KubeVirt VM by stopping and starting it")
+        patch: dict[str, Any] = {"spec": {"runStrategy": strategy}}
+        if "running" in (obj.get("spec") or {}):
+            patch["spec"]["running"] = None  # runStrategy and the deprecated running exclude each other
+        api.call(self.custom.patch_namespaced_custom_object, doing, KUBEVIRT, KUBEVIRT_VERSION, namespace,
+                 "virtualmachines", name, patch)
+
+    def provision(self, spec: ProvisionSpec) -> ObservedResource:
+        namespace = spec.project
+        if not DNS_LABEL.match(spec.name or ""):
+            raise ProviderDataError(f"{spec.name!r} is not a valid Kubernetes name (lower-case letters, digits "
+                                    f"and '-', at most 63, starting and ending with a letter or digit)")
+        labels = {**{str(k): str(v) for k, v in spec.labels.items()}, "app.kubernetes.io/managed-by": "glasspane"}
+        if spec.kind == Kind.CONTAINER:
+            return self._provision_pod(spec, namespace, labels)
+        if spec.kind == Kind.VM:
+            return self._provision_vm(spec, namespace, labels)
+        raise UnsupportedCapability(f"kubernetes provisions pods (container) and KubeVirt VMs (vm), not {spec.kind}")
+
+    def _provision_pod(self, spec, namespace, labels) -> ObservedResource:
+        if not spec.image:
+            raise ProviderError("a pod needs an image; the request named none")
+        resources: dict[str, dict[str, str]] = {}
+        if spec.vcpus:
+            resources.setdefault("requests", {})["cpu"] = _cpu(spec.vcpus)
+        if spec.ram_mb:
+            resources.setdefault("requests", {})["memory"] = f"{int(spec.ram_mb)}Mi"
+        if resources:
+            resources["limits"] = dict(resources["requests"])
+        container: dict[str, Any] = {"name": "main", "image": spec.image, "resources": resources}
+        if spec.command:
+            container["command"] = list(spec.command)
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": spec.name, "labels": labels},
+                "spec": {"containers": [container]}}
+        created, _ = api.call(self.core.create_namespaced_pod, f"create pod {namespace}/{spec.name}", namespace, body)
+        hints = self._hints()
+        _, node_uids = self._nodes(api.list_all(self.core.list_node, "list nodes", page_size=self.page_size)[0], [])
+        return mapping.pod_resource(created, hints, node_uids)
+
+    def _provision_vm(self, spec, namespace, labels) -> ObservedResource:
+        if KUBEVIRT not in self.groups():
+            raise UnsupportedCapability("KubeVirt is not installed in this cluster: it cannot run VMs")
+        memory = f"{int(spec.ram_mb or 1024)}Mi"
+        body = {
+            "apiVersion": f"{KUBEVIRT}/{KUBEVIRT_VERSION}", "kind": "VirtualMachine",
+            "metadata": {"name": spec.name, "labels": labels},
+            "spec": {"runStrategy": "Always", "template": {
+                "metadata": {"labels": {"kubevirt.io/domain": spec.name}},
+                "spec": {"domain": {"cpu": {"cores": int(math.ceil(spec.vcpus or 1)), "sockets": 1, "threads": 1},
+                                    "memory": {"guest": memory},
+                                    "resources": {"requests": {"memory": memory}},
+                                    "devices": {"disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}}],
+                                                "interfaces": [{"name": "default", "masquerade": {}}]}},
+                         "networks": [{"name": "default", "pod": {}}],
+                         "volumes": [{"name": "containerdisk",
+                                      "containerDisk": {"image": spec.image or DEFAULT_VM_IMAGE}}]}}},
+        }
+        doing = f"create virtual machine {namespace}/{spec.name}"
+        created, _ = api.call(self.custom.create_namespaced_custom_object, doing, KUBEVIRT, KUBEVIRT_VERSION,
+                              namespace, "virtualmachines", body)
+        instance = None
+        try:
+            instance, _ = api.call(self.custom.get_namespaced_custom_object, f"read the instance of {spec.name}",
+                                   KUBEVIRT, KUBEVIRT_VERSION, namespace, "virtualmachineinstances", spec.name)
+        except ProviderDataError:
+            pass  # not scheduled yet: the VM is reported as it stands
+        _, node_uids = self._nodes(api.list_all(self.core.list_node, "list nodes", page_size=self.page_size)[0], [])
+        return mapping.vm_resource(created, instance, self._hints(), node_uids, None)
+
+    def _hints(self) -> dict[str, str]:
+        namespaces, _, _ = api.list_all(self.core.list_namespace, "list namespaces", page_size=self.page_size)
+        return mapping.project_hints(namespaces, self.settings.get("project_label") or "glasspane.project")
+
+    # -- quotas -----------------------------------------------------------------------------------
+
+    def read_quotas(self, project_ref: str) -> dict[str, QuotaReading]:
+        """The namespace's ResourceQuotas (every one, ours and the operator's) in our keys."""
+        items, _, _ = api.list_all(self.core.list_namespaced_resource_quota,
+                                   f"list resourcequotas in namespace {project_ref}", project_ref,
+                                   page_size=self.page_size)
+        return quotas.readings(items)
+
+    def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> dict[str, int]:
+        """Write the keys given into the ResourceQuota ``glasspane`` we own in namespace ``project_ref``.
+
+        Only our quota is written, never one the operator made; a key absent from ``limits`` keeps
+        its value; -1 removes it from our quota. Returns the limit that now holds per key (the
+        smallest over every quota of the namespace; -1 where none limits it).
+        """
+        namespace = project_ref
+        wanted = {k: v for k, v in limits.items() if k in quotas.KEYS}
+        doing = f"read resourcequota {quotas.OURS} in namespace {namespace}"
+        for attempt in (1, 2):
+            try:
+                current, _ = api.call(self.core.read_namespaced_resource_quota, doing, quotas.OURS, namespace)
+            except ProviderDataError as exc:
+                if "(404" not in str(exc):
+                    raise
+                current = None
+            if current is not None and not quotas.is_ours(current):
+                raise ProviderAuthError(f"namespace {namespace} has a ResourceQuota named {quotas.OURS!r} that "
+                                        f"Glasspane did not create (no {quotas.MANAGED_BY[0]} label); not touching it")
+            hard = quotas.merged_hard(((current or {}).get("spec") or {}).get("hard") or {}, wanted)
+            body = quotas.owned_quota(namespace, hard)
+            try:
+                if current is None:
+                    if hard:
+                        api.call(self.core.create_namespaced_resource_quota,
+                                 f"create resourcequota {quotas.OURS} in namespace {namespace}", namespace, body)
+                elif hard != ((current.get("spec") or {}).get("hard") or {}):
+                    body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                    api.call(self.core.replace_namespaced_resource_quota,
+                             f"update resourcequota {quotas.OURS} in namespace {namespace}", quotas.OURS, namespace,
+                             body)
+                break
+            except ProviderDataError as exc:
+                if attempt == 2 or "(409" not in str(exc):
+                    raise
+        now = self.read_quotas(namespace)
+        return {key: (now[key].limit if key in now and now[key].limit is not None else -1) for key in quotas.KEYS}
+
+
+def _cpu(vcpus: Decimal) -> str:
+    millis = int(Decimal(vcpus) * 1000)
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _meta(obj) -> Mapping:
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _uid(obj) -> str:
+    return str(_meta(obj).get("uid") or "?")
+
+
+def _name(obj) -> str:
+    return str(_meta(obj).get("name") or "?")
+
+
+def _ns(obj) -> str:
+    return str(_meta(obj).get("namespace") or "")
