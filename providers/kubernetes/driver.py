@@ -23,6 +23,7 @@ that disappears ends at its last observation).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
@@ -32,7 +33,8 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
-from kubernetes import client, watch
+from kubernetes import client
+from kubernetes.watch.watch import iter_resp_lines
 
 from providers.base import (
     Action,
@@ -360,26 +362,35 @@ class KubernetesDriver(Driver):
         return deleted
 
     def _watch_deletions(self, function, args, start: str, target: int, wait: float, plural: str):
-        """DELETED objects from a watch from ``start`` up to resourceVersion ``target``."""
-        stream = watch.Watch()
+        """DELETED objects from a watch from ``start`` up to resourceVersion ``target``.
+
+        The stream is read line by line here rather than through ``watch.Watch().stream``: with
+        ``deserialize=False`` that helper fails on the ERROR event a 410 arrives in (client 35.0.0).
+        """
         doing = f"watch {plural} since the last refresh"
         with api.translated(doing):
+            response = function(*args, watch=True, resource_version=start, allow_watch_bookmarks=True,
+                                timeout_seconds=max(1, math.ceil(wait)), _preload_content=False,
+                                _request_timeout=(10, wait + 5))
             try:
-                for event in stream.stream(function, *args, resource_version=start, allow_watch_bookmarks=True,
-                                           timeout_seconds=max(1, math.ceil(wait)), deserialize=False,
-                                           _request_timeout=(10, wait + 5)):
+                for line in iter_resp_lines(response):
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        raise ProviderDataError(f"cannot {doing}: the stream sent a line that is not JSON") from None
                     obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        if obj.get("code") == 410:
+                            raise Expired(f"cannot {doing}: {obj.get('message')} (410 Gone)")
+                        raise ProviderDataError(f"cannot {doing}: {obj.get('message') or obj}")
                     version = int(((obj.get("metadata") or {}).get("resourceVersion")) or 0)
                     if event.get("type") == "DELETED" and version <= target:
                         yield obj
                     if version >= target:
                         break
-            except client.ApiException as exc:
-                if exc.status == 410:
-                    raise Expired(f"cannot {doing}: {exc.reason}") from None
-                raise
             finally:
-                stream.stop()
+                response.close()
+                response.release_conn()
 
     # -- samples ----------------------------------------------------------------------------------
 
