@@ -245,7 +245,8 @@ class ClusterState:
                 self.pods_on[node] = self.pods_on.get(node, 0) + 1
             elif kind == "DELETED" and node:
                 self.pods_on[node] -= 1
-        self.changed.notify_all()
+        with self.lock:  # re-entrant: a no-op for callers already holding it
+            self.changed.notify_all()
 
     def put(self, key: str, obj: dict) -> dict:
         """Create or replace ``obj`` (metadata filled in), recording the watch event."""
