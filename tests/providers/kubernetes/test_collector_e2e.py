@@ -119,3 +119,42 @@ def test_a_cluster_without_kubevirt_leaves_the_account_healthy(make_cluster):
     assert result.status == "ok" and account.health == Health.OK
     assert Resource.objects.filter(account=account, kind="container").count() == 3
     assert not Resource.objects.filter(account=account, kind="vm").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_provisioning_through_quota_admission_creates_a_vm_and_a_pod(cluster, eager):
+    from metering.choices import ChangeSource, RequestState
+    from metering.quotas import QuotaExceeded, set_limits, submit
+
+    account = add_cluster(cluster)
+    collector.refresh(account)
+    webshop = Project.objects.get(slug="webshop")
+    set_limits(webshop, {"vms": 2, "vcpus": 6}, user=None, source=ChangeSource.CLI)
+    clock = cluster.state.clock  # frozen: each refresh after provisioning must see a newer cluster time
+    clock.advance(minutes=1)
+    vm = submit(webshop, account, {"name": "db-1", "kind": "vm", "vcpus": 2, "ram_mb": 2048},
+                user=None, source=ChangeSource.API)
+    vm.refresh_from_db()
+    assert vm.state == RequestState.DONE, vm.message
+    created = Resource.objects.get(account=account, external_id=vm.spec["external_id"])
+    assert (created.name, created.kind, created.project, created.vcpus) == ("webshop/db-1", "vm", webshop, 2)
+    assert cluster.state.find("virtualmachines", "webshop", "db-1")["spec"]["runStrategy"] == "Always"
+    clock.advance(minutes=1)
+    pod = submit(webshop, account, {"name": "worker", "kind": "container", "vcpus": "0.5", "ram_mb": 256,
+                                    "image": "busybox:1.36"}, user=None, source=ChangeSource.API)
+    pod.refresh_from_db()
+    assert pod.state == RequestState.DONE, pod.message
+    assert Resource.objects.get(external_id=pod.spec["external_id"]).ram_mb == 256
+    with pytest.raises(QuotaExceeded, match="Quota exceeded for vms"):  # testvm and db-1 use both
+        submit(webshop, account, {"name": "db-2", "kind": "vm", "vcpus": 1, "ram_mb": 512},
+               user=None, source=ChangeSource.API)
+    assert cluster.state.find("virtualmachines", "webshop", "db-2") is None
+    # the namespace's own quota (pushed from Glasspane: 2 VMs) refuses what slips past ours
+    set_limits(webshop, {"vms": 5}, user=None, source=ChangeSource.CLI)
+    with cluster.state.lock:
+        cluster.state.find("resourcequotas", "webshop", "glasspane")["spec"]["hard"][
+            "count/virtualmachines.kubevirt.io"] = "2"
+    refused = submit(webshop, account, {"name": "db-3", "kind": "vm", "vcpus": 1, "ram_mb": 512},
+                     user=None, source=ChangeSource.API)
+    refused.refresh_from_db()
+    assert refused.state == RequestState.FAILED and "exceeded quota: glasspane" in refused.message
