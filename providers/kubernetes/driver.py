@@ -13,11 +13,12 @@ API is normal, said once in ``Inventory.skipped``. A list RBAC forbids is report
 list virtualmachines.kubevirt.io: forbidden") in ``Inventory.issues``, the rest is collected, and the
 inventory is marked incomplete so nothing is taken for deleted because it could not be seen.
 
-Deletions between two refreshes are dated by a watch from the previous refresh's resourceVersion
-(kept per API server and credential in this process): a pod's DELETED event carries its
-containers' ``finishedAt`` and its ``deletionTimestamp``. Without that cursor (first refresh in a
-worker process) or when the server answers 410 Gone, the collector's rule applies instead (a resource
-that disappears ends at its last observation).
+Changes between two refreshes are dated by watches from the previous refresh's resourceVersions
+(kept per API server and credential in this process): a pod's or VM's DELETED event carries its
+``deletionTimestamp`` (and a pod's containers their ``finishedAt``); a VirtualMachineInstance's
+DELETED event dates the stop of its VM. Without that cursor (first refresh in a worker process) or
+when the server answers 410 Gone, the collector's own rules apply instead (a resource that
+disappears ends at its last observation; a stop is dated by the observation that shows it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -52,6 +54,7 @@ from providers.base import (
     QuotaReading,
     Setting,
     SettingsError,
+    State,
     UnsupportedCapability,
     UtilizationSample,
     utcnow,
@@ -206,14 +209,14 @@ class KubernetesDriver(Driver):
                              "list persistentvolumeclaims", issues=issues) or ([], "", None))[0]
         resource_quotas = self._list(self.core.list_resource_quota_for_all_namespaces, "list resourcequotas",
                                      issues=issues)
-        vms, vms_rv, vmis = [], "", []
+        vms, vms_rv, vmis, vmis_rv = [], "", [], ""
         if KUBEVIRT in groups:
             listed_vms = self._list(self.custom.list_cluster_custom_object, "list virtualmachines.kubevirt.io",
                                     KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines", issues=issues)
             vms, vms_rv = (listed_vms or ([], ""))[:2]
-            vmis = (self._list(self.custom.list_cluster_custom_object, "list virtualmachineinstances.kubevirt.io",
-                               KUBEVIRT, KUBEVIRT_VERSION, "virtualmachineinstances", issues=issues)
-                    or ([], "", None))[0]
+            vmis, vmis_rv = (self._list(self.custom.list_cluster_custom_object,
+                                        "list virtualmachineinstances.kubevirt.io", KUBEVIRT, KUBEVIRT_VERSION,
+                                        "virtualmachineinstances", issues=issues) or ([], ""))[:2]
         else:
             skipped.append("KubeVirt is not installed (no kubevirt.io API group): pods only, no VMs")
         forbidden = bool(issues)  # only refused lists are in ``issues`` so far
@@ -247,11 +250,12 @@ class KubernetesDriver(Driver):
             except (ProviderDataError, TypeError, AttributeError) as exc:
                 issues.append(DataIssue(_uid(pvc), f"persistentvolumeclaim {_name(pvc)}: {exc}"))
         quota_readings = self._quota_readings(resource_quotas, issues)
+        deleted: list[ObservedResource] = []
         if listed is not None:
-            deleted = self._deleted_since(pods_rv, vms_rv if KUBEVIRT in groups else "", hints, node_uids,
-                                          observed_at, {r.external_id for r in resources}, skipped)
-        else:
-            deleted = []
+            targets = {"pods": pods_rv, "virtualmachines": vms_rv, "virtualmachineinstances": vmis_rv}
+            deleted, stops = self._changes_since(targets, hints, node_uids, observed_at,
+                                                 {r.external_id for r in resources}, skipped)
+            resources = [_dated_stop(r, stops) for r in resources]
         if METRICS not in groups:
             skipped.append("the metrics API (metrics.k8s.io) is not served: no utilization samples")
         return Inventory(
@@ -322,28 +326,35 @@ class KubernetesDriver(Driver):
 
     # -- deletions between refreshes (watch) ------------------------------------------------------
 
-    def _deleted_since(self, pods_rv, vms_rv, hints, node_uids, observed_at, present, skipped) -> list[ObservedResource]:
-        """Pods and VMs deleted since the previous refresh's lists, dated from the watch's DELETED events."""
+    def _changes_since(self, targets: dict[str, str], hints, node_uids, observed_at, present, skipped):
+        """What the watches say happened since the previous refresh's lists: pods and VMs deleted (with
+        their deletion time) and VM instances that ended (``{(namespace, vm): when}``, dating a stop)."""
         key = self._cursor_key()
         with _CURSORS_LOCK:
             previous = _CURSORS.get(key)
-            _CURSORS[key] = (observed_at, {"pods": pods_rv, "virtualmachines": vms_rv})
+            _CURSORS[key] = (observed_at, dict(targets))
         wait = float(self.settings.get("watch_seconds") or 0)
-        if previous is None or wait <= 0:
-            return []
-        _, cursor = previous
         deleted: list[ObservedResource] = []
-        watches = [("pods", self.core.list_pod_for_all_namespaces, (), pods_rv)]
-        if vms_rv and cursor.get("virtualmachines"):
-            watches.append(("virtualmachines", self.custom.list_cluster_custom_object,
-                            (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines"), vms_rv))
-        for plural, function, args, target in watches:
-            start = cursor.get(plural)
+        stops: dict[tuple[str, str], datetime] = {}
+        if previous is None or wait <= 0:
+            return deleted, stops
+        _, cursor = previous
+        functions = {"pods": (self.core.list_pod_for_all_namespaces, ()),
+                     "virtualmachines": (self.custom.list_cluster_custom_object,
+                                         (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines")),
+                     "virtualmachineinstances": (self.custom.list_cluster_custom_object,
+                                                 (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachineinstances"))}
+        for plural, (function, args) in functions.items():
+            start, target = cursor.get(plural), targets.get(plural)
             if not start or not target:
                 continue
             try:
                 for obj in self._watch_deletions(function, args, start, int(target), wait, plural):
                     try:
+                        if plural == "virtualmachineinstances":
+                            when = mapping.parse_time((obj.get("metadata") or {}).get("deletionTimestamp"), "")
+                            stops[(_ns(obj), _name(obj))] = when or observed_at
+                            continue
                         if plural == "pods":
                             if mapping.is_launcher(obj):
                                 continue
@@ -351,15 +362,15 @@ class KubernetesDriver(Driver):
                         else:
                             gone = mapping.deleted_vm(obj, hints, observed_at)
                     except (ProviderDataError, TypeError, AttributeError, ValueError):
-                        continue  # an unreadable deletion is dated by the collector's rule instead
+                        continue  # an unreadable event: the collector's own rule dates that change
                     if gone.external_id not in present:
                         deleted.append(gone)
             except Expired:
-                skipped.append(f"deletions of {plural} since the last refresh are not dated exactly: the API "
+                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: the API "
                                f"server no longer keeps that history (410 Gone)")
             except ProviderError as exc:
-                skipped.append(f"deletions of {plural} since the last refresh are not dated exactly: {exc}")
-        return deleted
+                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: {exc}")
+        return deleted, stops
 
     def _watch_deletions(self, function, args, start: str, target: int, wait: float, plural: str):
         """DELETED objects from a watch from ``start`` up to resourceVersion ``target``.
@@ -582,6 +593,14 @@ class KubernetesDriver(Driver):
                     raise
         now = self.read_quotas(namespace)
         return {key: (now[key].limit if key in now and now[key].limit is not None else -1) for key in quotas.KEYS}
+
+
+def _dated_stop(found: ObservedResource, stops: Mapping[tuple[str, str], datetime]) -> ObservedResource:
+    """A VM seen stopped whose instance the watch saw end: it stopped then (not at this observation)."""
+    if found.kind != Kind.VM or found.state == State.RUNNING or found.finished_at is not None or not stops:
+        return found
+    when = stops.get((str(found.properties.get("namespace")), str(found.properties.get("virtual_machine"))))
+    return replace(found, finished_at=when) if when else found
 
 
 def _cpu(vcpus: Decimal) -> str:

@@ -158,3 +158,21 @@ def test_provisioning_through_quota_admission_creates_a_vm_and_a_pod(cluster, ea
                      user=None, source=ChangeSource.API)
     refused.refresh_from_db()
     assert refused.state == RequestState.FAILED and "exceeded quota: glasspane" in refused.message
+
+
+def test_a_vm_stopped_between_refreshes_stops_counting_when_it_stopped(cluster):
+    account = add_cluster(cluster)
+    clock = cluster.state.clock
+    collector.refresh(account)
+    clock.advance(minutes=2)
+    stopped_at = clock.now()
+    with cluster.state.lock:
+        vm = cluster.state.find("virtualmachines", "analytics", "fedora")
+        vm["spec"]["runStrategy"] = "Halted"
+        cluster.state.reconcile_vm(vm)
+    clock.advance(minutes=3)
+    collector.refresh(account)
+    fedora = Resource.objects.get(account=account, name="analytics/fedora")
+    running, stopped = UsageSegment.objects.filter(resource=fedora).order_by("start")
+    assert (running.state, running.end, running.open) == ("running", stopped_at, False)
+    assert (stopped.state, stopped.start, stopped.open) == ("stopped", stopped_at, True)

@@ -235,3 +235,17 @@ def test_samples_report_memory_of_nodes_pods_and_vms(cluster, make_driver):
     fedora = by_name(inventory, Kind.VM)["analytics/fedora"]
     assert samples[fedora.external_id].memory_used_mb > 512  # its launcher pod's working set
     assert all(h.external_id in samples for h in by_name(inventory, Kind.HOST).values())
+
+
+def test_a_vm_stopped_between_refreshes_is_dated_by_its_instance_ending(cluster, make_driver):
+    make_driver(cluster).inventory()
+    clock = cluster.state.clock
+    clock.advance(minutes=1, seconds=10)
+    stopped_at = clock.now()
+    with cluster.state.lock:
+        vm = cluster.state.find("virtualmachines", "analytics", "fedora")
+        vm["spec"]["runStrategy"] = "Halted"
+        cluster.state.reconcile_vm(vm)
+    clock.advance(minutes=4)
+    fedora = by_name(make_driver(cluster).inventory(), Kind.VM)["analytics/fedora"]
+    assert fedora.state == State.STOPPED and fedora.finished_at == stopped_at
