@@ -260,8 +260,10 @@ class KubernetesDriver(Driver):
             skipped.append("the metrics API (metrics.k8s.io) is not served: no utilization samples")
         return Inventory(
             resources=resources, observed_at=observed_at, deleted=deleted, issues=issues, projects=projects,
-            project_facts={ns: {"quotas": {k: {"limit": r.limit, "used": _plain(r.used)} for k, r in readings.items()}}
-                           for ns, readings in quota_readings.items()},
+            # every namespace gets its facts, so a quota removed on the cluster leaves no stale reading
+            project_facts={p.external_id: {"quotas": {k: {"limit": r.limit, "used": _plain(r.used)}
+                                                      for k, r in quota_readings.get(p.external_id, {}).items()}}
+                           for p in projects} if resource_quotas is not None else {},
             complete=not forbidden, quotas=quota_readings, skipped=skipped,
         )
 

@@ -249,3 +249,13 @@ def test_a_vm_stopped_between_refreshes_is_dated_by_its_instance_ending(cluster,
     clock.advance(minutes=4)
     fedora = by_name(make_driver(cluster).inventory(), Kind.VM)["analytics/fedora"]
     assert fedora.state == State.STOPPED and fedora.finished_at == stopped_at
+
+
+def test_every_namespace_gets_its_quota_facts_so_a_removed_quota_leaves_none_behind(cluster, make_driver):
+    facts = make_driver(cluster).inventory().project_facts
+    assert facts["analytics"]["quotas"]["containers"] == {"limit": 40, "used": 2}
+    assert facts["webshop"] == {"quotas": {}}
+    with cluster.state.lock:
+        cluster.state.remove("resourcequotas", "analytics", "object-counts")
+    cluster.state.clock.advance(minutes=1)
+    assert make_driver(cluster).inventory().project_facts["analytics"] == {"quotas": {}}
