@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import queue
 import re
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
@@ -47,6 +49,7 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    ObservedEvent,
     ObservedResource,
     ProviderAuthError,
     ProviderDataError,
@@ -93,7 +96,8 @@ class KubernetesDriver(Driver):
         Setting("token", secret=True, help="bearer token (a service account token)"),
         Setting("kubeconfig", secret=True, help="a whole kubeconfig file, YAML (instead of a token)"),
     )
-    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA})
+    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA,
+                              Capability.EVENTS})
     quota_keys = frozenset(quotas.KEYS)
 
     def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
@@ -447,6 +451,80 @@ class KubernetesDriver(Driver):
             finally:
                 response.close()
                 response.release_conn()
+
+    # -- lifecycle events (Capability.EVENTS) -----------------------------------------------------
+
+    def events(self, stop: threading.Event | None = None, timeout: float | None = None) -> Iterator[ObservedEvent]:
+        """Pod, VM and VM-instance changes from watches, dated by the cluster's own timestamps.
+
+        Subscribed before this returns (each watch starts at the resourceVersion of a list made
+        now); a watch the server ends is resumed from the last resourceVersion seen (bookmarks
+        included), and one answered 410 Gone restarts from a fresh list (what happened in between is
+        left to the next poll). Runs until ``stop`` is set or ``timeout`` seconds pass.
+        """
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        stop = stop or threading.Event()
+        functions = [("pods", self.core.list_pod_for_all_namespaces, ())]
+        if KUBEVIRT in self.groups():
+            functions += [(plural, self.custom.list_cluster_custom_object, (KUBEVIRT, KUBEVIRT_VERSION, plural))
+                          for plural in ("virtualmachines", "virtualmachineinstances")]
+        cursors = {plural: self._current_version(function, args, plural) for plural, function, args in functions}
+        found: queue.Queue = queue.Queue()
+        running = [threading.Thread(target=self._follow, name=f"k8s-events-{plural}", daemon=True,
+                                    args=(plural, function, args, cursors[plural], stop, deadline, found))
+                   for plural, function, args in functions]
+        for thread in running:
+            thread.start()
+        return self._drain(found, running, stop)
+
+    @staticmethod
+    def _drain(found: queue.Queue, running: list[threading.Thread], stop: threading.Event) -> Iterator[ObservedEvent]:
+        try:
+            while any(t.is_alive() for t in running) or not found.empty():
+                try:
+                    item = found.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if isinstance(item, ProviderError):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    def _current_version(self, function, args, plural: str) -> str:
+        body, _ = api.call(function, f"list {plural}", *args, limit=1)
+        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+
+    def _follow(self, plural, function, args, version, stop, deadline, found: queue.Queue) -> None:
+        """One watch, resumed until stopped; every change worth dating goes into ``found``."""
+        started: set[str] = set()
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            window = 5 if deadline is None else max(1, min(5, math.ceil(deadline - time.monotonic())))
+            try:
+                with api.translated(f"watch {plural}"):
+                    response = function(*args, watch=True, resource_version=version, allow_watch_bookmarks=True,
+                                        timeout_seconds=window, _preload_content=False,
+                                        _request_timeout=(10, window + 5))
+                    try:
+                        for line in iter_resp_lines(response):
+                            event = json.loads(line)
+                            obj = event.get("object") or {}
+                            if event.get("type") == "ERROR":
+                                if obj.get("code") == 410:
+                                    version = self._current_version(function, args, plural)
+                                    break
+                                raise ProviderDataError(f"cannot watch {plural}: {obj.get('message') or obj}")
+                            version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                            for observed in mapping.change_events(plural, event.get("type"), obj, started):
+                                found.put(observed)
+                            if stop.is_set():
+                                break
+                    finally:
+                        response.close()
+                        response.release_conn()
+            except (ProviderError, ValueError) as exc:
+                found.put(exc if isinstance(exc, ProviderError) else ProviderDataError(f"cannot watch {plural}: {exc}"))
+                return
 
     # -- samples ----------------------------------------------------------------------------------
 

@@ -19,7 +19,16 @@ from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
 
-from providers.base import Kind, ObservedProject, ObservedResource, ProviderDataError, State, to_decimal
+from providers.base import (
+    EventAction,
+    Kind,
+    ObservedEvent,
+    ObservedProject,
+    ObservedResource,
+    ProviderDataError,
+    State,
+    to_decimal,
+)
 
 MIB = Decimal(1024 * 1024)
 GIB = Decimal(1024 ** 3)
@@ -397,3 +406,52 @@ def pvc_resource(pvc: Mapping[str, Any], hints: Mapping[str, str], users: Mappin
                     "volume_mode": spec.get("volumeMode")},
         created_at=parse_time(meta.get("creationTimestamp"), f"persistentvolumeclaim {name} creationTimestamp"),
     )
+
+
+# -- watch events -> lifecycle events -----------------------------------------------------------------
+
+
+def change_events(plural: str, kind: str | None, obj: Mapping[str, Any], started: set[str]) -> list[ObservedEvent]:
+    """The lifecycle changes one watch event dates, as ``ObservedEvent`` of the resource we report.
+
+    A pod: created, stopped (every container terminated: the last ``finishedAt``), deleted (its
+    ``deletionTimestamp``). A VM: deleted. A VM instance stands for its VM (the owner's uid): started
+    at its Running transition (once per instance, tracked in ``started``), stopped when deleted.
+    Launcher pods date nothing of their own.
+    """
+    meta = obj.get("metadata") or {}
+    uid = str(meta.get("uid") or "")
+    if not uid or kind not in ("ADDED", "MODIFIED", "DELETED"):
+        return []
+    when = parse_time(meta.get("deletionTimestamp"), "deletionTimestamp")
+    if plural == "pods":
+        if is_launcher(obj):
+            return []
+        if kind == "DELETED":
+            _, finished, done = _container_times(obj.get("status") or {}, str(meta.get("name")))
+            return [ObservedEvent(uid, EventAction.DELETED, (finished if done and finished else when) or _now())]
+        if kind == "ADDED":
+            created = parse_time(meta.get("creationTimestamp"), "creationTimestamp")
+            return [ObservedEvent(uid, EventAction.CREATED, created)] if created else []
+        _, finished, done = _container_times(obj.get("status") or {}, str(meta.get("name")))
+        if done and finished and uid + ":stopped" not in started:
+            started.add(uid + ":stopped")
+            return [ObservedEvent(uid, EventAction.STOPPED, finished)]
+        return []
+    if plural == "virtualmachines":
+        return [ObservedEvent(uid, EventAction.DELETED, when or _now())] if kind == "DELETED" else []
+    owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping) and o.get("kind") == "VirtualMachine"]
+    vm = str(owners[0].get("uid")) if owners else uid
+    if kind == "DELETED":
+        return [ObservedEvent(vm, EventAction.STOPPED, when or _now(), {"instance": uid})]
+    transitions = {t.get("phase"): t.get("phaseTransitionTimestamp")
+                   for t in (obj.get("status") or {}).get("phaseTransitionTimestamps") or [] if isinstance(t, Mapping)}
+    running = parse_time(transitions.get("Running"), "Running transition")
+    if running and uid not in started:
+        started.add(uid)
+        return [ObservedEvent(vm, EventAction.STARTED, running, {"instance": uid})]
+    return []
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -62,3 +62,25 @@ def test_quota_translation_both_ways():
     assert (readings["vcpus"].limit, readings["vcpus"].used) == (1, Decimal("0.5"))  # 1500m holds as 1 whole core
     assert readings["ram_mb"].limit == 2048 and readings["ram_mb"].used == 1024
     assert readings["disk_gb"].limit == 100 and readings["disk_gb"].used is None
+
+
+def test_a_vm_instance_dates_its_vms_start_once_and_its_stop():
+    from datetime import UTC, datetime
+
+    from providers.base import EventAction
+    from providers.kubernetes.mapping import change_events
+
+    vmi = {"metadata": {"uid": "vmi-1", "name": "db", "namespace": "ns",
+                        "ownerReferences": [{"kind": "VirtualMachine", "uid": "vm-1", "name": "db"}]},
+           "status": {"phaseTransitionTimestamps": [{"phase": "Running",
+                                                     "phaseTransitionTimestamp": "2026-01-02T03:04:05Z"}]}}
+    started: set[str] = set()
+    first = change_events("virtualmachineinstances", "ADDED", vmi, started)
+    assert [(e.external_id, e.action, e.at) for e in first] == [
+        ("vm-1", EventAction.STARTED, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))]
+    assert change_events("virtualmachineinstances", "MODIFIED", vmi, started) == []
+    vmi["metadata"]["deletionTimestamp"] = "2026-01-02T04:00:00Z"
+    (stop,) = change_events("virtualmachineinstances", "DELETED", vmi, started)
+    assert (stop.external_id, stop.action, stop.at.hour) == ("vm-1", EventAction.STOPPED, 4)
+    assert change_events("pods", "DELETED", {"metadata": {"uid": "p", "labels": {"kubevirt.io": "virt-launcher"}}},
+                         started) == []

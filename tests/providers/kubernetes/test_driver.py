@@ -259,3 +259,40 @@ def test_every_namespace_gets_its_quota_facts_so_a_removed_quota_leaves_none_beh
         cluster.state.remove("resourcequotas", "analytics", "object-counts")
     cluster.state.clock.advance(minutes=1)
     assert make_driver(cluster).inventory().project_facts["analytics"] == {"quotas": {}}
+
+
+def test_events_date_pod_and_vm_changes_as_they_happen(cluster, make_driver):
+    import threading
+    import time
+
+    from providers.base import EventAction
+
+    driver = make_driver(cluster)
+    before = by_name(driver.inventory(), Kind.VM)
+    seen, stop = [], threading.Event()
+    stream = driver.events(stop=stop, timeout=10)  # subscribed once this returns
+    consumer = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
+    consumer.start()
+    clock, state = cluster.state.clock, cluster.state
+    with state.lock:
+        clock.advance(seconds=10)
+        added = seed.add_pod(state, "analytics", seed.NGINX, name="late")
+        clock.advance(seconds=10)
+        vm = state.find("virtualmachines", "analytics", "fedora")
+        vm["spec"]["runStrategy"] = "Halted"
+        state.reconcile_vm(vm)
+        stopped_at = clock.now()
+        clock.advance(seconds=10)
+        nginx = state.delete_pod("webshop", "nginx", grace=0)
+        deleted_at = clock.now()
+    for _ in range(50):
+        if len({e.action for e in seen}) >= 3:
+            break
+        time.sleep(0.1)
+    stop.set()
+    consumer.join(timeout=10)
+    got = {(e.external_id, e.action): e.at for e in seen}
+    assert got[(added["metadata"]["uid"], EventAction.CREATED)] == stopped_at - timedelta(seconds=10)
+    assert got[(before["analytics/fedora"].external_id, EventAction.STOPPED)] == stopped_at
+    assert got[(nginx["metadata"]["uid"], EventAction.DELETED)] == deleted_at
+    assert not consumer.is_alive()
