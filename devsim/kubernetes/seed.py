@@ -140,7 +140,7 @@ def add_namespace(state: ClusterState, name: str, labels: dict | None = None) ->
     if existing is not None:
         return existing
     return state.put("namespaces", {
-        "metadata": {"name": name, "uid": stable_uid("namespace", name),
+        "metadata": {"name": name,  # a fresh uid: kube-system's is how clients tell clusters apart
                      "labels": {**(labels or {}), "kubernetes.io/metadata.name": name}},
         "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
 

@@ -163,9 +163,11 @@ class KubernetesDriver(Driver):
             self._client.close()
             self._client = None
 
-    def _cursor_key(self) -> str:
+    def _cursor_key(self, cluster: str) -> str:
+        """Server, cluster identity (kube-system's uid: a rebuilt cluster at the same URL is another
+        one) and credential: resourceVersions mean nothing outside the cluster that issued them."""
         secret = self.credentials.get("token") or self.credentials.get("kubeconfig") or ""
-        return f"{self.client.configuration.host}|{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
+        return f"{self.client.configuration.host}|{cluster}|{hashlib.sha256(secret.encode()).hexdigest()[:16]}"
 
     def groups(self) -> set[str]:
         """The API groups the server serves (``/apis``)."""
@@ -258,7 +260,8 @@ class KubernetesDriver(Driver):
         deleted: list[ObservedResource] = []
         if listed is not None:
             targets = {"pods": pods_rv, "virtualmachines": vms_rv, "virtualmachineinstances": vmis_rv}
-            deleted, stops = self._changes_since(targets, hints, node_uids, observed_at,
+            cluster = next((_uid(n) for n in namespaces if _name(n) == "kube-system"), "")
+            deleted, stops = self._changes_since(cluster, targets, hints, node_uids, observed_at,
                                                  {r.external_id for r in resources}, skipped)
             resources = [_dated_stop(r, stops) for r in resources]
         if METRICS not in groups:
@@ -333,10 +336,11 @@ class KubernetesDriver(Driver):
 
     # -- deletions between refreshes (watch) ------------------------------------------------------
 
-    def _changes_since(self, targets: dict[str, str], hints, node_uids, observed_at, present, skipped):
+    def _changes_since(self, cluster: str, targets: dict[str, str], hints, node_uids, observed_at, present,
+                       skipped):
         """What the watches say happened since the previous refresh's lists: pods and VMs deleted (with
         their deletion time) and VM instances that ended (``{(namespace, vm): when}``, dating a stop)."""
-        key = self._cursor_key()
+        key = self._cursor_key(cluster)
         with _CURSORS_LOCK:
             previous = _CURSORS.get(key)
             _CURSORS[key] = (observed_at, dict(targets))

@@ -296,3 +296,16 @@ def test_events_date_pod_and_vm_changes_as_they_happen(cluster, make_driver):
     assert got[(before["analytics/fedora"].external_id, EventAction.STOPPED)] == stopped_at
     assert got[(nginx["metadata"]["uid"], EventAction.DELETED)] == deleted_at
     assert not consumer.is_alive()
+
+
+def test_a_rebuilt_cluster_at_the_same_url_does_not_reuse_the_old_resource_version(cluster, make_driver):
+    make_driver(cluster).inventory()
+    with cluster.state.lock:
+        cluster.state.find("namespaces", "", "kube-system")["metadata"]["uid"] = "another-cluster"
+        cluster.state.delete_pod("webshop", "nginx", grace=0)
+    cluster.state.clock.advance(minutes=1)
+    assert make_driver(cluster).inventory().deleted == []  # no cursor of this cluster yet: nothing dated
+    with cluster.state.lock:
+        cluster.state.delete_pod("webshop", "frontend", grace=0)
+    cluster.state.clock.advance(minutes=1)
+    assert [r.name for r in make_driver(cluster).inventory().deleted] == ["webshop/frontend"]
