@@ -10,8 +10,9 @@ server's ``Date`` of the pod list.
 
 Optional parts: a cluster without KubeVirt (``kubevirt.io`` not in ``/apis``) or without the metrics
 API is normal, said once in ``Inventory.skipped``. A list RBAC forbids is reported by name ("cannot
-list virtualmachines.kubevirt.io: forbidden") in ``Inventory.issues``, the rest is collected, and the
-inventory is marked incomplete so nothing is taken for deleted because it could not be seen.
+list virtualmachines.kubevirt.io: forbidden") in ``Inventory.issues``, as is a record that cannot be
+read; the rest is collected, and the inventory is marked incomplete so nothing is taken for deleted
+because it could not be seen.
 
 Changes between two refreshes are dated by watches from the previous refresh's resourceVersions
 (kept per API server and credential in this process): a pod's or VM's DELETED event carries its
@@ -226,7 +227,6 @@ class KubernetesDriver(Driver):
                                         "virtualmachineinstances", issues=issues) or ([], ""))[:2]
         else:
             skipped.append("KubeVirt is not installed (no kubevirt.io API group): pods only, no VMs")
-        forbidden = bool(issues)  # only refused lists are in ``issues`` so far
         project_label = self.settings.get("project_label") or "glasspane.project"
         hints = mapping.project_hints(namespaces, project_label)
         projects = []
@@ -272,7 +272,8 @@ class KubernetesDriver(Driver):
             project_facts={p.external_id: {"quotas": {k: {"limit": r.limit, "used": _plain(r.used)}
                                                       for k, r in quota_readings.get(p.external_id, {}).items()}}
                            for p in projects} if resource_quotas is not None else {},
-            complete=not forbidden, quotas=quota_readings, skipped=skipped,
+            # a list refused or a record unreadable is not a deletion: then say the answer is partial
+            complete=not issues, quotas=quota_readings, skipped=skipped,
         )
 
     def _nodes(self, nodes: list, issues: list[DataIssue]) -> tuple[list[ObservedResource], dict[str, str]]:

@@ -309,3 +309,21 @@ def test_a_rebuilt_cluster_at_the_same_url_does_not_reuse_the_old_resource_versi
         cluster.state.delete_pod("webshop", "frontend", grace=0)
     cluster.state.clock.advance(minutes=1)
     assert [r.name for r in make_driver(cluster).inventory().deleted] == ["webshop/frontend"]
+
+
+def test_an_unreadable_record_is_skipped_by_name_and_the_rest_collected(cluster, make_driver):
+    with cluster.state.lock:
+        pod = cluster.state.find("pods", "webshop", "nginx")
+        pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "a lot"}}
+        cluster.state.put("pods", pod)
+        vm = cluster.state.find("virtualmachines", "analytics", "fedora")
+        vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] = "2 gigs"
+        cluster.state.put("virtualmachines", vm)
+        cluster.state.remove("virtualmachineinstances", "analytics", "fedora")
+    inventory = make_driver(cluster).inventory()
+    messages = sorted(i.message for i in inventory.issues)
+    assert messages[0].startswith("pod nginx: pod nginx requests.cpu is not a quantity: 'a lot'")
+    assert messages[1].startswith("virtual machine fedora: virtual machine analytics/fedora memory is not a quantity")
+    assert set(by_name(inventory, Kind.CONTAINER)) == {"webshop/frontend", "analytics/report-builder"}
+    assert set(by_name(inventory, Kind.VM)) == {"webshop/testvm"}
+    assert not inventory.complete  # the unreadable pod and VM are not taken for deleted
