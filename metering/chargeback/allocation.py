@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import Q
+
 from metering.chargeback.money import minor_unit
 from metering.chargeback.rates import NoRatePlan
 from metering.models import AllocationRule, Project
@@ -100,13 +102,11 @@ def compute(rule: AllocationRule, start: datetime, end: datetime) -> Share | Non
 
 def lines_for(project: Project, start: datetime, end: datetime, currency: str, line_class) -> list:
     """The allocation lines of ``project``'s statement: received shares and, for a source, the credit."""
-    rules = AllocationRule.objects.filter(enabled=True).select_related("source").prefetch_related("targets")
+    rules = (AllocationRule.objects.filter(enabled=True)
+             .filter(Q(source=project) | Q(targets=project) | Q(targets__isnull=True))
+             .select_related("source").distinct())  # one query; none when no rule concerns the project
     out = []
     for rule in rules:
-        involved = rule.source_id == project.pk or not rule.targets.exists() or rule.targets.filter(
-            pk=project.pk).exists()
-        if not involved:
-            continue
         share = compute(rule, start, end)
         if share is None or share.currency != currency:
             continue
