@@ -168,9 +168,13 @@ def generated(count: int, nodes: int = 3, pools: tuple[str, ...] = ("webshop", "
             pool = pools[i % len(pools)]
             status = "running" if i % 5 else "stopped"
             if i % 3 == 2:
-                pve.add_ct(vmid, f"ct-{i:04d}", node=node, status=status, pool=pool,
-                           config=ct_config(rng.choice([None, 1, 2, 4]), rng.choice([512, 1024, 2048]),
-                                            rng.choice([4, 8, 16]), rng.choice([None, 10]), "gen", vmid))
+                ct = pve.add_ct(vmid, f"ct-{i:04d}", node=node, status=status,
+                                config=ct_config(rng.choice([None, 1, 2, 4]), rng.choice([512, 1024, 2048]),
+                                                 rng.choice([4, 8, 16]), rng.choice([None, 10]), "gen", vmid))
+                # membership set directly (FakeCt.pool and FakePve.pools): add_ct(pool=) re-syncs every
+                # guest's pool on each call, quadratic in the number of guests
+                ct.pool = pool
+                pve.pools.setdefault(pool, set()).add(vmid)
             else:
                 disks = [rng.choice([16, 32, 64])] + ([rng.choice([50, 100])] if i % 4 == 0 else [])
                 vm = pve.add_vm(vmid, f"vm-{i:04d}", node=node, status=status, pool=pool,

@@ -57,3 +57,11 @@ def make_driver():
     yield build
     for driver in drivers:
         driver.close()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Request ids admission hands to the provisioning task (run in the test, not by a worker)."""
+    ids: list[int] = []
+    monkeypatch.setattr("metering.quotas.admission.enqueue_provision", ids.append)
+    return ids
