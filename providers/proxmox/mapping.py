@@ -131,12 +131,13 @@ def labels_of(tags: Any) -> dict[str, str]:
 
 
 def started_at(uptime: Any, observed_at: datetime) -> datetime | None:
-    """When a running guest started: now - uptime, to the minute below so refreshes agree."""
+    """When a running guest started: now - uptime, to the minute below so refreshes agree (a guest
+    started within the second has uptime 0: it started now)."""
     try:
         seconds = int(uptime)
     except (TypeError, ValueError):
         return None
-    if seconds <= 0:
+    if seconds < 0:
         return None
     start = observed_at - timedelta(seconds=seconds)
     return start.replace(second=0, microsecond=0)

@@ -57,7 +57,8 @@ def test_tags_become_labels():
 
 def test_a_running_guest_started_uptime_ago_to_the_minute():
     assert mapping.started_at(7200, NOW) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-    assert mapping.started_at(0, NOW) is None
+    assert mapping.started_at(0, NOW) == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert mapping.started_at(-1, NOW) is None
     assert mapping.started_at("x", NOW) is None
 
 
