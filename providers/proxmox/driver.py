@@ -116,6 +116,9 @@ class ProxmoxDriver(Driver):
             for name in ("username", "password"):
                 if not cleaned_credentials.get(name):
                     errors[name] = "is required (or give token_id and token_secret)"
+            username = str(cleaned_credentials.get("username") or "")
+            if username and "@" not in username:
+                errors["username"] = f"must name its realm, user@realm (root@pam, alice@pve), got {username!r}"
         if errors:
             raise SettingsError(errors)
         return cleaned_settings, cleaned_credentials

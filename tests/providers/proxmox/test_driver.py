@@ -102,6 +102,14 @@ def test_missing_privileges_are_named_and_the_rest_collected(cluster, make_drive
     assert inventory.complete
 
 
+def test_an_action_without_the_privilege_names_it(cluster, make_driver):
+    cluster.pve.users["audit@pve"] = "pw"
+    cluster.pve.grant("audit@pve", "/vms", "VM.Audit")
+    with pytest.raises(ProviderAuthError, match=r"missing privilege VM.PowerMgmt on /vms/101 to shut down qemu/101"):
+        make_driver(cluster, {"username": "audit@pve", "password": "pw"}).act("qemu/101", Action.STOP)
+    assert cluster.pve.guest(101).status == "running"
+
+
 def test_audit_on_one_pool_only_is_partial_and_incomplete(cluster, make_driver):
     pve = cluster.pve
     pve.users["shop@pve"] = "pw"
@@ -196,6 +204,8 @@ def test_settings_are_validated_field_by_field():
     with pytest.raises(SettingsError) as caught:
         ProxmoxDriver.validate({"host": " ", "port": "0"}, {"token_id": "nobang"})
     assert set(caught.value.errors) == {"host", "port", "token_id", "token_secret"}
+    with pytest.raises(SettingsError, match="user@realm"):
+        ProxmoxDriver.validate({"host": "pve"}, {"username": "root", "password": "x"})
     settings, _ = ProxmoxDriver.validate({"host": "pve.example.org"}, {"username": "root@pam", "password": "x"})
     assert settings["port"] == 8006 and settings["verify"] is True
     assert ProxmoxDriver.quota_keys == frozenset()
