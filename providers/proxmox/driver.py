@@ -199,31 +199,36 @@ class ProxmoxDriver(Driver):
         except (MissingPrivilege, ProviderUnavailable, ProviderDataError) as exc:
             if isinstance(exc, ProviderDataError) and "does not exist" in str(exc):
                 return None  # destroyed between the listing and now
-            issues.append(DataIssue(ext, f"config not readable, sizes from the cluster listing: {exc}"))
-            return self._guest_from_listing(record, observed_at, issues)
+            return self._guest_from_listing(record, observed_at, issues, f"config not readable: {exc}")
         try:
-            return mapping.guest_resource(record, config, observed_at)
+            found = mapping.guest_resource(record, config, observed_at)
         except (ProviderDataError, ArithmeticError, TypeError, ValueError) as exc:
-            issues.append(DataIssue(ext, str(exc)))
-            return None
+            return self._guest_from_listing(record, observed_at, issues, str(exc))
+        if found.properties.get("name_cut_from"):
+            issues.append(DataIssue(ext, f"name of {found.properties['name_cut_from']} characters cut to "
+                                         f"{mapping.MAX_NAME}"))
+        return found
 
     @staticmethod
-    def _guest_from_listing(record, observed_at, issues) -> ObservedResource | None:
-        """A guest whose config cannot be read, from ``/cluster/resources`` alone (``maxdisk`` is its
-        first disk only), so it is not taken for deleted while its node is away."""
+    def _guest_from_listing(record, observed_at, issues, reason: str) -> ObservedResource | None:
+        """A guest whose config cannot be read or trusted, from ``/cluster/resources`` alone
+        (``maxdisk`` is its first disk only), so it is not taken for deleted: its node is away, or
+        one field of its config is nonsense. None, with the issue, when the listing is nonsense too."""
+        ext = f"{record.get('type')}/{record.get('vmid')}"
         config: dict[str, Any] = {}
         try:
             if record.get("maxcpu"):
                 config["cores"] = int(Decimal(str(record["maxcpu"])))
-            if record.get("maxmem"):
+            if record.get("maxmem") is not None:
                 config["memory"] = int(record["maxmem"]) // mapping.MIB
             if record.get("maxdisk"):
                 key = "scsi0" if record.get("type") == "qemu" else "rootfs"
                 config[key] = f"unknown:listing,size={int(record['maxdisk'])}"
             found = mapping.guest_resource(record, config, observed_at)
         except (ProviderDataError, ArithmeticError, TypeError, ValueError) as exc:
-            issues.append(DataIssue(f"{record.get('type')}/{record.get('vmid')}", str(exc)))
+            issues.append(DataIssue(ext, f"{reason}; the cluster listing of it is unreadable too ({exc}): skipped"))
             return None
+        issues.append(DataIssue(ext, f"{reason}; sizes taken from the cluster listing"))
         properties = {**found.properties, "config_unreadable": True, "disks": []}
         return ObservedResource(**{**found.__dict__, "properties": properties})
 

@@ -173,8 +173,7 @@ def guest_resource(record: Mapping[str, Any], config: Mapping[str, Any], observe
     if not node:
         raise ProviderDataError(f"{what} has no node")
     name = str(record.get("name") or config.get("name") or config.get("hostname") or what)
-    if len(name) > MAX_NAME:
-        raise ProviderDataError(f"{what}: name longer than {MAX_NAME} characters")
+    cut_from = len(name) if len(name) > MAX_NAME else None
     vcpus, ram_mb, disk_gb, disks = guest_size(guest_type, config, what)
     state = STATES.get(str(record.get("status") or "unknown"), State.UNKNOWN)
     properties: dict[str, Any] = {
@@ -182,6 +181,8 @@ def guest_resource(record: Mapping[str, Any], config: Mapping[str, Any], observe
         "disks": [{"key": d.key, "volume": d.volume, "size_gb": str(to_decimal(Decimal(d.size_bytes or 0) / GIB))}
                   for d in disks],
     }
+    if cut_from:
+        properties["name_cut_from"] = cut_from
     for key in ("lock", "hastate"):
         if record.get(key):
             properties[key] = str(record[key])
@@ -190,7 +191,7 @@ def guest_resource(record: Mapping[str, Any], config: Mapping[str, Any], observe
     if guest_type == "lxc" and config.get("ostype"):
         properties["ostype"] = str(config["ostype"])
     return ObservedResource(
-        external_id=what, kind=GUEST_TYPES[guest_type], name=name, state=state,
+        external_id=what, kind=GUEST_TYPES[guest_type], name=name[:MAX_NAME], state=state,
         vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb,
         project_hint=str(record["pool"]) if record.get("pool") else None,
         parent_external_id=f"node/{node}",

@@ -11,6 +11,7 @@ from providers.base import (
     Action,
     Kind,
     ProviderAuthError,
+    ProviderDataError,
     ProviderUnavailable,
     ProvisionSpec,
     SettingsError,
@@ -122,11 +123,16 @@ def test_audit_on_one_pool_only_is_partial_and_incomplete(cluster, make_driver):
 
 
 def test_a_bad_record_is_an_issue_and_the_others_are_collected(cluster, make_driver):
-    cluster.pve.guest(103).config["memory"] = "-5"
+    cluster.pve.guest(103).config["memory"] = "-5"  # the listing's maxmem is nonsense too
+    cluster.pve.guest(102).config["sockets"] = 0  # the listing still has sizes
     inventory = make_driver(cluster).inventory()
-    assert [i.external_id for i in inventory.issues] == ["qemu/103"]
-    assert "memory is out of range" in inventory.issues[0].message
-    assert {"qemu/101", "qemu/102", "lxc/201"} <= set(by_id(inventory))
+    issues = {i.external_id: i.message for i in inventory.issues}
+    assert set(issues) == {"qemu/102", "qemu/103"}
+    assert "memory is out of range" in issues["qemu/103"] and "skipped" in issues["qemu/103"]
+    assert "cores x sockets is zero" in issues["qemu/102"] and "from the cluster listing" in issues["qemu/102"]
+    found = by_id(inventory)
+    assert "qemu/103" not in found and found["qemu/102"].properties["config_unreadable"]
+    assert {"qemu/101", "lxc/201", "lxc/202", "lxc/203"} <= set(found)
 
 
 def test_an_offline_node_keeps_its_guests_from_the_listing(cluster, make_driver):
@@ -215,3 +221,34 @@ def test_generated_seed_is_served_exactly(make_cluster, make_driver):
     cluster = make_cluster(proxmox.generated(30))
     found = by_id(make_driver(cluster).inventory())
     assert len([r for r in found.values() if r.kind in (Kind.VM, Kind.CONTAINER)]) == 30
+
+
+def test_garbage_records_in_the_listing_are_skipped_one_by_one(cluster, make_driver):
+    driver = make_driver(cluster)
+    real_get = driver.client.get
+
+    def get(doing, path, **params):
+        answer = real_get(doing, path, **params)
+        if path == "cluster/resources":
+            answer += ["not a record", {"type": "qemu", "node": "pve1"}, {"type": "node"},
+                       {"type": "lxc", "vmid": 999, "node": "pve1", "name": "x" * 400, "maxmem": "lots"}]
+        return answer
+
+    driver.client.get = get
+    cluster.pve.guest(203).config["hostname"] = "x" * 400
+    inventory = driver.inventory()
+    found = by_id(inventory)
+    guests = {e for e, r in found.items() if r.kind in (Kind.VM, Kind.CONTAINER)}
+    assert guests == {"qemu/101", "qemu/102", "qemu/103", "lxc/201", "lxc/202", "lxc/203"}
+    assert len(found["lxc/203"].name) == 255  # cut, kept, and said
+    assert {"node/pve1", "node/pve2"} <= set(found)
+    issues = {i.external_id: i.message for i in inventory.issues}
+    assert {"qemu/None", "lxc/203", "?"} <= set(issues) and "cut to 255" in issues["lxc/203"]
+    assert "lxc/999" not in issues  # no config: destroyed since the listing, not an error
+
+
+def test_a_listing_that_is_not_a_list_fails_the_whole_inventory(cluster, make_driver):
+    driver = make_driver(cluster)
+    driver.client.get = lambda doing, path, **params: {"oops": 1}
+    with pytest.raises(ProviderDataError, match="not a list"):
+        driver.inventory()

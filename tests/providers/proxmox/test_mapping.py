@@ -74,9 +74,9 @@ def test_guest_resource_nests_under_its_node_with_pool_as_hint():
     assert ct.kind == Kind.CONTAINER and ct.state == State.STOPPED and ct.started_at is None
 
 
-def test_over_long_names_and_missing_vmids_are_refused():
-    with pytest.raises(ProviderDataError, match="longer than"):
-        mapping.guest_resource({"type": "qemu", "vmid": 1, "node": "n", "name": "x" * 300}, {}, NOW)
+def test_over_long_names_are_cut_and_missing_vmids_refused():
+    found = mapping.guest_resource({"type": "qemu", "vmid": 1, "node": "n", "name": "x" * 300}, {}, NOW)
+    assert len(found.name) == 255 and found.properties["name_cut_from"] == 300
     with pytest.raises(ProviderDataError, match="vmid"):
         mapping.guest_resource({"type": "qemu", "node": "n"}, {}, NOW)
 
