@@ -15,7 +15,11 @@ there (the schema's shape without rows).
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -93,6 +97,42 @@ def start(cert_dir: str | Path, *, port: int = 0, time_scale: float = 0.0, passw
         loop.call_soon_threadsafe(loop.stop)
         raise
     return cluster
+
+
+@dataclass
+class Spawned:
+    """A fake cluster served by ``python -m devsim.proxmox`` in its own process (its own GIL: the
+    benchmark measures the client, not a server sharing the client's interpreter)."""
+
+    process: subprocess.Popen
+    port: int
+    cafile: str
+
+    def provider_settings(self) -> dict:
+        return {"host": HOST, "port": self.port, "ca_bundle": self.cafile}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def spawn(cert_dir: str | Path, seed: str = "demo", port: int = 0) -> Spawned:
+    """Start ``python -m devsim.proxmox`` (``seed``: demo or gen:N) and wait until it listens."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen([sys.executable, "-m", "devsim.proxmox", "--port", str(port), "--cert-dir",
+                                str(cert_dir), "--seed", seed], cwd=root, stdout=subprocess.PIPE, text=True, env=env)
+    line = process.stdout.readline().strip()
+    if not line.startswith("GLASSPANE_DEMO_PROXMOX="):
+        process.kill()
+        raise RuntimeError(f"devsim.proxmox did not start: {line!r}")
+    _, port_text, cafile = line.split("=", 1)[1].split(":", 2)
+    return Spawned(process, int(port_text), cafile)
 
 
 # -- seeds ------------------------------------------------------------------------------------------

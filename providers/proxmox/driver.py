@@ -18,6 +18,7 @@ Without ``VM.Audit`` on ``/vms`` the inventory is marked incomplete for the same
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,8 @@ class ProxmoxDriver(Driver):
                 help="create a Glasspane project for each pool found"),
         Setting("rrd", type="bool", default=True,
                 help="read each running guest's RRD for its CPU time (one request per running guest)"),
+        Setting("workers", type="int", default=4,
+                help="requests in flight at once for per-guest reads (configs, RRD); 1 = one at a time"),
         Setting("full_clone", type="bool", default=True, help="provision full clones, not linked ones"),
         Setting("clone_storage", help="storage for a full clone's disks (default: the template's)"),
     )
@@ -101,7 +104,7 @@ class ProxmoxDriver(Driver):
             cleaned_settings, cleaned_credentials = dict(settings), dict(credentials or {})
         if "host" not in errors and not hosts_of(cleaned_settings):
             errors["host"] = "is required"
-        for name in ("port", "timeout", "task_timeout", "shutdown_timeout"):
+        for name in ("port", "timeout", "task_timeout", "shutdown_timeout", "workers"):
             value = cleaned_settings.get(name)
             if name not in errors and isinstance(value, int) and value < 1:
                 errors[name] = f"must be at least 1, got {value}"
@@ -168,11 +171,13 @@ class ProxmoxDriver(Driver):
                 issues.append(DataIssue(str(record.get("id") or "?"), f"node not readable: {exc}"))
 
         guests, attached, owners, templates = [], set(), {}, {}
+        wanted = []
         for record in (r for r in records if r.get("type") in mapping.GUEST_TYPES):
             if record.get("template") in (1, "1", True):
                 templates[str(record.get("vmid"))] = record
-                continue
-            guest = self._guest(record, observed_at, issues)
+            else:
+                wanted.append(record)
+        for guest in self._each(lambda record: self._guest(record, observed_at, issues), wanted):
             if guest is None:
                 continue
             guests.append(guest)
@@ -188,6 +193,15 @@ class ProxmoxDriver(Driver):
         skipped += volume_skip
         return Inventory(resources=hosts + guests + volumes, observed_at=observed_at, issues=issues,
                          projects=projects, complete=complete, skipped=skipped)
+
+    def _each(self, read, items: list) -> list:
+        """``read`` of every item, in order; ``workers`` of them in flight at once (the session's
+        connection pool is shared, the login is made before by the listing)."""
+        workers = max(1, int(self.settings.get("workers") or 4))
+        if workers == 1 or len(items) < 2:
+            return [read(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="proxmox") as pool:
+            return list(pool.map(read, items))
 
     def _guest(self, record, observed_at, issues) -> ObservedResource | None:
         guest_type, vmid, node = record.get("type"), record.get("vmid"), record.get("node")
@@ -314,22 +328,22 @@ class ProxmoxDriver(Driver):
         records = self._resources if self._resources is not None else self._cluster_resources()
         at = self._observed_at or utcnow()
         wanted = set(external_ids) if external_ids is not None else None
-        out = []
+        running = []
         for record in records:
             if record.get("type") not in mapping.GUEST_TYPES or record.get("status") != "running":
                 continue
             if record.get("template") in (1, "1", True):
                 continue
-            ext = f"{record.get('type')}/{record.get('vmid')}"
-            if wanted is not None and ext not in wanted:
+            if wanted is not None and f"{record.get('type')}/{record.get('vmid')}" not in wanted:
                 continue
-            out.append(UtilizationSample(
-                external_id=ext, at=at, cpu_time_ns=self._cpu_time(record, at),
-                memory_used_mb=_mb(record.get("mem")), memory_total_mb=_mb(record.get("maxmem")),
-                net_rx_bytes=_count(record.get("netin")), net_tx_bytes=_count(record.get("netout")),
-                disk_read_bytes=_count(record.get("diskread")), disk_write_bytes=_count(record.get("diskwrite")),
-            ))
-        return out
+            running.append(record)
+        cpu = self._each(lambda record: self._cpu_time(record, at), running)
+        return [UtilizationSample(
+            external_id=f"{record.get('type')}/{record.get('vmid')}", at=at, cpu_time_ns=cpu_ns,
+            memory_used_mb=_mb(record.get("mem")), memory_total_mb=_mb(record.get("maxmem")),
+            net_rx_bytes=_count(record.get("netin")), net_tx_bytes=_count(record.get("netout")),
+            disk_read_bytes=_count(record.get("diskread")), disk_write_bytes=_count(record.get("diskwrite")),
+        ) for record, cpu_ns in zip(running, cpu, strict=True)]
 
     def _cpu_time(self, record, at) -> int | None:
         if not self.settings.get("rrd", True):

@@ -2,13 +2,13 @@
 the demo's account reaches it (two nodes, VMs and containers in the pools webshop and analytics)."""
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from devsim import proxmox
 from metering import collector
 from metering.models import Project, Resource
 from portal.demo import proxmox_account
@@ -19,16 +19,11 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def served(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "devsim.proxmox", "--port", "0", "--cert-dir", str(tmp_path),
-                                "--seed", "demo"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    try:
-        line = process.stdout.readline().strip()
-        assert line.startswith("GLASSPANE_DEMO_PROXMOX="), line
-        yield line.split("=", 1)[1]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+    """What run.sh starts: ``python -m devsim.proxmox --seed demo``, its line read back."""
+    cluster = proxmox.spawn(tmp_path, seed="demo")
+    yield f"127.0.0.1:{cluster.port}:{cluster.cafile}"
+    cluster.stop()
+    assert cluster.process.returncode == 0  # SIGTERM stops it cleanly
 
 
 def test_the_demo_cluster_is_served_and_collected(served):
