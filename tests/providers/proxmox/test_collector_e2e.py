@@ -22,7 +22,7 @@ from metering.choices import ChangeSource, RequestState, Role
 from metering.models import Membership, Project, ProvisionRequest, Resource
 from metering.quotas import set_limits
 from metering.quotas.provisioning import provision
-from providers.base import Action, State
+from providers.base import Action, ProviderUnavailable, State
 from providers.models import ProviderAccount
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -125,3 +125,15 @@ def test_a_pools_limit_refuses_over_it_and_provisions_within_it(make_cluster, qu
     again = client.post("/api/v1/provision-requests/", {**body, "vcpus": 1, "name": "third"}, format="json")
     assert again.status_code == 403 and "already used 9 of 9 vcpus" in again.json()["detail"]
     assert ProvisionRequest.objects.filter(state=RequestState.REFUSED).count() == 2
+
+
+def test_an_unreachable_cluster_marks_the_account_unhealthy_and_keeps_its_inventory(make_cluster):
+    cluster = make_cluster()
+    account = add_cluster(cluster)
+    collector.refresh(account)
+    cluster.stop()
+    with pytest.raises(ProviderUnavailable):
+        collector.refresh(account)
+    account.refresh_from_db()
+    assert account.health == "unhealthy" and "cannot reach Proxmox VE" in account.health_message
+    assert Resource.objects.live().filter(account=account, kind="vm").count() == 3  # nothing taken for deleted
