@@ -80,6 +80,9 @@ def test_wrong_password_and_unreachable_cluster(cluster, make_driver):
     assert not health.ok and "refused the login" in health.message
     with pytest.raises(ProviderAuthError):
         bad.inventory()
+    wrong_token = make_driver(cluster, {"token_id": "root@pam!nope", "token_secret": "x"})
+    with pytest.raises(ProviderAuthError, match="refused the credentials .*401"):
+        wrong_token.inventory()
     gone = ProxmoxDriver({"host": "127.0.0.1", "port": 1, "verify": False, "timeout": 2},
                          {"username": "root@pam", "password": "secret"})
     with pytest.raises(ProviderUnavailable, match="cannot reach"):
