@@ -32,6 +32,7 @@ def main() -> int:
         ("OpenStack refresh", refresh.openstack_figures),
         ("Docker refresh", lambda: refresh.docker_figures(os.environ.get("DOCKER_HOST"))),
         ("Kubernetes refresh", refresh.kubernetes_figures),
+        ("Proxmox refresh", refresh.proxmox_figures),
         ("usage report", report.figures),
         ("CSV export", csv_export.figures),
         ("pages", scripts.pages),

@@ -116,6 +116,22 @@ def lxd_account(socket: str) -> ProviderAccount:
     return account
 
 
+def proxmox_account(address: str) -> ProviderAccount | None:
+    """The demo Proxmox VE cluster served by ``devsim.proxmox`` (fakepve, test extra) at
+    ``host:port:cafile``; its port and certificate change with every ``make run``."""
+    host, port, cafile = (address.split(":", 2) + ["", ""])[:3]
+    if not (host and port.isdigit() and cafile):
+        return None
+    settings_ = {"host": host, "port": int(port), "ca_bundle": cafile}
+    account = ProviderAccount.objects.filter(name="pve-lab").first()
+    if account is None:
+        account = ProviderAccount(name="pve-lab", kind="proxmox", refresh_interval=60)
+    account.settings = {**(account.settings or {}), **settings_}
+    account.credentials = {"username": "root@pam", "password": "secret"}
+    account.save()
+    return account
+
+
 def backfill(account: ProviderAccount, days: int = HISTORY_DAYS) -> int:
     """Synthesise history before the first observation of each resource: closed segments with an
     occasional resize or stop, and hourly rollups, so charts are not empty."""
@@ -190,13 +206,19 @@ def issued_statement(admin) -> None:
 
 
 def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print,
-         lxd_socket: str | None = None, kubernetes_url: str | None = None) -> None:
+         lxd_socket: str | None = None, kubernetes_url: str | None = None, proxmox: str | None = None) -> None:
     var = Path(settings.VAR_DIR)
     accounts = [libvirt_account(var)]
     if openstack_url:
         accounts.append(openstack_account(openstack_url))
     if kubernetes_url:
         accounts.append(kubernetes_account(kubernetes_url))
+    if proxmox:
+        pve = proxmox_account(proxmox)
+        if pve is None:
+            log(f"  pve-lab: {proxmox!r} is not host:port:cafile; going on without it")
+        else:
+            accounts.append(pve)
     if docker_url:
         import docker.errors
 

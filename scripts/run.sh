@@ -55,6 +55,16 @@ for _ in $(seq 1 40); do
   sleep 0.25
 done
 export GLASSPANE_DEMO_KUBERNETES_URL="http://127.0.0.1:$K8S_SIM_PORT"
+# a small Proxmox VE cluster (two nodes, two pools) when the test-only fakepve is installed
+PVE_PORT=${PVE_PORT:-5011}
+if $PY -c "import fakepve" 2>/dev/null; then
+  $PY -m devsim.proxmox --port "$PVE_PORT" --cert-dir var/proxmox --seed demo >var/log/proxmox-sim.log 2>&1 & pids+=($!)
+  for _ in $(seq 1 40); do
+    pve_line=$(grep -m1 "^GLASSPANE_DEMO_PROXMOX=" var/log/proxmox-sim.log 2>/dev/null) && break
+    sleep 0.25
+  done
+  [ -n "${pve_line:-}" ] && export "${pve_line?}" || echo "run: the Proxmox demo cluster did not start (see var/log/proxmox-sim.log)"
+fi
 
 $PY manage.py demo | tee var/log/demo.log
 
