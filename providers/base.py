@@ -20,7 +20,8 @@ Conventions every driver follows:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -62,6 +63,7 @@ class Capability:
     ACTIONS = "actions"  # start, stop, reboot, delete
     APPLY_QUOTA = "apply_quota"  # push project limits down to the platform
     USAGE_REPORT = "usage_report"  # the platform's own usage accounting (Nova simple-tenant-usage)
+    EVENTS = "events"  # a stream of lifecycle events (``Driver.events``)
 
 
 class Action:
@@ -275,6 +277,34 @@ class UtilizationSample:
     disk_write_bytes: int | None = None
 
 
+class EventKind:
+    """Lifecycle events a driver's ``events()`` stream reports, whatever the platform calls them."""
+
+    DEFINED = "defined"  # created (or its definition changed); says nothing about running
+    STARTED = "started"  # entered ``running`` from not running (booted, restored)
+    SUSPENDED = "suspended"  # left ``running`` for ``paused``/``suspended``
+    RESUMED = "resumed"  # back to ``running`` from ``paused``/``suspended``
+    STOPPED = "stopped"  # left ``running`` for ``stopped`` (shut down, destroyed, crashed)
+    UNDEFINED = "undefined"  # deleted
+    ALL = (DEFINED, STARTED, SUSPENDED, RESUMED, STOPPED, UNDEFINED)
+    #: events after which a resource runs, and after which it no longer does
+    ENTERS_RUNNING = frozenset({STARTED, RESUMED})
+    LEAVES_RUNNING = frozenset({SUSPENDED, STOPPED})
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    """One lifecycle event as it happened: which resource, what, and when (the platform's time
+    when the event carries one, else the moment it was received). Events only *date* changes;
+    what exists and in which state is still decided by ``inventory()``."""
+
+    external_id: str
+    kind: str  # one of ``EventKind.ALL``
+    at: datetime
+    name: str = ""
+    detail: str = ""  # the platform's own words ("destroyed", "shutdown", "die")
+
+
 @dataclass(frozen=True)
 class QuotaReading:
     """One of our quota keys as the platform itself holds it for one of its projects.
@@ -415,6 +445,12 @@ class Driver(abc.ABC):
     def usage_report(self, project_ref: str, start: datetime, end: datetime) -> UsageTotals:
         """The platform's own usage totals for a project over [start, end)."""
         raise UnsupportedCapability(f"{self.kind} has no usage accounting of its own")
+
+    def events(self, stop: threading.Event) -> Iterator[ObservedEvent]:
+        """Lifecycle events as they happen, until ``stop`` is set (return then, within a second or
+        two). Raise ``ProviderError`` when the stream breaks; the caller reconnects. Events that
+        happen while nobody listens are lost: polling still finds the change, dated less exactly."""
+        raise UnsupportedCapability(f"{self.kind} does not stream lifecycle events")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most drivers have nothing to release
         """Release connections. Safe to call twice."""

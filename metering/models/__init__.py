@@ -11,6 +11,7 @@ from metering.models.chargeback import (
     Statement,
     StatementLine,
 )
+from metering.models.events import LifecycleEvent
 from metering.models.inventory import MappingRule, Resource
 from metering.models.quotas import (
     UNLIMITED,
@@ -36,6 +37,7 @@ __all__ = [
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LifecycleEvent",
     "MappingRule",
     "Membership",
     "PriceSheet",
