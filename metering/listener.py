@@ -81,8 +81,7 @@ class Listener:
     def sync(self) -> None:
         wanted = {a.pk: a for a in self.accounts()}
         for pk in [pk for pk in self.threads if pk not in wanted or not self.threads[pk][0].is_alive()]:
-            thread, stop = self.threads.pop(pk)
-            stop.set()
+            self.threads.pop(pk)[1].set()
         for pk, account in wanted.items():
             if pk not in self.threads:
                 stop = threading.Event()
@@ -106,7 +105,7 @@ class Listener:
             self.shutdown()
 
     def shutdown(self) -> None:
-        for thread, stop in self.threads.values():
+        for _thread, stop in self.threads.values():
             stop.set()
         for thread, _ in self.threads.values():
             thread.join(timeout=5)
