@@ -11,7 +11,7 @@ import pytest
 
 from metering import collector
 from metering import events as lifecycle_events
-from metering.listener import listen
+from metering.listener import Listener
 from metering.models import LifecycleEvent, Project, Resource, UsageSegment
 from providers.base import EventKind, State
 from providers.models import ProviderAccount
@@ -36,8 +36,8 @@ def listening(qemu_conn, guests):
     Project.objects.create(slug="alpha", name="Alpha")
     account = ProviderAccount.objects.create(name="kvm-events", kind="libvirt", settings={"uri": QEMU_URI},
                                              refresh_interval=60)
-    stop = threading.Event()
-    thread = threading.Thread(target=listen, args=(account, stop), daemon=True)
+    listener = Listener(["kvm-events"], rescan=1)  # what `manage.py listen_events` runs
+    thread = threading.Thread(target=listener.run, daemon=True)
     thread.start()
     probe = guests.make(start=False)  # the listener is live once it sees this guest redefined
     deadline = time.monotonic() + 20
@@ -45,10 +45,11 @@ def listening(qemu_conn, guests):
         assert time.monotonic() < deadline, "the event listener did not start within 20 s"
         qemu_conn.defineXML(probe.XMLDesc(0))
         time.sleep(0.3)
+    assert list(listener.threads) == [account.pk]
     yield account
-    stop.set()
+    listener.stop.set()
     thread.join(timeout=10)
-    assert not thread.is_alive()
+    assert not thread.is_alive() and not listener.threads
 
 
 def test_a_guest_stopped_between_polls_stops_costing_at_the_event(listening, guests):
