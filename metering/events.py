@@ -39,6 +39,16 @@ def record(account: ProviderAccount, events: Iterable[ObservedEvent]) -> int:
     return len(rows)
 
 
+def replay_from(account: ProviderAccount) -> datetime | None:
+    """Where a stream that can replay (Docker) starts: the newest event recorded for ``account``,
+    else its last refresh (an older event could date nothing any more)."""
+    newest = (LifecycleEvent.objects.filter(account=account).order_by("-at")
+              .values_list("at", flat=True).first())
+    if newest is not None:
+        return newest
+    return ProviderAccount.objects.filter(pk=account.pk).values_list("last_observed_at", flat=True).first()
+
+
 def prune(older_than: timedelta = RETENTION) -> int:
     """Drop events older than every refresh still to come could need."""
     deleted, _ = LifecycleEvent.objects.filter(at__lt=timezone.now() - older_than).delete()

@@ -446,10 +446,11 @@ class Driver(abc.ABC):
         """The platform's own usage totals for a project over [start, end)."""
         raise UnsupportedCapability(f"{self.kind} has no usage accounting of its own")
 
-    def events(self, stop: threading.Event) -> Iterator[ObservedEvent]:
+    def events(self, stop: threading.Event, since: datetime | None = None) -> Iterator[ObservedEvent]:
         """Lifecycle events as they happen, until ``stop`` is set (return then, within a second or
-        two). Raise ``ProviderError`` when the stream breaks; the caller reconnects. Events that
-        happen while nobody listens are lost: polling still finds the change, dated less exactly."""
+        two). Raise ``ProviderError`` when the stream breaks; the caller reconnects. A platform that
+        keeps past events replays those after ``since`` first (Docker); others ignore it, and what
+        happens while nobody listens is lost: polling still finds the change, dated less exactly."""
         raise UnsupportedCapability(f"{self.kind} does not stream lifecycle events")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most drivers have nothing to release

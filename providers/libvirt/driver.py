@@ -347,8 +347,9 @@ class LibvirtDriver(Driver):
 
     # -- events ------------------------------------------------------------------------------------
 
-    def events(self, stop: threading.Event) -> Iterator[ObservedEvent]:
-        """Domain lifecycle events on a connection of their own (see ``providers.libvirt.events``)."""
+    def events(self, stop: threading.Event, since: datetime | None = None) -> Iterator[ObservedEvent]:
+        """Domain lifecycle events on a connection of their own (see ``providers.libvirt.events``);
+        libvirt keeps no past events, so ``since`` is ignored."""
         try:
             yield from event_stream.stream(
                 self.uri,

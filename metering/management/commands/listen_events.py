@@ -10,7 +10,7 @@ from providers.models import ProviderAccount
 
 
 class Command(GlasspaneCommand):
-    help = "Record the lifecycle events of every event-streaming provider account (libvirt) until stopped."
+    help = "Record the lifecycle events of every event-streaming provider account (libvirt, Docker) until stopped."
 
     def add_arguments(self, parser):
         parser.add_argument("--provider", metavar="NAME", action="append",
