@@ -8,7 +8,7 @@ the lifecycle timestamps of the observation (``Obs.started_at``/``finished_at``)
 Docker's StartedAt/FinishedAt, so the same rule applies: a timestamp dates a state change only if
 it lies inside the gap the observation closes. A timestamp the provider gives itself wins.
 
-Why this never double counts: events are stored once (unique per account, resource, kind and
+Why this never double counts: events are stored once (unique per account, resource, action and
 time), they move a segment boundary but never add time, and applying the same inventory twice is
 already a no-op. A dropped stream only means a change is dated by the poll that found it.
 """
@@ -22,18 +22,21 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from metering.models import LifecycleEvent
-from providers.base import EventKind, ObservedEvent, ObservedResource
+from providers.base import EventAction, ObservedEvent, ObservedResource
 from providers.models import ProviderAccount
 
 RETENTION = timedelta(days=35)
+ENTERS_RUNNING = frozenset({EventAction.STARTED, EventAction.RESUMED, EventAction.RESTARTED})
+LEAVES_RUNNING = frozenset({EventAction.STOPPED, EventAction.PAUSED})
 
 
 def record(account: ProviderAccount, events: Iterable[ObservedEvent]) -> int:
     """Store events (duplicates ignored); returns how many were given."""
     rows = [
-        LifecycleEvent(account=account, external_id=e.external_id, kind=e.kind, at=e.at,
-                       name=e.name[:255], detail=e.detail[:64])
-        for e in events if e.kind in EventKind.ALL
+        LifecycleEvent(account=account, external_id=e.external_id, action=e.action, at=e.at,
+                       name=str(e.details.get("name") or "")[:255],
+                       detail=str(e.details.get("detail") or e.details.get("lxd_action") or "")[:64])
+        for e in events if e.action in EventAction.ALL
     ]
     LifecycleEvent.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
@@ -59,7 +62,7 @@ def prune(older_than: timedelta = RETENTION) -> int:
 class EventTimes:
     started_at: datetime | None = None  # newest entry into running
     finished_at: datetime | None = None  # newest exit from running
-    gone_at: datetime | None = None  # undefined, else (transient) stopped
+    gone_at: datetime | None = None  # deleted, else (a transient domain) stopped
 
 
 def event_times(account: ProviderAccount, since: datetime | None, until: datetime) -> dict[str, EventTimes]:
@@ -71,16 +74,16 @@ def event_times(account: ProviderAccount, since: datetime | None, until: datetim
         return {}
     found: dict[str, EventTimes] = {}
     rows = (LifecycleEvent.objects.filter(account=account, at__gt=since, at__lte=until)
-            .order_by("at").values_list("external_id", "kind", "at"))
-    for external_id, kind, at in rows:
+            .order_by("at").values_list("external_id", "action", "at"))
+    for external_id, action, at in rows:
         times = found.get(external_id, EventTimes())
-        if kind in EventKind.ENTERS_RUNNING:
+        if action in ENTERS_RUNNING:
             times = replace(times, started_at=at, gone_at=None)
-        elif kind in EventKind.LEAVES_RUNNING:
-            times = replace(times, finished_at=at, gone_at=at if kind == EventKind.STOPPED else times.gone_at)
-        elif kind == EventKind.UNDEFINED:
+        elif action in LEAVES_RUNNING:
+            times = replace(times, finished_at=at, gone_at=at if action == EventAction.STOPPED else times.gone_at)
+        elif action == EventAction.DELETED:
             times = replace(times, gone_at=at)
-        elif kind == EventKind.DEFINED:
+        elif action == EventAction.CREATED:
             times = replace(times, gone_at=None)
         found[external_id] = times
     return found

@@ -8,9 +8,10 @@ production deployment runs one such process (several only duplicate work: events
 once). It needs the database, not the broker.
 
 Each account's thread opens the stream, writes every event as it arrives (``metering.events``),
-and on any failure waits (1, 2, 4 ... 30 s) and reconnects, asking for the events since the newest
-one it recorded (or since the last refresh): an engine that keeps them (Docker, podman) replays the outage; for one that does
-not (libvirt) the changes they would have dated are dated by polling instead. Accounts are re-read every
+and on any failure waits (1, 2, 4 ... 30 s) and reconnects. Where the driver can replay
+(``Capability.EVENT_REPLAY``: Docker and podman keep a log) it asks for the events since the
+newest one recorded (or since the last refresh), so an outage loses nothing; elsewhere (libvirt,
+LXD) the changes missed meanwhile are dated by polling instead. Accounts are re-read every
 ``rescan`` seconds: new ones get a thread, disabled or removed ones lose theirs.
 """
 
@@ -46,7 +47,9 @@ def listen(account: ProviderAccount, stop: threading.Event, *, on_event=None, ba
         while not stop.is_set():
             try:
                 with account.driver() as driver:
-                    for event in driver.events(stop, since=lifecycle_events.replay_from(account)):
+                    replay = ({"since": lifecycle_events.replay_from(account)}
+                              if driver.supports(Capability.EVENT_REPLAY) else {})
+                    for event in driver.events(stop, **replay):
                         lifecycle_events.record(account, [event])
                         delay = 1.0
                         if on_event is not None:

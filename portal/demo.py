@@ -1,7 +1,7 @@
 """The demo ``make run`` seeds: every page meaningful at once.
 
 A libvirt test-driver host with 40 domains in four projects, the OpenStack simulator's servers in
-two projects, the local Docker-API engine's containers when one runs, 60 days of usage history
+two projects, the local Docker-API engine's containers when one runs, the local LXD's when it is up, 60 days of usage history
 behind them, one project near a limit, one in breach, a rate plan and an issued statement.
 History before the first refresh is synthesised (closed segments and hourly rollups); everything
 after it is collected for real.
@@ -84,6 +84,25 @@ def docker_account(base_url: str) -> ProviderAccount:
     return account
 
 
+def lxd_account(socket: str) -> ProviderAccount:
+    """The local LXD (``scripts/lxd-host.sh``) with two busybox containers of demo projects."""
+    import pylxd
+
+    client = pylxd.Client(endpoint=socket, timeout=60)
+    present = {instance.name for instance in client.instances.all()}
+    for name, project, limits in [("lab-notebook", "research", {"limits.cpu": "1", "limits.memory": "128MiB"}),
+                                  ("etl-batch", "analytics", {})]:
+        if name in present:
+            continue
+        instance = client.instances.create({"name": name, "source": {"type": "image", "alias": "busybox"},
+                                            "config": {"user.glasspane.project": project, **limits}}, wait=True)
+        instance.start(wait=True)
+    account, _ = ProviderAccount.objects.get_or_create(
+        name="local-lxd", defaults={"kind": "lxd", "refresh_interval": 60,
+                                    "settings": {"endpoint": f"unix://{socket}", "default_image": "busybox"}})
+    return account
+
+
 def backfill(account: ProviderAccount, days: int = HISTORY_DAYS) -> int:
     """Synthesise history before the first observation of each resource: closed segments with an
     occasional resize or stop, and hourly rollups, so charts are not empty."""
@@ -157,7 +176,8 @@ def issued_statement(admin) -> None:
         statements.issue(project, last_month, first, user=admin)
 
 
-def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print) -> None:
+def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print,
+         lxd_socket: str | None = None) -> None:
     var = Path(settings.VAR_DIR)
     accounts = [libvirt_account(var)]
     if openstack_url:
@@ -169,6 +189,13 @@ def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print)
             accounts.append(docker_account(docker_url))
         except docker.errors.DockerException as exc:
             log(f"  local-engine: no Docker-API engine at {docker_url} ({exc}); going on without it")
+    if lxd_socket:
+        import pylxd.exceptions
+
+        try:
+            accounts.append(lxd_account(lxd_socket))
+        except (pylxd.exceptions.LXDAPIException, pylxd.exceptions.ClientConnectionFailed, OSError) as exc:
+            log(f"  local-lxd: no LXD at {lxd_socket} ({exc}); going on without it")
     for account in accounts:
         try:
             run = collector.refresh(account, trigger="demo")

@@ -20,7 +20,6 @@ Conventions every driver follows:
 from __future__ import annotations
 
 import abc
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,7 +62,10 @@ class Capability:
     ACTIONS = "actions"  # start, stop, reboot, delete
     APPLY_QUOTA = "apply_quota"  # push project limits down to the platform
     USAGE_REPORT = "usage_report"  # the platform's own usage accounting (Nova simple-tenant-usage)
-    EVENTS = "events"  # a stream of lifecycle events (``Driver.events``)
+    EVENTS = "events"  # a stream of lifecycle events with the platform's own times (``Driver.events``)
+    #: ``Driver.events`` also takes ``since=`` (a datetime) and first replays the platform's events
+    #: after it (a Docker engine keeps a log), so a reconnecting listener misses nothing
+    EVENT_REPLAY = "event_replay"
 
 
 class Action:
@@ -277,34 +279,6 @@ class UtilizationSample:
     disk_write_bytes: int | None = None
 
 
-class EventKind:
-    """Lifecycle events a driver's ``events()`` stream reports, whatever the platform calls them."""
-
-    DEFINED = "defined"  # created (or its definition changed); says nothing about running
-    STARTED = "started"  # entered ``running`` from not running (booted, restored)
-    SUSPENDED = "suspended"  # left ``running`` for ``paused``/``suspended``
-    RESUMED = "resumed"  # back to ``running`` from ``paused``/``suspended``
-    STOPPED = "stopped"  # left ``running`` for ``stopped`` (shut down, destroyed, crashed)
-    UNDEFINED = "undefined"  # deleted
-    ALL = (DEFINED, STARTED, SUSPENDED, RESUMED, STOPPED, UNDEFINED)
-    #: events after which a resource runs, and after which it no longer does
-    ENTERS_RUNNING = frozenset({STARTED, RESUMED})
-    LEAVES_RUNNING = frozenset({SUSPENDED, STOPPED})
-
-
-@dataclass(frozen=True)
-class ObservedEvent:
-    """One lifecycle event as it happened: which resource, what, and when (the platform's time
-    when the event carries one, else the moment it was received). Events only *date* changes;
-    what exists and in which state is still decided by ``inventory()``."""
-
-    external_id: str
-    kind: str  # one of ``EventKind.ALL``
-    at: datetime
-    name: str = ""
-    detail: str = ""  # the platform's own words ("destroyed", "shutdown", "die")
-
-
 @dataclass(frozen=True)
 class QuotaReading:
     """One of our quota keys as the platform itself holds it for one of its projects.
@@ -318,6 +292,34 @@ class QuotaReading:
     key: str
     limit: int | None
     used: Decimal | int | None = None
+
+
+class EventAction:
+    """The lifecycle changes an ``ObservedEvent`` can report, whatever the platform calls them."""
+
+    CREATED = "created"
+    STARTED = "started"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RESTARTED = "restarted"
+    DELETED = "deleted"
+    ALL = (CREATED, STARTED, STOPPED, PAUSED, RESUMED, RESTARTED, DELETED)
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    """One lifecycle change as the platform announced it, dated by the platform's own clock.
+
+    Polling stays the source of truth for what exists; an event only dates a change the next
+    inventory shows (a resource seen stopped was stopped at the event's ``at``, not at the poll).
+    ``external_id`` is the resource's id in the same account, as ``inventory()`` reports it.
+    """
+
+    external_id: str
+    action: str  # one of EventAction.ALL
+    at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -430,6 +432,11 @@ class Driver(abc.ABC):
         """Run one of ``Action.ALL`` on a resource."""
         raise UnsupportedCapability(f"{self.kind} does not support actions")
 
+    def events(self, stop: Any = None, timeout: float | None = None) -> Iterator[ObservedEvent]:
+        """Lifecycle events as they happen, until ``stop`` (a ``threading.Event``) is set or
+        ``timeout`` seconds pass; see ``Capability.EVENTS``."""
+        raise UnsupportedCapability(f"{self.kind} does not stream lifecycle events")
+
     def read_quotas(self, project_ref: str) -> Mapping[str, QuotaReading]:
         """The platform's own limits and usage for one of its projects, by our key."""
         raise UnsupportedCapability(f"{self.kind} holds no quotas")
@@ -445,13 +452,6 @@ class Driver(abc.ABC):
     def usage_report(self, project_ref: str, start: datetime, end: datetime) -> UsageTotals:
         """The platform's own usage totals for a project over [start, end)."""
         raise UnsupportedCapability(f"{self.kind} has no usage accounting of its own")
-
-    def events(self, stop: threading.Event, since: datetime | None = None) -> Iterator[ObservedEvent]:
-        """Lifecycle events as they happen, until ``stop`` is set (return then, within a second or
-        two). Raise ``ProviderError`` when the stream breaks; the caller reconnects. A platform that
-        keeps past events replays those after ``since`` first (Docker); others ignore it, and what
-        happens while nobody listens is lost: polling still finds the change, dated less exactly."""
-        raise UnsupportedCapability(f"{self.kind} does not stream lifecycle events")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most drivers have nothing to release
         """Release connections. Safe to call twice."""

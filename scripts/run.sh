@@ -35,6 +35,11 @@ if [ -z "${DOCKER_HOST:-}" ] && [ -x scripts/docker-engine.sh ]; then
   fi
 fi
 
+# the local LXD joins the demo when it is up (scripts/lxd-host.sh start); make run does not start it
+if [ -z "${GLASSPANE_LXD_SOCKET:-}" ] && line=$(bash scripts/lxd-host.sh status 2>/dev/null); then
+  export "${line##*$'\n'}"
+fi
+
 SIM_PORT=${SIM_PORT:-5010}
 $PY manage.py openstack_sim --port "$SIM_PORT" --seed demo >var/log/openstack-sim.log 2>&1 & pids+=($!)
 for _ in $(seq 1 40); do

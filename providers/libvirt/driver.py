@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -347,13 +348,15 @@ class LibvirtDriver(Driver):
 
     # -- events ------------------------------------------------------------------------------------
 
-    def events(self, stop: threading.Event, since: datetime | None = None) -> Iterator[ObservedEvent]:
+    def events(self, stop: threading.Event | None = None, timeout: float | None = None) -> Iterator[ObservedEvent]:
         """Domain lifecycle events on a connection of their own (see ``providers.libvirt.events``);
-        libvirt keeps no past events, so ``since`` is ignored."""
+        libvirt keeps no past events, so nothing that happened before the call is reported."""
+        until = time.monotonic() + timeout if timeout is not None else None
         try:
             yield from event_stream.stream(
                 self.uri,
-                stop,
+                stop if stop is not None else threading.Event(),
+                until=until,
                 username=self.credentials.get("username"),
                 password=self.credentials.get("password"),
                 timeout=float(self.settings.get("connect_timeout") or 10),

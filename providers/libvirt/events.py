@@ -9,31 +9,33 @@ daemon visible as a closed connection, which ends the stream with ``ProviderUnav
 libvirt events carry no time of their own: an event is dated when its callback runs, which on a
 local or LAN connection is within milliseconds of the change.
 
-Mapping (``VIR_DOMAIN_EVENT_*`` -> ``EventKind``): DEFINED, UNDEFINED, STARTED, SUSPENDED and
-PMSUSPENDED (suspended), RESUMED, STOPPED and CRASHED (stopped). SHUTDOWN (the guest began to
-shut down, still running) is not a change of state and is dropped.
+Mapping (``VIR_DOMAIN_EVENT_*`` -> ``EventAction``): DEFINED created, UNDEFINED deleted, STARTED
+started, SUSPENDED and PMSUSPENDED paused, RESUMED resumed, STOPPED and CRASHED stopped. SHUTDOWN
+(the guest began to shut down, still running) is not a change of state and is dropped.
+``details`` carries the domain's ``name`` and libvirt's ``detail`` in words ("destroyed").
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 import libvirt
 
-from providers.base import EventKind, ObservedEvent, ProviderUnavailable, utcnow
+from providers.base import EventAction, ObservedEvent, ProviderUnavailable, utcnow
 from providers.libvirt.connection import open_connection
 
-KINDS = {
-    libvirt.VIR_DOMAIN_EVENT_DEFINED: EventKind.DEFINED,
-    libvirt.VIR_DOMAIN_EVENT_UNDEFINED: EventKind.UNDEFINED,
-    libvirt.VIR_DOMAIN_EVENT_STARTED: EventKind.STARTED,
-    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: EventKind.SUSPENDED,
-    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: EventKind.SUSPENDED,
-    libvirt.VIR_DOMAIN_EVENT_RESUMED: EventKind.RESUMED,
-    libvirt.VIR_DOMAIN_EVENT_STOPPED: EventKind.STOPPED,
-    libvirt.VIR_DOMAIN_EVENT_CRASHED: EventKind.STOPPED,
+ACTIONS = {
+    libvirt.VIR_DOMAIN_EVENT_DEFINED: EventAction.CREATED,
+    libvirt.VIR_DOMAIN_EVENT_UNDEFINED: EventAction.DELETED,
+    libvirt.VIR_DOMAIN_EVENT_STARTED: EventAction.STARTED,
+    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: EventAction.PAUSED,
+    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: EventAction.PAUSED,
+    libvirt.VIR_DOMAIN_EVENT_RESUMED: EventAction.RESUMED,
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: EventAction.STOPPED,
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: EventAction.STOPPED,
 }
 
 #: libvirt's detail codes, per event, in words (virDomainEvent*DetailType)
@@ -72,8 +74,8 @@ def _run_loop() -> None:
 
 def translate(uuid: str, name: str, event: int, detail: int, at) -> ObservedEvent | None:
     """One libvirt lifecycle callback as an ``ObservedEvent``; None for events that change nothing."""
-    kind = KINDS.get(event)
-    if kind is None:
+    action = ACTIONS.get(event)
+    if action is None:
         return None
     words = DETAILS.get(event, ())
     said = words[detail] if 0 <= detail < len(words) else str(detail)
@@ -81,7 +83,7 @@ def translate(uuid: str, name: str, event: int, detail: int, at) -> ObservedEven
         said = f"crashed ({said})"
     elif event == libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED:
         said = f"pm-suspended ({said})"
-    return ObservedEvent(external_id=uuid, kind=kind, at=at, name=name, detail=said)
+    return ObservedEvent(uuid, action, at, {"name": name, "detail": said})
 
 
 _CLOSED = object()
@@ -91,11 +93,13 @@ def stream(
     uri: str,
     stop: threading.Event,
     *,
+    until: float | None = None,
     username: str | None = None,
     password: str | None = None,
     timeout: float = 10,
 ) -> Iterator[ObservedEvent]:
-    """Lifecycle events of every domain at ``uri`` until ``stop`` is set."""
+    """Lifecycle events of every domain at ``uri`` until ``stop`` is set (or ``time.monotonic()``
+    passes ``until``)."""
     ensure_event_loop()
     conn = open_connection(uri, username=username, password=password, timeout=timeout)
     inbox: queue.Queue = queue.Queue()
@@ -122,7 +126,7 @@ def stream(
         except libvirt.libvirtError:
             pass
         callback = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, on_lifecycle, None)
-        while not stop.is_set():
+        while not stop.is_set() and (until is None or time.monotonic() < until):
             try:
                 item = inbox.get(timeout=0.5)
             except queue.Empty:

@@ -8,7 +8,7 @@ import pytest
 from metering import collector
 from metering import events as lifecycle_events
 from metering.models import LifecycleEvent, UsageSegment
-from providers.base import EventKind, ObservedEvent, State
+from providers.base import EventAction, ObservedEvent, State
 from tests.conftest import T0, vm
 
 pytestmark = pytest.mark.django_db
@@ -25,14 +25,14 @@ def spans(ext):
 
 
 def event(ext, kind, at):
-    return ObservedEvent(ext, kind, at, name=ext, detail="test")
+    return ObservedEvent(ext, kind, at, {"name": ext, "detail": "test"})
 
 
 def test_a_stop_between_polls_ends_the_running_segment_at_the_event(fake_account, world, project):
     world.put(vm("v1"))
     refresh_at(fake_account, world, T0)
     stopped_at = T0 + timedelta(seconds=197)  # 10:03:17 for a poll every 5 minutes
-    lifecycle_events.record(fake_account, [event("v1", EventKind.STOPPED, stopped_at)])
+    lifecycle_events.record(fake_account, [event("v1", EventAction.STOPPED, stopped_at)])
     world.put(vm("v1", state=State.STOPPED))
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
     assert spans("v1") == [
@@ -45,9 +45,9 @@ def test_resume_and_suspend_are_dated_and_the_newest_event_wins(fake_account, wo
     world.put(vm("v1", state=State.PAUSED))
     refresh_at(fake_account, world, T0)
     lifecycle_events.record(fake_account, [
-        event("v1", EventKind.RESUMED, T0 + timedelta(seconds=30)),
-        event("v1", EventKind.SUSPENDED, T0 + timedelta(seconds=60)),
-        event("v1", EventKind.RESUMED, T0 + timedelta(seconds=90)),
+        event("v1", EventAction.RESUMED, T0 + timedelta(seconds=30)),
+        event("v1", EventAction.PAUSED, T0 + timedelta(seconds=60)),
+        event("v1", EventAction.RESUMED, T0 + timedelta(seconds=90)),
     ])
     world.put(vm("v1"))
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
@@ -62,7 +62,7 @@ def test_duplicate_events_and_a_second_apply_change_nothing(fake_account, world,
     refresh_at(fake_account, world, T0)
     stopped_at = T0 + timedelta(seconds=100)
     for _ in range(2):  # a reconnected stream delivers the same event again
-        lifecycle_events.record(fake_account, [event("v1", EventKind.STOPPED, stopped_at)])
+        lifecycle_events.record(fake_account, [event("v1", EventAction.STOPPED, stopped_at)])
     assert LifecycleEvent.objects.count() == 1
     world.put(vm("v1", state=State.STOPPED))
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
@@ -78,8 +78,8 @@ def test_events_outside_the_window_or_for_unchanged_state_date_nothing(fake_acco
     world.put(vm("v1"))
     refresh_at(fake_account, world, T0)
     lifecycle_events.record(fake_account, [
-        event("v1", EventKind.STOPPED, T0 - timedelta(seconds=10)),  # before the last poll
-        event("v1", EventKind.STOPPED, T0 + timedelta(minutes=6)),  # after this poll
+        event("v1", EventAction.STOPPED, T0 - timedelta(seconds=10)),  # before the last poll
+        event("v1", EventAction.STOPPED, T0 + timedelta(minutes=6)),  # after this poll
     ])
     world.put(vm("v1", state=State.STOPPED))
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
@@ -89,7 +89,7 @@ def test_events_outside_the_window_or_for_unchanged_state_date_nothing(fake_acco
 def test_the_providers_own_timestamp_wins_over_an_event(fake_account, world, project):
     world.put(vm("v1"))
     refresh_at(fake_account, world, T0)
-    lifecycle_events.record(fake_account, [event("v1", EventKind.STOPPED, T0 + timedelta(seconds=50))])
+    lifecycle_events.record(fake_account, [event("v1", EventAction.STOPPED, T0 + timedelta(seconds=50))])
     world.put(vm("v1", state=State.STOPPED, finished_at=T0 + timedelta(seconds=40)))
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
     assert spans("v1")[0][2] == T0 + timedelta(seconds=40)
@@ -101,9 +101,9 @@ def test_an_undefined_resource_ends_at_its_undefine_event(fake_account, world, p
     refresh_at(fake_account, world, T0)
     refresh_at(fake_account, world, T0 + timedelta(minutes=5))
     lifecycle_events.record(fake_account, [
-        event("v1", EventKind.STOPPED, T0 + timedelta(minutes=7)),
-        event("v1", EventKind.UNDEFINED, T0 + timedelta(minutes=7, seconds=1)),
-        event("v2", EventKind.STOPPED, T0 + timedelta(minutes=8)),  # transient: gone once stopped
+        event("v1", EventAction.STOPPED, T0 + timedelta(minutes=7)),
+        event("v1", EventAction.DELETED, T0 + timedelta(minutes=7, seconds=1)),
+        event("v2", EventAction.STOPPED, T0 + timedelta(minutes=8)),  # transient: gone once stopped
     ])
     world.remove("v1")
     world.remove("v2")
@@ -115,10 +115,10 @@ def test_an_undefined_resource_ends_at_its_undefine_event(fake_account, world, p
 def test_event_times_keeps_the_newest_of_each_kind(fake_account):
     ext = "v1"
     lifecycle_events.record(fake_account, [
-        event(ext, EventKind.STOPPED, T0 + timedelta(seconds=1)),
-        event(ext, EventKind.STARTED, T0 + timedelta(seconds=2)),
-        event(ext, EventKind.STOPPED, T0 + timedelta(seconds=3)),
-        event("other", EventKind.DEFINED, T0 + timedelta(seconds=3)),
+        event(ext, EventAction.STOPPED, T0 + timedelta(seconds=1)),
+        event(ext, EventAction.STARTED, T0 + timedelta(seconds=2)),
+        event(ext, EventAction.STOPPED, T0 + timedelta(seconds=3)),
+        event("other", EventAction.CREATED, T0 + timedelta(seconds=3)),
         replace(event(ext, "rebooted", T0 + timedelta(seconds=4))),  # not a kind we know: not stored
     ])
     times = lifecycle_events.event_times(fake_account, T0, T0 + timedelta(minutes=1))

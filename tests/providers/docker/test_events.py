@@ -12,7 +12,7 @@ import pytest
 from metering import collector
 from metering.listener import Listener
 from metering.models import LifecycleEvent, Project, Resource, UsageSegment
-from providers.base import EventKind, State
+from providers.base import EventAction, State
 from providers.docker import events as docker_events
 from providers.models import ProviderAccount
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def wait_for(account, external_id, kind, timeout=20.0) -> LifecycleEvent:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = LifecycleEvent.objects.filter(account=account, external_id=external_id, kind=kind).first()
+        found = LifecycleEvent.objects.filter(account=account, external_id=external_id, action=kind).first()
         if found is not None:
             return found
         time.sleep(0.1)
@@ -58,7 +58,7 @@ def test_pause_and_removal_are_dated_by_engine_events_and_replayed_after_a_gap(d
     listener, thread = start_listener("engine-ev")
     try:
         container.pause()
-        paused = wait_for(account, ext, EventKind.SUSPENDED)
+        paused = wait_for(account, ext, EventAction.PAUSED)
         time.sleep(1)
         run = refresh(account)
     finally:
@@ -76,11 +76,11 @@ def test_pause_and_removal_are_dated_by_engine_events_and_replayed_after_a_gap(d
     container.remove(force=True)
     listener, thread = start_listener("engine-ev")
     try:
-        removed = wait_for(account, ext, EventKind.UNDEFINED)
+        removed = wait_for(account, ext, EventAction.DELETED)
     finally:
         stop_listener(listener, thread)
     assert removed.detail in ("destroy", "remove")
-    assert LifecycleEvent.objects.filter(account=account, external_id=ext, kind=EventKind.SUSPENDED).count() == 1
+    assert LifecycleEvent.objects.filter(account=account, external_id=ext, action=EventAction.PAUSED).count() == 1
     refresh(account)
     resource.refresh_from_db()
     assert resource.state == State.DELETED and resource.deleted_at == removed.at
@@ -92,7 +92,7 @@ def test_translate_keeps_container_lifecycle_actions_only():
     base = {"Type": "container", "Actor": {"ID": "abc", "Attributes": {"name": "web", "exitCode": "137"}},
             "time": 1700000000, "timeNano": 1700000000123456789}
     die = docker_events.translate({**base, "Action": "die"})
-    assert (die.kind, die.external_id, die.name, die.detail) == (EventKind.STOPPED, "abc", "web", "die (exit 137)")
+    assert (die.action, die.external_id, dict(die.details)) == (EventAction.STOPPED, "abc", {"name": "web", "detail": "die (exit 137)"})
     assert die.at.isoformat() == "2023-11-14T22:13:20.123456+00:00"
     assert docker_events.translate({**base, "Action": "kill"}) is None
     assert docker_events.translate({**base, "Type": "image", "Action": "remove"}) is None

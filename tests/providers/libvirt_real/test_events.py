@@ -13,7 +13,7 @@ from metering import collector
 from metering import events as lifecycle_events
 from metering.listener import Listener
 from metering.models import LifecycleEvent, Project, Resource, UsageSegment
-from providers.base import EventKind, State
+from providers.base import EventAction, State
 from providers.models import ProviderAccount
 from tests.providers.libvirt_real.conftest import QEMU_URI
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.real_libvirt, pytest.mark.integration, pytest.mark.dja
 def wait_for_event(account, external_id, kind, after=None, timeout=15.0) -> LifecycleEvent:
     """The first ``kind`` event of the guest recorded after ``after`` (starting a guest resumes it too)."""
     deadline = time.monotonic() + timeout
-    events = LifecycleEvent.objects.filter(account=account, external_id=external_id, kind=kind)
+    events = LifecycleEvent.objects.filter(account=account, external_id=external_id, action=kind)
     if after is not None:
         events = events.filter(at__gt=after)
     while time.monotonic() < deadline:
@@ -65,7 +65,7 @@ def test_a_guest_stopped_between_polls_stops_costing_at_the_event(listening, gue
     mark = datetime.now(UTC)
     dom.destroy()
     destroyed_at = datetime.now(UTC)
-    stopped = wait_for_event(account, ext, EventKind.STOPPED, after=mark)
+    stopped = wait_for_event(account, ext, EventAction.STOPPED, after=mark)
     assert stopped.detail == "destroyed"
     time.sleep(2)
     run = collector.refresh(account)
@@ -82,7 +82,7 @@ def test_a_guest_stopped_between_polls_stops_costing_at_the_event(listening, gue
 
     # the same event again (a reconnected stream) and another poll: nothing is counted twice
     lifecycle_events.record(account, [lifecycle_events_event(stopped)])
-    assert LifecycleEvent.objects.filter(account=account, external_id=ext, kind=EventKind.STOPPED).count() == 1
+    assert LifecycleEvent.objects.filter(account=account, external_id=ext, action=EventAction.STOPPED).count() == 1
     collector.refresh(account)
     assert UsageSegment.objects.filter(resource=resource).count() == 2
     running.refresh_from_db()
@@ -95,17 +95,17 @@ def test_suspend_resume_and_undefine_are_dated_by_events(listening, guests):
     ext = dom.UUIDString()
     collector.refresh(account)
     dom.suspend()
-    suspended = wait_for_event(account, ext, EventKind.SUSPENDED)
+    suspended = wait_for_event(account, ext, EventAction.PAUSED)
     time.sleep(1.5)
     collector.refresh(account)
     mark = datetime.now(UTC)
     dom.resume()
-    resumed = wait_for_event(account, ext, EventKind.RESUMED, after=mark)
+    resumed = wait_for_event(account, ext, EventAction.RESUMED, after=mark)
     time.sleep(1.5)
     collector.refresh(account)
     dom.destroy()
     dom.undefine()
-    undefined = wait_for_event(account, ext, EventKind.UNDEFINED)
+    undefined = wait_for_event(account, ext, EventAction.DELETED)
     time.sleep(1.5)
     collector.refresh(account)
 
@@ -121,4 +121,4 @@ def test_suspend_resume_and_undefine_are_dated_by_events(listening, guests):
 def lifecycle_events_event(row: LifecycleEvent):
     from providers.base import ObservedEvent
 
-    return ObservedEvent(row.external_id, row.kind, row.at, name=row.name, detail=row.detail)
+    return ObservedEvent(row.external_id, row.action, row.at, {"name": row.name, "detail": row.detail})
