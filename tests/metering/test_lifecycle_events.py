@@ -138,3 +138,49 @@ def test_listen_events_names_a_bad_account_in_one_line(fake_account):
     assert missing.value.returncode == 2
     with pytest.raises(CommandError, match="a fake account streams no lifecycle events"):
         call_command("listen_events", "--provider", fake_account.name)
+
+
+class _Flaky:
+    """A driver whose first stream breaks after two events and whose second redelivers one of them."""
+
+    capabilities = frozenset({"events", "event_replay"})
+
+    def __init__(self, script, sinces):
+        self.script, self.sinces = script, sinces
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def supports(self, capability):
+        return capability in self.capabilities
+
+    def events(self, stop, since=None):
+        from providers.base import ProviderUnavailable
+
+        self.sinces.append(since)
+        batch, then = self.script.pop(0)
+        yield from batch
+        if then == "break":
+            raise ProviderUnavailable("the stream broke")
+        stop.set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_listener_reconnects_asks_to_replay_and_stores_each_event_once(fake_account):
+    import threading
+
+    from metering.listener import listen
+
+    e1, e2, e3 = (event("v1", kind, T0 + timedelta(seconds=s)) for kind, s in
+                  ((EventAction.STARTED, 1), (EventAction.PAUSED, 2), (EventAction.RESUMED, 3)))
+    sinces = []
+    script = [([e1, e2], "break"), ([e2, e3], "end")]
+    fake_account.driver = lambda: _Flaky(script, sinces)
+    stop = threading.Event()
+    listen(fake_account, stop, backoff_max=0.1)
+    assert list(LifecycleEvent.objects.order_by("at").values_list("action", flat=True)) == [
+        EventAction.STARTED, EventAction.PAUSED, EventAction.RESUMED]
+    assert sinces == [None, e2.at]  # the second connection asked for what followed the newest event
