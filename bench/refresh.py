@@ -11,8 +11,10 @@ from pathlib import Path
 
 from django.db import transaction
 
-from bench import docker_floor, libvirt_floor, openstack_floor
+from bench import docker_floor, kubernetes_floor, libvirt_floor, openstack_floor
 from bench.harness import Figure, best_of
+from devsim.kubernetes import seed as kubernetes_seed
+from devsim.kubernetes.server import start_in_thread as start_kubernetes
 from devsim.libvirt_nodes import write_node_xml
 from devsim.openstack import seed
 from devsim.openstack.server import start_in_thread
@@ -101,3 +103,25 @@ def docker_figures(base_url: str | None, containers: int = 100) -> list[Figure]:
     finally:
         docker_floor.clear(base_url, label)
     return [Figure("refresh, Docker", ours, bare, "s", "<= 1.5x", f"{containers} containers with stats")]
+
+
+def kubernetes_figures(pods: int = 2000, vms: int = 200) -> list[Figure]:
+    server = start_kubernetes(kubernetes_floor.make_cluster(pods, vms))
+    try:
+        account = ProviderAccount(name="bench-kubernetes", kind="kubernetes",
+                                  settings={"server": server.url, "watch_seconds": 0})
+        account.credentials = {"token": kubernetes_seed.ADMIN_TOKEN}
+        account.save()
+        first = best_of(lambda: collector.refresh(account), repeat=2, setup=lambda: _reset(account))
+        second = best_of(lambda: collector.refresh(account), repeat=2,
+                         setup=lambda: ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None))
+        resources = Resource.objects.filter(account=account).count()
+        samples = resources  # a refresh samples every node, pod and VM once
+        bare = best_of(lambda: kubernetes_floor.client_floor(server.url), repeat=2)
+        floor = bare + min(bulk_insert_floor(account, resources, samples) for _ in range(2))
+    finally:
+        server.stop()
+    note = (f"{pods} pods + {vms} KubeVirt VMs ({resources} resources, memory samples); floor = the client paging "
+            f"the same 9 lists (metrics too) as raw JSON + bulk insert")
+    return [Figure("refresh, Kubernetes (first: creates)", first, floor, "s", "<= 1.5x", note),
+            Figure("refresh, Kubernetes (steady state)", second, floor, "s", "<= 1.5x", note)]

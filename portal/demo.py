@@ -61,6 +61,19 @@ def openstack_account(auth_url: str) -> ProviderAccount:
     return account
 
 
+def kubernetes_account(server: str) -> ProviderAccount:
+    """The simulated cluster ``make run`` starts (a few pods, two KubeVirt VMs; see devsim.kubernetes)."""
+    from devsim.kubernetes.seed import ADMIN_TOKEN
+
+    account = ProviderAccount.objects.filter(name="cluster").first()
+    if account is None:
+        account = ProviderAccount(name="cluster", kind="kubernetes", refresh_interval=60,
+                                  settings={"server": server})
+        account.credentials = {"token": ADMIN_TOKEN}
+        account.save()
+    return account
+
+
 def docker_account(base_url: str) -> ProviderAccount:
     import docker
 
@@ -177,11 +190,13 @@ def issued_statement(admin) -> None:
 
 
 def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print,
-         lxd_socket: str | None = None) -> None:
+         lxd_socket: str | None = None, kubernetes_url: str | None = None) -> None:
     var = Path(settings.VAR_DIR)
     accounts = [libvirt_account(var)]
     if openstack_url:
         accounts.append(openstack_account(openstack_url))
+    if kubernetes_url:
+        accounts.append(kubernetes_account(kubernetes_url))
     if docker_url:
         import docker.errors
 

@@ -48,6 +48,14 @@ for _ in $(seq 1 40); do
 done
 export GLASSPANE_DEMO_OPENSTACK_URL="http://127.0.0.1:$SIM_PORT/v3"
 
+K8S_SIM_PORT=${K8S_SIM_PORT:-6443}
+$PY -m devsim.kubernetes --port "$K8S_SIM_PORT" --seed demo >var/log/kubernetes-sim.log 2>&1 & pids+=($!)
+for _ in $(seq 1 40); do
+  (exec 3<>/dev/tcp/127.0.0.1/$K8S_SIM_PORT) 2>/dev/null && break
+  sleep 0.25
+done
+export GLASSPANE_DEMO_KUBERNETES_URL="http://127.0.0.1:$K8S_SIM_PORT"
+
 $PY manage.py demo | tee var/log/demo.log
 
 .venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)

@@ -155,6 +155,17 @@ GLASSPANE_SCHEDULER_TICK = env.int("GLASSPANE_SCHEDULER_TICK", default=15)
 #: the longest period a report or API call may cover (days)
 GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
 
+# -- email: budget alerts and scheduled reports -----------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:25, submission://user:password@host:587 (STARTTLS),
+# smtps://...:465 (TLS); the default prints messages to the worker's log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("GLASSPANE_FROM_EMAIL", default="glasspane@localhost")
+EMAIL_TIMEOUT = env.int("GLASSPANE_EMAIL_TIMEOUT", default=20)
+#: seconds between budget checks (each threshold still fires once a month)
+GLASSPANE_BUDGET_CHECK_INTERVAL = env.int("GLASSPANE_BUDGET_CHECK_INTERVAL", default=900)
+#: the organisation named in FOCUS exports (BillingAccountId, InvoiceIssuer)
+GLASSPANE_FOCUS_ORGANISATION = env.str("GLASSPANE_FOCUS_ORGANISATION", default="Glasspane")
+
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

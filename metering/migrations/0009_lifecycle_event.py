@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0004_hostcost_message'),
+        ('metering', '0008_allocation_rules'),
         ('providers', '0001_initial'),
     ]
 
