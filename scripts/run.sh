@@ -70,6 +70,8 @@ $PY manage.py demo | tee var/log/demo.log
 
 .venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A portal beat --loglevel INFO >var/log/beat.log 2>&1 & pids+=($!)
+# lifecycle events of libvirt accounts, recorded as they happen (metering.listener)
+$PY manage.py listen_events >var/log/events.log 2>&1 & pids+=($!)
 $PY manage.py runserver "127.0.0.1:$PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
 
 for _ in $(seq 1 60); do

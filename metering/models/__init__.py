@@ -13,6 +13,7 @@ from metering.models.chargeback import (
     StatementLine,
 )
 from metering.models.currency import ExchangeRate
+from metering.models.events import LifecycleEvent
 from metering.models.inventory import MappingRule, Resource
 from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
@@ -44,6 +45,7 @@ __all__ = [
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LifecycleEvent",
     "MappingRule",
     "Membership",
     "PriceSheet",
