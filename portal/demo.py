@@ -61,6 +61,19 @@ def openstack_account(auth_url: str) -> ProviderAccount:
     return account
 
 
+def kubernetes_account(server: str) -> ProviderAccount:
+    """The simulated cluster ``make run`` starts (a few pods, two KubeVirt VMs; see devsim.kubernetes)."""
+    from devsim.kubernetes.seed import ADMIN_TOKEN
+
+    account = ProviderAccount.objects.filter(name="cluster").first()
+    if account is None:
+        account = ProviderAccount(name="cluster", kind="kubernetes", refresh_interval=60,
+                                  settings={"server": server})
+        account.credentials = {"token": ADMIN_TOKEN}
+        account.save()
+    return account
+
+
 def docker_account(base_url: str) -> ProviderAccount:
     import docker
 
@@ -100,6 +113,22 @@ def lxd_account(socket: str) -> ProviderAccount:
     account, _ = ProviderAccount.objects.get_or_create(
         name="local-lxd", defaults={"kind": "lxd", "refresh_interval": 60,
                                     "settings": {"endpoint": f"unix://{socket}", "default_image": "busybox"}})
+    return account
+
+
+def proxmox_account(address: str) -> ProviderAccount | None:
+    """The demo Proxmox VE cluster served by ``devsim.proxmox`` (fakepve, test extra) at
+    ``host:port:cafile``; its port and certificate change with every ``make run``."""
+    host, port, cafile = (address.split(":", 2) + ["", ""])[:3]
+    if not (host and port.isdigit() and cafile):
+        return None
+    settings_ = {"host": host, "port": int(port), "ca_bundle": cafile}
+    account = ProviderAccount.objects.filter(name="pve-lab").first()
+    if account is None:
+        account = ProviderAccount(name="pve-lab", kind="proxmox", refresh_interval=60)
+    account.settings = {**(account.settings or {}), **settings_}
+    account.credentials = {"username": "root@pam", "password": "secret"}
+    account.save()
     return account
 
 
@@ -177,11 +206,19 @@ def issued_statement(admin) -> None:
 
 
 def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print,
-         lxd_socket: str | None = None) -> None:
+         lxd_socket: str | None = None, kubernetes_url: str | None = None, proxmox: str | None = None) -> None:
     var = Path(settings.VAR_DIR)
     accounts = [libvirt_account(var)]
     if openstack_url:
         accounts.append(openstack_account(openstack_url))
+    if kubernetes_url:
+        accounts.append(kubernetes_account(kubernetes_url))
+    if proxmox:
+        pve = proxmox_account(proxmox)
+        if pve is None:
+            log(f"  pve-lab: {proxmox!r} is not host:port:cafile; going on without it")
+        else:
+            accounts.append(pve)
     if docker_url:
         import docker.errors
 

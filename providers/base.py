@@ -63,6 +63,9 @@ class Capability:
     APPLY_QUOTA = "apply_quota"  # push project limits down to the platform
     USAGE_REPORT = "usage_report"  # the platform's own usage accounting (Nova simple-tenant-usage)
     EVENTS = "events"  # a stream of lifecycle events with the platform's own times (``Driver.events``)
+    #: ``Driver.events`` also takes ``since=`` (a datetime) and first replays the platform's events
+    #: after it (a Docker engine keeps a log), so a reconnecting listener misses nothing
+    EVENT_REPLAY = "event_replay"
 
 
 class Action:

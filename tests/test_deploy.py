@@ -38,7 +38,8 @@ def test_systemd_units_verify(tmp_path):
         text = unit.read_text().replace("/opt/glasspane", str(ROOT))
         (tmp_path / unit.name).write_text(text.replace("/etc/glasspane/glasspane.env", str(tmp_path / "env")))
     shutil.copy(DEPLOY / "glasspane.env.example", tmp_path / "env")
-    units = ["glasspane.target", "glasspane-migrate.service", "glasspane-web.service", "glasspane-beat.service"]
+    units = ["glasspane.target", "glasspane-migrate.service", "glasspane-web.service", "glasspane-beat.service",
+             "glasspane-events.service"]
     for queue in GLASSPANE_QUEUE_TASKS:  # one worker instance per queue
         (tmp_path / f"glasspane-worker@{queue}.service").symlink_to(tmp_path / "glasspane-worker@.service")
         units.append(f"glasspane-worker@{queue}.service")

@@ -190,11 +190,13 @@ GLASSPANE_QUEUE_TASKS = {
     # changes made on providers for users: provisioning, resource actions, stop-newest, quota push-down
     "provisioning": ["metering.provision_request", "metering.resource_action", "metering.enforce_breach",
                      "metering.push_quotas"],
-    # reports and exports: hourly utilization rollups (and statements or exports run as tasks)
-    "reports": ["metering.rollup_utilization"],
-    # short periodic and notification work: the refresh dispatcher, pruning, breach webhooks, pings
+    # reports and exports: hourly utilization rollups, budget evaluation (costs of every project),
+    # scheduled reports (statements and exports rendered and mailed)
+    "reports": ["metering.rollup_utilization", "metering.check_budgets", "metering.send_scheduled_reports"],
+    # short periodic and notification work: the refresh dispatcher, partition maintenance, alert mail
+    # and webhooks, pings
     "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
-                     "portal.ping"],
+                     "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping"],
 }
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)
@@ -210,6 +212,17 @@ GLASSPANE_RAW_RETENTION = env.int("GLASSPANE_RAW_RETENTION", default=7)
 GLASSPANE_SCHEDULER_TICK = env.int("GLASSPANE_SCHEDULER_TICK", default=15)
 #: the longest period a report or API call may cover (days)
 GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
+
+# -- email: budget alerts and scheduled reports -----------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:25, submission://user:password@host:587 (STARTTLS),
+# smtps://...:465 (TLS); the default prints messages to the worker's log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("GLASSPANE_FROM_EMAIL", default="glasspane@localhost")
+EMAIL_TIMEOUT = env.int("GLASSPANE_EMAIL_TIMEOUT", default=20)
+#: seconds between budget checks (each threshold still fires once a month)
+GLASSPANE_BUDGET_CHECK_INTERVAL = env.int("GLASSPANE_BUDGET_CHECK_INTERVAL", default=900)
+#: the organisation named in FOCUS exports (BillingAccountId, InvoiceIssuer)
+GLASSPANE_FOCUS_ORGANISATION = env.str("GLASSPANE_FOCUS_ORGANISATION", default="Glasspane")
 
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -22,7 +22,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("metering", "0004_hostcost_message"),
+        ("metering", "0009_lifecycle_event"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]
