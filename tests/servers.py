@@ -19,9 +19,13 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_given: set[int] = set()
+
+
 def free_port() -> int:
+    """A port nobody listens on now and that this process has not handed out before."""
     lo, hi = (int(p) for p in os.environ.get("GLASSPANE_TEST_PORTS", "8500-8599").split("-"))
-    ports = list(range(lo, hi + 1))
+    ports = [p for p in range(lo, hi + 1) if p not in _given]
     random.shuffle(ports)
     for port in ports:
         with socket.socket() as sock:
@@ -29,6 +33,7 @@ def free_port() -> int:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _given.add(port)
             return port
     raise RuntimeError(f"no free port in {lo}-{hi}")
 

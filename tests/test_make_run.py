@@ -70,7 +70,9 @@ def test_make_run_serves_and_ctrl_c_stops_everything(tmp_path):
     port = free_port()
     # a fresh machine's environment: none of the suite's switches (CI's LXD socket, GLASSPANE_CI, ...)
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED and not k.startswith("GLASSPANE_")}
-    env.update(PORT=str(port), SIM_PORT=str(free_port()), PYTHONPATH=str(clone), WEB_WORKERS="2")
+    # every simulator on a port of this checkout's range (their defaults may be taken on a shared machine)
+    sims = {name: str(free_port()) for name in ("SIM_PORT", "K8S_SIM_PORT", "PVE_PORT")}
+    env.update(PORT=str(port), PYTHONPATH=str(clone), WEB_WORKERS="2", **sims)
     log = tmp_path / "make-run.log"
     with open(log, "wb") as out:
         make = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=out, stderr=subprocess.STDOUT,
