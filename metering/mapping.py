@@ -69,7 +69,8 @@ def sync_external_projects(account, observed: list[ObservedProject], facts: dict
             row.name = found.name
         row.facts = dict(facts.get(ext_id, row.facts or {}))
         if ext_id in quotas:
-            row.quotas = {key: {"limit": r.limit, "used": None if r.used is None else str(r.used)}
+            row.quotas = {key: {"limit": None if r.limit is None else int(r.limit),
+                                "used": None if r.used is None else str(r.used)}
                           for key, r in quotas[ext_id].items()}
         row.last_seen = at
         if row.project_id is None and auto_create and found is not None:

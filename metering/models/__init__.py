@@ -1,5 +1,6 @@
 """Metering models, split by concept; import them from here."""
 
+from metering.models.allocation import AllocationRule
 from metering.models.chargeback import (
     FixedCost,
     HostCost,
@@ -12,7 +13,10 @@ from metering.models.chargeback import (
     StatementLine,
 )
 from metering.models.collection import CollectionState
+from metering.models.currency import ExchangeRate
+from metering.models.events import LifecycleEvent
 from metering.models.inventory import MappingRule, Resource
+from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
     UNLIMITED,
     ProvisionRequest,
@@ -22,6 +26,7 @@ from metering.models.quotas import (
     QuotaDefault,
     Reservation,
 )
+from metering.models.recommendations import RecommendationDecision
 from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
     ExternalProject,
@@ -35,9 +40,14 @@ from metering.models.usage import (
 __all__ = [
     "CollectionState",
     "UNLIMITED",
+    "AllocationRule",
+    "BudgetAlert",
+    "BudgetAlertPolicy",
+    "ExchangeRate",
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LifecycleEvent",
     "MappingRule",
     "Membership",
     "PriceSheet",
@@ -51,8 +61,11 @@ __all__ = [
     "QuotaBreach",
     "QuotaDefault",
     "Rate",
+    "RecommendationDecision",
     "RatePlan",
     "RefreshRun",
+    "ReportRun",
+    "ReportSubscription",
     "Reservation",
     "Resource",
     "Statement",

@@ -1,5 +1,5 @@
 """The collector's state (health, last refresh, lease) moved to ``metering.CollectionState``,
-which copied it first (``metering`` 0006)."""
+which copied it first (``metering`` 0012)."""
 
 from django.db import migrations
 
@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("providers", "0001_initial"),
-        ("metering", "0006_collection_state"),
+        ("metering", "0012_collection_state"),
     ]
 
     operations = [migrations.RemoveField(model_name="provideraccount", name=name) for name in MOVED]

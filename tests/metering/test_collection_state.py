@@ -12,8 +12,8 @@ from django.db.migrations.executor import MigrationExecutor
 from metering.models import CollectionState
 from providers.models import ProviderAccount
 
-BEFORE = [("metering", "0005_external_project_quotas"), ("providers", "0001_initial")]
-AFTER = [("metering", "0006_collection_state"), ("providers", "0002_collection_state_moved")]
+BEFORE = [("metering", "0011_external_project_quotas"), ("providers", "0001_initial")]
+AFTER = [("metering", "0012_collection_state"), ("providers", "0002_collection_state_moved")]
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
 

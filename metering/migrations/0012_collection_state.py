@@ -29,7 +29,7 @@ def copy_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0005_external_project_quotas'),
+        ('metering', '0011_external_project_quotas'),
         ('providers', '0001_initial'),
     ]
 

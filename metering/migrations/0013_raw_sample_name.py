@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("metering", "0006_collection_state"),
+        ("metering", "0012_collection_state"),
     ]
 
     operations = [
