@@ -22,6 +22,7 @@ from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
 from metering import collector
 from metering.models import Project, RawSample, Resource, UsageSegment
+from metering.models.collection import CollectionState
 from providers.libvirt import connection as libvirt_connection
 from providers.models import ProviderAccount
 
@@ -50,7 +51,7 @@ def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) ->
 
 def _reset(account: ProviderAccount) -> None:
     Resource.objects.filter(account=account).delete()
-    ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None)
+    CollectionState.objects.filter(account=account).update(last_observed_at=None)
 
 
 def libvirt_figures(domains: int = 2000) -> list[Figure]:
@@ -64,7 +65,7 @@ def libvirt_figures(domains: int = 2000) -> list[Figure]:
     libvirt_connection.connect(uri)  # opening parses the node file: timed apart on both sides
     first = best_of(lambda: collector.refresh(account), repeat=3, setup=lambda: _reset(account))
     second = best_of(lambda: collector.refresh(account), repeat=3,
-                     setup=lambda: ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None))
+                     setup=lambda: CollectionState.objects.filter(account=account).update(last_observed_at=None))
     samples = RawSample.objects.filter(resource__account=account).count() // 4 or domains
     bare = min((lambda r: r["inventory"] + r["samples"])(libvirt_floor.bare_calls(uri)) for _ in range(3))
     floor = bare + min(bulk_insert_floor(account, domains + 1, samples) for _ in range(3))
@@ -115,7 +116,7 @@ def kubernetes_figures(pods: int = 2000, vms: int = 200) -> list[Figure]:
         account.save()
         first = best_of(lambda: collector.refresh(account), repeat=2, setup=lambda: _reset(account))
         second = best_of(lambda: collector.refresh(account), repeat=2,
-                         setup=lambda: ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=None))
+                         setup=lambda: CollectionState.objects.filter(account=account).update(last_observed_at=None))
         resources = Resource.objects.filter(account=account).count()
         samples = resources  # a refresh samples every node, pod and VM once
         bare = best_of(lambda: kubernetes_floor.client_floor(server.url), repeat=2)

@@ -21,6 +21,7 @@ from django.db import connection
 from bench.harness import Figure
 from devsim.libvirt_nodes import write_node_xml
 from metering.models import Resource
+from metering.models.collection import CollectionState
 from providers.models import ProviderAccount
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ def _database_url() -> str:
 def _round(client: Celery, accounts: list[ProviderAccount], workers: int, broker: str) -> float:
     for account in accounts:
         Resource.objects.filter(account=account).delete()
-    ProviderAccount.objects.filter(pk__in=[a.pk for a in accounts]).update(last_observed_at=None)
+    CollectionState.objects.filter(account__in=accounts).update(last_observed_at=None)
     queue = f"scale-{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": broker,
            "CELERY_RESULT_BACKEND": broker, "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
