@@ -20,6 +20,7 @@ Conventions every driver follows:
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,6 +107,10 @@ class SettingsError(ValueError):
 # -- settings schema ------------------------------------------------------------------------------
 
 
+#: the largest whole number a setting may hold: exact in JSON (2**53) and in every database column
+MAX_SETTING_INT = 2**53
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting (or credential) a driver accepts; drives ``provider add`` and the admin form."""
@@ -127,14 +132,20 @@ class Setting:
             return str(raw)
         if self.type == "int":
             try:
-                return int(str(raw).strip())
+                value = int(str(raw).strip())
             except ValueError:
                 raise ValueError(f"must be a whole number, got {raw!r}") from None
+            if abs(value) > MAX_SETTING_INT:
+                raise ValueError(f"must be a whole number of at most {MAX_SETTING_INT}, got {raw!r}")
+            return value
         if self.type == "float":
             try:
-                return float(str(raw).strip())
+                value = float(str(raw).strip())
             except ValueError:
                 raise ValueError(f"must be a number, got {raw!r}") from None
+            if not math.isfinite(value) or abs(value) > MAX_SETTING_INT:
+                raise ValueError(f"must be a finite number of at most {MAX_SETTING_INT}, got {raw!r}")
+            return value
         if self.type == "bool":
             if isinstance(raw, bool):
                 return raw

@@ -18,6 +18,9 @@ from metering.choices import ChangeSource
 from metering.models import UNLIMITED, Project, Quota, QuotaAudit, QuotaDefault
 from metering.quotas.limits import KEYS, PUSHABLE
 
+#: the largest limit: what the API documents (2**62) and a 64-bit column holds with room to add usage
+MAX_LIMIT = 2**62
+
 
 class QuotaValueError(ValueError):
     """Bad limits; ``errors`` maps each bad field (a key, or ``account``) to a message."""
@@ -47,6 +50,8 @@ def clean_value(key: str, raw) -> int | None:
             raise ValueError(f"must be a whole number, -1 (unlimited) or more, got {raw!r}") from None
     if value < UNLIMITED:
         raise ValueError(f"must be -1 (unlimited) or more, got {value}")
+    if value > MAX_LIMIT:
+        raise ValueError(f"must be at most {MAX_LIMIT} (or -1, unlimited), got {value}")
     return value
 
 

@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering import access, quotas, tasks
+from metering import access, memberships, quotas, tasks
 from metering.chargeback.export import statement_json, statement_rows
 from metering.choices import ChangeSource, QuotaKey, Role
 from metering.export import csv_stream, usage_rows
@@ -223,6 +223,19 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         if not access.has_role(self.request.user, serializer.validated_data["project"], Role.ADMIN):
             raise PermissionDenied("Only the project's admins (or staff) may add members.")
         serializer.save()
+
+    def perform_update(self, serializer):
+        role = serializer.validated_data.get("role", serializer.instance.role)
+        try:
+            memberships.change_role(serializer.instance, role)
+        except memberships.LastAdminError as exc:
+            raise ValidationError({"role": [str(exc)]}) from None
+
+    def perform_destroy(self, instance):
+        try:
+            memberships.remove(instance)
+        except memberships.LastAdminError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
 
 
 # -- providers ---------------------------------------------------------------------------------------

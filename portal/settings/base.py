@@ -155,6 +155,10 @@ GLASSPANE_SCHEDULER_TICK = env.int("GLASSPANE_SCHEDULER_TICK", default=15)
 #: the longest period a report or API call may cover (days)
 GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
 
+# -- the client's address, throttles --------------------------------------------------------------
+#: reverse proxies in front of Glasspane that append to X-Forwarded-For; 0 = the header is ignored
+GLASSPANE_TRUSTED_PROXIES = env.int("GLASSPANE_TRUSTED_PROXIES", default=0)
+
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -181,6 +185,8 @@ REST_FRAMEWORK = {
         "user": env.str("GLASSPANE_API_USER_RATE", default="1200/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # the client address behind reverse proxies, as portal.authentication.client_ip reads it
+    "NUM_PROXIES": GLASSPANE_TRUSTED_PROXIES or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Glasspane API",
