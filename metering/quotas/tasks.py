@@ -6,14 +6,18 @@ the worker knows them without an entry in ``metering/tasks.py``.
 
 from __future__ import annotations
 
-import requests
 from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
 
+from metering import outbound
 from metering.models import Project, QuotaBreach
 from metering.quotas import breaches, provisioning, pushdown
 from providers.base import ProviderUnavailable
 
-WEBHOOK_TIMEOUT = 10  # seconds
+
+class WebhookRetry(Exception):
+    """A delivery that may succeed later (a timeout, a 5xx): Celery retries it."""
 
 
 @shared_task(name="metering.provision_request")
@@ -25,22 +29,39 @@ def provision_request(request_id: int) -> str:
 
 @shared_task(
     name="metering.breach_webhook",
-    autoretry_for=(requests.RequestException,),
+    autoretry_for=(WebhookRetry,),
     retry_backoff=10,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=6,
 )
 def breach_webhook(breach_id: int, kind: str) -> int:
-    """POST one breach event as JSON to the project's webhook; retried on network errors and
-    non-2xx answers. Returns the HTTP status."""
+    """POST one breach event as JSON to the project's webhook (``metering.outbound``: no redirects,
+    a timeout, denied addresses refused); retried on timeouts and 5xx. Each attempt's outcome is
+    recorded on the breach's actions, without the receiver's body. Returns the HTTP status (0: none)."""
     breach = QuotaBreach.objects.select_related("project", "account").get(pk=breach_id)
     url = breach.project.breach_webhook
     if not url:
         return 0
-    response = requests.post(url, json=breaches.payload(breach, kind), timeout=WEBHOOK_TIMEOUT)
-    response.raise_for_status()
-    return response.status_code
+    try:
+        status = outbound.post_json(url, breaches.payload(breach, kind))
+    except outbound.Refused as exc:
+        _record(breach_id, kind, f"refused: {exc}")
+        return 0
+    except outbound.Failed as exc:
+        _record(breach_id, kind, f"failed: {exc}")
+        if exc.retry:
+            raise WebhookRetry(str(exc)) from None
+        return 0
+    _record(breach_id, kind, f"delivered (HTTP {status})")
+    return status
+
+
+def _record(breach_id: int, kind: str, result: str) -> None:
+    with transaction.atomic():
+        breach = QuotaBreach.objects.select_for_update().get(pk=breach_id)
+        breach.actions = [*breach.actions, {"webhook": kind, "result": result, "at": timezone.now().isoformat()}]
+        breach.save(update_fields=["actions"])
 
 
 @shared_task(name="metering.enforce_breach")

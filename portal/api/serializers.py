@@ -17,7 +17,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metering import access, periods
+from metering import access, outbound, periods
 from metering.chargeback.money import validate_currency
 from metering.chargeback.rates import parse_tiers
 from metering.choices import QuotaKey, Role
@@ -149,6 +149,11 @@ class ProjectSerializer(StrictModelSerializer):
         return access.role(_user(self), project)
 
     def validate_breach_webhook(self, url):
+        if url:
+            try:  # a name that does not resolve now may later; a private address is refused at once
+                outbound.check_url(url, resolve_failures_ok=True)
+            except outbound.Refused as exc:
+                raise serializers.ValidationError(str(exc)) from None
         return url or ""
 
     def to_representation(self, project):

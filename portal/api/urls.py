@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from portal import metrics
 from portal.api import views
+from portal.api.permissions import SchemaAccess
 
 app_name = "api"
 
@@ -26,8 +27,9 @@ router.register("rate-plans", views.RatePlanViewSet, basename="rate-plan")
 urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/quota-defaults/", views.QuotaDefaultsView.as_view(), name="quota-defaults"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[SchemaAccess]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[SchemaAccess]),
+         name="docs"),
     path("metrics", metrics.metrics, name="metrics"),
     re_path(r"^api/", views.api_not_found),  # last: unmatched API paths get a JSON 404
 ]

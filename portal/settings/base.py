@@ -159,6 +159,21 @@ GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
 #: reverse proxies in front of Glasspane that append to X-Forwarded-For; 0 = the header is ignored
 GLASSPANE_TRUSTED_PROXIES = env.int("GLASSPANE_TRUSTED_PROXIES", default=0)
 
+# -- outbound calls (breach webhooks; metering.outbound) ----------------------------------------------
+GLASSPANE_WEBHOOK_TIMEOUT = env.int("GLASSPANE_WEBHOOK_TIMEOUT", default=5)
+#: refuse webhook hosts that resolve to private, loopback or link-local addresses (on in production)
+GLASSPANE_WEBHOOK_DENY_PRIVATE = env.bool("GLASSPANE_WEBHOOK_DENY_PRIVATE", default=False)
+GLASSPANE_WEBHOOK_ALLOWED_NETWORKS = env.list("GLASSPANE_WEBHOOK_ALLOWED_NETWORKS", default=[])
+
+# -- /metrics and the API schema --------------------------------------------------------------------
+#: open: anyone may scrape /metrics; restricted (production default): a bearer token or an allowed address
+GLASSPANE_METRICS_ACCESS = env.str("GLASSPANE_METRICS_ACCESS", default="open")
+GLASSPANE_METRICS_TOKEN = env.str("GLASSPANE_METRICS_TOKEN", default="")
+#: addresses or networks (CIDR) that may scrape /metrics without the token when access is restricted
+GLASSPANE_METRICS_ALLOWED_NETWORKS = env.list("GLASSPANE_METRICS_ALLOWED_NETWORKS", default=[])
+#: /api/schema/ and /api/docs/: public, authenticated (production default) or off
+GLASSPANE_API_SCHEMA = env.str("GLASSPANE_API_SCHEMA", default="public")
+
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -23,3 +23,8 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# /metrics and the API schema are not for everyone in production (README: "Metrics and schema")
+GLASSPANE_METRICS_ACCESS = env.str("GLASSPANE_METRICS_ACCESS", default="restricted")
+GLASSPANE_API_SCHEMA = env.str("GLASSPANE_API_SCHEMA", default="authenticated")
+GLASSPANE_WEBHOOK_DENY_PRIVATE = env.bool("GLASSPANE_WEBHOOK_DENY_PRIVATE", default=True)
