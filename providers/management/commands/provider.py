@@ -38,6 +38,8 @@ class Command(GlasspaneCommand):
             raise self.usage_error(f"name {name!r}: {exc.messages[0]}") from None
         if ProviderAccount.objects.filter(name=name).exists():
             raise self.usage_error(f"name {name!r}: an account with this name already exists")
+        if interval < 10:
+            raise self.usage_error(f"--interval {interval}: must be at least 10 seconds")
         try:  # the model field's own bounds (at least 10 s, at most what the column holds)
             ProviderAccount._meta.get_field("refresh_interval").clean(interval, None)
         except ValidationError as exc:
