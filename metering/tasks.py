@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from metering import collector, rollups
 from metering.choices import RunStatus
 from metering.models import RefreshRun
 from providers.base import ProviderUnavailable
 from providers.models import ProviderAccount
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -39,9 +43,22 @@ def refresh_account(self, account_id: int, run_id: int | None = None, trigger: s
     return {"run": run.pk, "status": run.status, **run.counts}
 
 
+#: how long the web may wait before answering 503 when the broker is down (the Retry-After header)
+RETRY_AFTER = 30
+
+
 def enqueue_refresh(account: ProviderAccount, trigger: str = "manual") -> RefreshRun:
+    """Queue a refresh. With the broker unreachable the run ends ``failed`` at once (it never holds
+    back a later refresh) and ``BrokerError`` is raised within ``GLASSPANE_BROKER_TIMEOUT`` or so."""
     run = RefreshRun.objects.create(account=account, trigger=trigger)
-    result = refresh_account.delay(account.pk, run.pk, trigger)
+    try:
+        # no result subscription: the run record is the result, and a dead result store must not block
+        result = refresh_account.apply_async((account.pk, run.pk, trigger), ignore_result=True)
+    except BrokerError as exc:
+        RefreshRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(),
+            error=f"not started: the task queue could not be reached ({exc})")
+        raise
     RefreshRun.objects.filter(pk=run.pk).update(task_id=result.id or "")
     return run
 
@@ -65,6 +82,34 @@ def dispatch_refreshes() -> list[int]:
     return queued
 
 
+@shared_task(name="metering.reap_runs")
+def reap_runs() -> int:
+    """End refresh runs nobody will finish (beat, every minute), so they never hold an account back.
+
+    A run still ``queued`` after ``GLASSPANE_RUN_QUEUE_TIMEOUT`` seconds lost its message; one still
+    ``running`` after the task's hard time limit (+60 s) lost its worker (no task can run longer).
+    Each ends ``failed`` with ``abandoned: ...``, its lease on the account is released, and an
+    audit line is logged. A worker killed mid-run is usually sooner: its task is redelivered and
+    takes the run (and the lease) over.
+    """
+    now = timezone.now()
+    queued_before = now - timedelta(seconds=settings.GLASSPANE_RUN_QUEUE_TIMEOUT)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    reaped = 0
+    stale = (RefreshRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=queued_before)
+             | RefreshRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=running_before))
+    for run in stale.select_related("account"):
+        why = ("never started: its task was lost" if run.status == RunStatus.QUEUED
+               else "its worker was lost or killed past the time limit")
+        if not RefreshRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=RunStatus.FAILED, finished_at=now, error=f"abandoned: {why}"):
+            continue  # it finished meanwhile
+        collector.release_lease(run.account, f"run:{run.pk}")
+        log.warning("audit: reaped refresh run %s of %s (%s); lease released", run.pk, run.account.name, why)
+        reaped += 1
+    return reaped
+
+
 @shared_task(name="metering.rollup_utilization")
 def rollup_utilization() -> int:
     now = timezone.now()
@@ -76,4 +121,5 @@ def prune_samples() -> int:
     return rollups.prune_samples()
 
 
-__all__ = ["dispatch_refreshes", "enqueue_refresh", "prune_samples", "refresh_account", "rollup_utilization"]
+__all__ = ["dispatch_refreshes", "enqueue_refresh", "prune_samples", "reap_runs", "refresh_account",
+           "rollup_utilization"]

@@ -13,7 +13,7 @@ Modules: ``limits`` (effective limits), ``usage`` (``QuotaUsage``, live counting
 ``admission``, ``provisioning`` (the task body), ``breaches``, ``pushdown``, ``tasks``, ``signals``.
 """
 
-from metering.quotas.admission import QuotaExceeded, SpecError, release, submit
+from metering.quotas.admission import QueueUnavailable, QuotaExceeded, SpecError, release, submit
 from metering.quotas.editing import QuotaValueError, set_defaults, set_limits
 from metering.quotas.limits import effective_limits
 from metering.quotas.pushdown import Drift, drift
@@ -21,6 +21,7 @@ from metering.quotas.usage import QuotaUsage, project_usage, usage_by_scope
 
 __all__ = [
     "Drift",
+    "QueueUnavailable",
     "QuotaExceeded",
     "QuotaUsage",
     "QuotaValueError",

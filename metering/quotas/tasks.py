@@ -6,14 +6,22 @@ the worker knows them without an entry in ``metering/tasks.py``.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from metering import outbound
-from metering.models import Project, QuotaBreach
+from metering.choices import RequestState
+from metering.models import Project, ProvisionRequest, QuotaBreach
 from metering.quotas import breaches, provisioning, pushdown
+from metering.quotas.admission import release
 from providers.base import ProviderUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class WebhookRetry(Exception):
@@ -25,6 +33,35 @@ def provision_request(request_id: int) -> str:
     """Provision one admitted request (never retried: a retry could create the resource twice;
     a failure releases the reservation and the user may ask again)."""
     return provisioning.provision(request_id).state
+
+
+@shared_task(name="metering.sweep_requests")
+def sweep_requests() -> int:
+    """Release what lost requests hold (beat, every minute): a request still ``pending`` after
+    ``GLASSPANE_PROVISION_START_TIMEOUT`` seconds never reached a worker (its task was lost), one
+    still ``provisioning`` after ``GLASSPANE_PROVISION_TIMEOUT`` lost its worker (a redelivered task
+    finds it claimed and leaves it). Each ends ``failed`` with its reservation released and an
+    audit line; the resource, if one was made after all, is counted from the inventory."""
+    now = timezone.now()
+    limits = {RequestState.PENDING: settings.GLASSPANE_PROVISION_START_TIMEOUT,
+              RequestState.PROVISIONING: settings.GLASSPANE_PROVISION_TIMEOUT}
+    swept = 0
+    for state, seconds in limits.items():
+        stale = ProvisionRequest.objects.filter(state=state, created_at__lt=now - timedelta(seconds=seconds))
+        for request in stale:
+            with transaction.atomic():
+                # the state must still be the stale one: a worker may have moved it meanwhile
+                if not ProvisionRequest.objects.filter(pk=request.pk, state=state).update(state=RequestState.FAILED):
+                    continue
+                what = "never started" if state == RequestState.PENDING else "did not finish"
+                released = release(
+                    request, state=RequestState.FAILED,
+                    message=f"{what} within the {seconds} s timeout (its task or worker was lost); "
+                            "reservation released")
+            log.warning("audit: swept provision request %s (%s, %s s): reservation %s", request.pk, state, seconds,
+                        "released" if released else "already released")
+            swept += 1
+    return swept
 
 
 @shared_task(

@@ -127,6 +127,18 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("GLASSPANE_VISIBILITY_TIMEOUT", default=3600)}
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
+# A broker or result store that is down fails a request within a few seconds (a 503 with Retry-After),
+# instead of kombu's and the Redis backend's default retries holding it for ~20 s.
+GLASSPANE_BROKER_TIMEOUT = env.float("GLASSPANE_BROKER_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = GLASSPANE_BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+    "socket_connect_timeout": GLASSPANE_BROKER_TIMEOUT,
+}
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": GLASSPANE_BROKER_TIMEOUT,
+                                            "max_retries": 1, "interval_start": 0, "interval_step": 0.5})
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -143,6 +155,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("GLASSPANE_TASKS_EAGER", default=False)
 CELERY_IMPORTS = ["metering.actions"]  # tasks outside an app's tasks.py
+
+# -- nothing stuck: the sweeper of lost provision requests and the reaper of lost refresh runs -------
+#: seconds a provision request may stay pending (never started) / provisioning before it is released
+GLASSPANE_PROVISION_START_TIMEOUT = env.int("GLASSPANE_PROVISION_START_TIMEOUT", default=900)
+GLASSPANE_PROVISION_TIMEOUT = env.int("GLASSPANE_PROVISION_TIMEOUT", default=3600)
+#: seconds a refresh run may stay queued before it is ended as abandoned
+GLASSPANE_RUN_QUEUE_TIMEOUT = env.int("GLASSPANE_RUN_QUEUE_TIMEOUT", default=900)
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval
