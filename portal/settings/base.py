@@ -219,6 +219,7 @@ REST_FRAMEWORK = {
         "user": env.str("GLASSPANE_API_USER_RATE", default="1200/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",  # a lost database is a 503, not a 500
     # the client address behind reverse proxies, as portal.authentication.client_ip reads it
     "NUM_PROXIES": GLASSPANE_TRUSTED_PROXIES or None,
 }

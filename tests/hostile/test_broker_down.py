@@ -14,6 +14,7 @@ from metering.choices import RequestState, RunStatus
 from metering.models import ProvisionRequest, RefreshRun, Reservation
 from metering.tasks import dispatch_refreshes
 from portal.celery import app
+from tests.hostile.invariants import violations
 from tests.hostile.redis_server import private_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,6 +62,7 @@ def test_provision_request_with_the_broker_down_is_a_quick_503_and_holds_nothing
                                   format="json")
     assert again.status_code == 202, again.content
     assert redis.Redis.from_url(broker.url).llen("celery") == 1
+    assert violations() == []
 
 
 def test_refresh_with_the_broker_down_is_a_quick_503_and_blocks_no_later_refresh(api_world, broker):
@@ -75,6 +77,7 @@ def test_refresh_with_the_broker_down_is_a_quick_503_and_blocks_no_later_refresh
     app._pool = None
     type(api_world.account).objects.filter(pk=api_world.account.pk).update(last_refresh_started=None)
     assert dispatch_refreshes() == [api_world.account.pk]  # not held back by the failed run
+    assert violations() == []
 
 
 def test_the_refresh_page_and_command_say_so_without_a_500(api_world, broker):
