@@ -13,9 +13,12 @@ from collections import defaultdict
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
+from metering import memberships
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
     ExternalProject,
@@ -68,8 +71,23 @@ def describe(usage) -> str:
     return text + (" — OVER" if usage.over else "")
 
 
+class MembershipFormSet(BaseInlineFormSet):
+    """The last-admin rule of ``metering.memberships`` on the project page's member rows."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        before = [form.initial.get("role") for form in self.forms if form.instance.pk]
+        after = [form.cleaned_data.get("role") for form in self.forms
+                 if form.cleaned_data and form not in self.deleted_forms]
+        if memberships.leaves_without_admin(before, after):
+            raise ValidationError(memberships.RULE)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 0
     raw_id_fields = ["user"]
 

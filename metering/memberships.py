@@ -16,6 +16,14 @@ class LastAdminError(ValueError):
     """The change would leave the project without an admin."""
 
 
+RULE = "a project keeps at least one admin: make someone else admin first"
+
+
+def leaves_without_admin(roles_before, roles_after) -> bool:
+    """The rule on a whole set of changes at once (Django admin's inline edits every member together)."""
+    return Role.ADMIN in set(roles_before) and Role.ADMIN not in set(roles_after)
+
+
 def _check_keeps_an_admin(membership: Membership, new_role: str | None) -> None:
     if membership.role != Role.ADMIN or new_role == Role.ADMIN:
         return
@@ -23,7 +31,7 @@ def _check_keeps_an_admin(membership: Membership, new_role: str | None) -> None:
     others = Membership.objects.filter(project_id=membership.project_id, role=Role.ADMIN).exclude(pk=membership.pk)
     if not others.exists():
         raise LastAdminError(f"{membership.user.get_username()} is the last admin of {membership.project.slug}; "
-                             "make someone else admin first (a project keeps at least one admin)")
+                             f"{RULE}")
 
 
 def change_role(membership: Membership, role: str) -> str:
