@@ -177,6 +177,10 @@ GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
 # -- the client's address, throttles --------------------------------------------------------------
 #: reverse proxies in front of Glasspane that append to X-Forwarded-For; 0 = the header is ignored
 GLASSPANE_TRUSTED_PROXIES = env.int("GLASSPANE_TRUSTED_PROXIES", default=0)
+#: failures before a lock: of one API token, of one username from one address (web login); lock seconds
+GLASSPANE_TOKEN_MAX_FAILURES = env.int("GLASSPANE_TOKEN_MAX_FAILURES", default=20)
+GLASSPANE_LOGIN_MAX_FAILURES = env.int("GLASSPANE_LOGIN_MAX_FAILURES", default=5)
+GLASSPANE_LOGIN_LOCKOUT = env.int("GLASSPANE_LOGIN_LOCKOUT", default=900)
 
 # -- outbound calls (breach webhooks; metering.outbound) ----------------------------------------------
 GLASSPANE_WEBHOOK_TIMEOUT = env.int("GLASSPANE_WEBHOOK_TIMEOUT", default=5)
