@@ -319,6 +319,9 @@ class ExternalProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_id"]
     readonly_fields = ["account", "external_id", "name", "facts", "last_seen"]
 
+    def has_add_permission(self, request):
+        return False  # the collector finds them; a hand-made one would have no account (a 500 on save)
+
 
 @admin.register(MappingRule)
 class MappingRuleAdmin(admin.ModelAdmin):

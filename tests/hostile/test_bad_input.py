@@ -17,6 +17,7 @@ from html.parser import HTMLParser
 import pytest
 from django.core.cache import cache
 from django.core.management import ManagementUtility
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -102,6 +103,7 @@ def staff_client(api_world):
     return client
 
 
+@pytest.mark.timeout(900)
 def test_pages_forms_and_csv_never_answer_5xx(api_world, staff_client, eager_tasks):
     tally = Tally()
     for url, params in page_urls(api_world):
@@ -199,6 +201,7 @@ def schema_params() -> set[str]:
     return found
 
 
+@pytest.mark.timeout(900)
 def test_api_never_answers_5xx(api_world, eager_tasks):
     from rest_framework.test import APIClient
 
@@ -311,3 +314,50 @@ def test_commands_print_one_line_and_exit_2_on_bad_input(argv, api_world):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert not re.search(r"Error:.*Error", lines[0]), lines[0]
+
+
+# -- Django admin ------------------------------------------------------------------------------------
+
+#: fewer here: admin forms are many and slow; the same parsers meet the rest of BAD_TEXT on the pages
+ADMIN_BAD = ["9999-12-31", "1" * 40, "NaN", "a" * 300]
+SUBMIT_BUTTONS = ("_save", "_continue", "_addanother", "_saveasnew")
+
+
+@pytest.mark.timeout(900)
+def test_admin_forms_never_answer_5xx(api_world):
+    """Every add and change form of Django admin (inlines included), and every changelist's search."""
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("root", "root@example.net", "pw")
+    client = Client(raise_request_exception=False)
+    client.force_login(root)
+    tally = Tally()
+    for model, model_admin in admin.site._registry.items():
+        meta = model._meta
+        base = f"/admin/{meta.app_label}/{meta.model_name}/"
+        for value in ADMIN_BAD[:3]:
+            tally.check(f"GET {base}?q={value[:20]}", client.get(base, {"q": value}))
+        first = model.objects.order_by("pk").first()
+        pages = [base + "add/"] + ([f"{base}{first.pk}/change/"] if first is not None else [])
+        for url in pages:
+            page = client.get(url)
+            tally.check(f"GET {url}", page)
+            if page.status_code != 200:
+                continue
+            parser = Forms()
+            parser.feed(page.content.decode(errors="replace"))
+            forms = [f for f in parser.forms if f["method"] == "post" and "csrfmiddlewaretoken" in f["fields"]
+                     and not f["action"].startswith(("/logout", "/preferences"))]
+            for form in forms:
+                fields = [name for name in form["fields"] if name not in ("csrfmiddlewaretoken", *SUBMIT_BUTTONS)
+                          and not name.endswith(("-TOTAL_FORMS", "-INITIAL_FORMS", "-MIN_NUM_FORMS",
+                                                 "-MAX_NUM_FORMS")) and "__prefix__" not in name]
+                for field in fields:
+                    for value in ADMIN_BAD:
+                        with transaction.atomic():
+                            r = client.post(form["action"] or url, {**form["fields"], field: value})
+                            tally.check(f"POST {url} {field}={value[:20]}", r)
+                            transaction.set_rollback(True)
+    print(f"admin: {tally.tried} bad inputs tried, {len(tally.failures)} answered 5xx")
+    assert not tally.failures, "\n".join(tally.failures)
