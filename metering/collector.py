@@ -51,6 +51,7 @@ from providers.base import (
     ProviderUnavailable,
     State,
     UsageTotals,
+    one_line,
     to_decimal,
 )
 from providers.base import (
@@ -188,9 +189,10 @@ def _finish(account, run, started, *, health, message) -> None:
 
 def _fail(account, run, started, exc: ProviderError) -> None:
     run.status = RunStatus.FAILED
-    run.error = f"{type(exc).__name__}: {exc}"
+    message = one_line(str(exc))  # never an upstream's raw body on a staff page
+    run.error = f"{type(exc).__name__}: {message}"
     log.warning("refresh of %s failed: %s", account.name, run.error)
-    _finish(account, run, started, health=Health.UNHEALTHY, message=str(exc))
+    _finish(account, run, started, health=Health.UNHEALTHY, message=message)
 
 
 # -- applying observations -----------------------------------------------------------------------------

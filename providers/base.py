@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,6 +190,21 @@ def clean_settings(schema: Iterable[Setting], values: Mapping[str, Any], what: s
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_MARKUP = re.compile(r"<(!doctype|html|head|body|title|h1|p|div|pre|table)\b", re.IGNORECASE)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An upstream's error as staff see it: its first line, cut to ``limit`` characters, without an
+    HTML page the upstream sent (which can carry internal host names and session ids)."""
+    text = str(text)
+    markup = _MARKUP.search(text)
+    if markup:
+        text = text[:markup.start()].rstrip(" :\n") + " (the upstream answered with an HTML page, not shown)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def to_decimal(value: Any, places: int = 3) -> Decimal | None:
