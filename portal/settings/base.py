@@ -197,6 +197,17 @@ GLASSPANE_METRICS_ALLOWED_NETWORKS = env.list("GLASSPANE_METRICS_ALLOWED_NETWORK
 #: /api/schema/ and /api/docs/: public, authenticated (production default) or off
 GLASSPANE_API_SCHEMA = env.str("GLASSPANE_API_SCHEMA", default="public")
 
+# -- email: budget alerts and scheduled reports -----------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:25, submission://user:password@host:587 (STARTTLS),
+# smtps://...:465 (TLS); the default prints messages to the worker's log.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("GLASSPANE_FROM_EMAIL", default="glasspane@localhost")
+EMAIL_TIMEOUT = env.int("GLASSPANE_EMAIL_TIMEOUT", default=20)
+#: seconds between budget checks (each threshold still fires once a month)
+GLASSPANE_BUDGET_CHECK_INTERVAL = env.int("GLASSPANE_BUDGET_CHECK_INTERVAL", default=900)
+#: the organisation named in FOCUS exports (BillingAccountId, InvoiceIssuer)
+GLASSPANE_FOCUS_ORGANISATION = env.str("GLASSPANE_FOCUS_ORGANISATION", default="Glasspane")
+
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -8,7 +8,7 @@ import metering.chargeback.money
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0004_hostcost_message'),
+        ('metering', '0009_lifecycle_event'),
     ]
 
     operations = [
