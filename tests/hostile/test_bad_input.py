@@ -90,7 +90,10 @@ def page_urls(w) -> list[tuple[str, tuple[str, ...]]]:
              ("web:run_status", {"pk": w.run.pk}, ()), ("web:admin_overview", {}, PERIOD),
              ("web:quota_list", {}, ()), ("web:quota_defaults", {}, ()), ("web:quota_edit", {"slug": a}, ("account",)),
              ("web:chargeback_overview", {}, STATEMENT), ("web:project_chargeback", {"slug": a}, STATEMENT),
-             ("web:project_members", {"slug": a}, ())]
+             ("web:project_members", {"slug": a}, ()),
+             ("web:cost_by_label", {}, ("key", "key2", *STATEMENT)),
+             ("web:recommendations", {}, ("project", "window", "format", "page")),
+             ("web:project_reports", {"slug": a}, ())]
     urls = [(reverse(name, kwargs=kw), params) for name, kw, params in names]
     urls.append((reverse("web:provider_add") + "?kind=openstack", ()))
     return urls
@@ -154,6 +157,9 @@ def valid_bodies(w) -> dict[tuple[str, str], dict]:
         ("/api/v1/provision-requests/", "post"): {"project": a, "provider": w.account.name, "name": "n1",
                                                   "kind": "vm", "vcpus": "1", "ram_mb": 512, "disk_gb": "1"},
         ("/api/v1/rate-plans/", "post"): plan,
+        ("/api/v1/recommendation-decisions/", "post"): {"resource": w.resources["A"].pk, "kind": "idle",
+                                                        "action": "snooze", "until": "2026-12-01T00:00:00Z",
+                                                        "note": "n"},
         (f"/api/v1/rate-plans/{w.plan.pk}/", "patch"): plan | {"name": "p3"},
     }
 
@@ -188,7 +194,8 @@ def api_gets(w) -> list[str]:
             "/api/v1/providers/", "/api/v1/resources/", f"/api/v1/resources/{res}/",
             f"/api/v1/resources/{res}/utilization/", "/api/v1/refresh-runs/", "/api/v1/quota-breaches/",
             "/api/v1/provision-requests/", "/api/v1/statements/", f"/api/v1/statements/{w.statements['A'].pk}/",
-            "/api/v1/rate-plans/", "/api/v1/quota-defaults/"]
+            "/api/v1/rate-plans/", "/api/v1/quota-defaults/", "/api/v1/costs-by-label/",
+            "/api/v1/recommendations/"]
 
 
 def schema_params() -> set[str]:
