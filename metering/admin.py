@@ -77,6 +77,28 @@ def describe(usage) -> str:
     return text + (" — OVER" if usage.over else "")
 
 
+class BoundedIdsField(forms.ModelMultipleChoiceField):
+    """A choice of ids a database integer can hold: a 40-digit id is an invalid choice (a form error),
+    not an overflow deep in SQLite's driver (a 500)."""
+
+    def _check_values(self, value):
+        for pk in value or ():
+            try:
+                number = int(str(pk))
+            except (TypeError, ValueError):
+                continue  # the parent says what is wrong with it
+            if not -(2**63) <= number < 2**63:
+                raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                      params={"value": pk})
+        return super()._check_values(value)
+
+
+class BoundedIdsMixin:
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedIdsField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 class MembershipFormSet(BaseInlineFormSet):
     """The last-admin rule of ``metering.memberships`` on the project page's member rows."""
 
@@ -426,7 +448,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllocationRule)
-class AllocationRuleAdmin(admin.ModelAdmin):
+class AllocationRuleAdmin(BoundedIdsMixin, admin.ModelAdmin):
     """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
 
     list_display = ("name", "source", "method", "measure", "enabled")
