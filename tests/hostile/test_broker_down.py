@@ -61,7 +61,7 @@ def test_provision_request_with_the_broker_down_is_a_quick_503_and_holds_nothing
     again = staff(api_world).post("/api/v1/provision-requests/", {**BODY, "provider": api_world.account.name},
                                   format="json")
     assert again.status_code == 202, again.content
-    assert redis.Redis.from_url(broker.url).llen("celery") == 1
+    assert redis.Redis.from_url(broker.url).llen("provisioning") == 1
     assert violations() == []
 
 
