@@ -8,7 +8,7 @@ import metering.chargeback.money
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0009_lifecycle_event'),
+        ('metering', '0010_partition_utilization_samples'),
     ]
 
     operations = [
