@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import kombu.pools
 import pytest
 import redis
 from rest_framework.test import APIClient
@@ -21,18 +22,28 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PORT = 8679
 
 
+def reset_pools():
+    """Forget the app's broker connections and producers (as Celery does after a fork)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    kombu.pools.reset()
+    app._pool = None
+    app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
+
+
 @pytest.fixture
-def broker():
+def broker(monkeypatch):
     """The Celery app pointed at a private Redis for the test; restored afterwards."""
     server = private_redis(PORT)
+    monkeypatch.setenv("CELERY_BROKER_URL", server.url)  # Celery prefers it to the setting (CI sets it)
     names = ("broker_url", "result_backend", "task_always_eager")
     before = {name: app.conf[name] for name in names}
     app.conf.update(broker_url=server.url, result_backend=server.url, task_always_eager=False)
-    app._pool = None
+    reset_pools()
     yield server
     server.stop()
     app.conf.update(before)
-    app._pool = None
+    reset_pools()
 
 
 def staff(api_world):
@@ -57,7 +68,7 @@ def test_provision_request_with_the_broker_down_is_a_quick_503_and_holds_nothing
     assert not Reservation.objects.filter(request=request, active=True).exists()
     # the broker is back: the same request is accepted and its task is waiting in the queue
     broker.start()
-    app._pool = None
+    reset_pools()
     again = staff(api_world).post("/api/v1/provision-requests/", {**BODY, "provider": api_world.account.name},
                                   format="json")
     assert again.status_code == 202, again.content
@@ -74,7 +85,7 @@ def test_refresh_with_the_broker_down_is_a_quick_503_and_blocks_no_later_refresh
     run = RefreshRun.objects.filter(account=api_world.account).order_by("-pk").first()
     assert run.status == RunStatus.FAILED and "queue" in run.error
     broker.start()
-    app._pool = None
+    reset_pools()
     type(api_world.account).objects.filter(pk=api_world.account.pk).update(last_refresh_started=None)
     assert dispatch_refreshes() == [api_world.account.pk]  # not held back by the failed run
     assert violations() == []
