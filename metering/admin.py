@@ -13,9 +13,12 @@ from collections import defaultdict
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
+from metering import memberships
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
     AllocationRule,
@@ -76,8 +79,45 @@ def describe(usage) -> str:
     return text + (" — OVER" if usage.over else "")
 
 
+class BoundedIdsField(forms.ModelMultipleChoiceField):
+    """A choice of ids a database integer can hold: a 40-digit id is an invalid choice (a form error),
+    not an overflow deep in SQLite's driver (a 500)."""
+
+    def _check_values(self, value):
+        for pk in value or ():
+            try:
+                number = int(str(pk))
+            except (TypeError, ValueError):
+                continue  # the parent says what is wrong with it
+            if not -(2**63) <= number < 2**63:
+                raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                      params={"value": pk})
+        return super()._check_values(value)
+
+
+class BoundedIdsMixin:
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedIdsField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    """The last-admin rule of ``metering.memberships`` on the project page's member rows."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        before = [form.initial.get("role") for form in self.forms if form.instance.pk]
+        after = [form.cleaned_data.get("role") for form in self.forms
+                 if form.cleaned_data and form not in self.deleted_forms]
+        if memberships.leaves_without_admin(before, after):
+            raise ValidationError(memberships.RULE)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     extra = 0
     raw_id_fields = ["user"]
 
@@ -309,6 +349,9 @@ class ExternalProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_id"]
     readonly_fields = ["account", "external_id", "name", "facts", "last_seen"]
 
+    def has_add_permission(self, request):
+        return False  # the collector finds them; a hand-made one would have no account (a 500 on save)
+
 
 @admin.register(MappingRule)
 class MappingRuleAdmin(admin.ModelAdmin):
@@ -407,7 +450,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(AllocationRule)
-class AllocationRuleAdmin(admin.ModelAdmin):
+class AllocationRuleAdmin(BoundedIdsMixin, admin.ModelAdmin):
     """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
 
     list_display = ("name", "source", "method", "measure", "enabled")

@@ -12,12 +12,14 @@ the driver raises, nothing half-written is kept and every other account is untou
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +31,7 @@ from metering import accounting
 from metering import events as lifecycle_events
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
-from metering.choices import AccountHealth, RunStatus
+from metering.choices import AccountHealth, ResourceKind, RunStatus
 from metering.mapping import ProjectMapper, sync_external_projects
 from metering.models import (
     CollectionState,
@@ -51,6 +53,7 @@ from providers.base import (
     ProviderUnavailable,
     State,
     UsageTotals,
+    one_line,
     to_decimal,
 )
 from providers.base import (
@@ -197,9 +200,10 @@ def _finish(account, run, started, *, health, message) -> None:
 
 def _fail(account, run, started, exc: ProviderError) -> None:
     run.status = RunStatus.FAILED
-    run.error = f"{type(exc).__name__}: {exc}"
+    message = one_line(str(exc))  # never an upstream's raw body on a staff page
+    run.error = f"{type(exc).__name__}: {message}"
     log.warning("refresh of %s failed: %s", account.name, run.error)
-    _finish(account, run, started, health=AccountHealth.UNHEALTHY, message=str(exc))
+    _finish(account, run, started, health=AccountHealth.UNHEALTHY, message=message)
 
 
 # -- applying observations -----------------------------------------------------------------------------
@@ -257,6 +261,9 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     seen: dict[str, Resource] = {}
 
     for found in inventory.resources:
+        found = _screen(found, run.issues)
+        if found is None:
+            continue
         if found.external_id in seen:
             run.issues.append({"external_id": found.external_id, "message": "reported twice; first kept"})
             continue
@@ -306,6 +313,60 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     _link_parents(account, inventory, seen)
     run.samples = _write_samples(account, seen, samples)
     CollectionState.objects.filter(account=account).update(last_observed_at=at)
+
+
+#: text the collector stores in ``Resource`` columns of a fixed length: cut to size, with a warning
+_TEXT = ("name", "image", "flavor", "project_hint")
+#: sizes and the largest value their columns hold (DecimalField digits before the point, BigInteger)
+_SIZE_LIMITS = {"vcpus": Decimal(10) ** 7, "disk_gb": Decimal(10) ** 11, "ram_mb": Decimal(2) ** 63}
+
+
+def _screen(found: ObservedResource, issues: list) -> ObservedResource | None:
+    """A record the database can store, or None: one bad record never stops a refresh.
+
+    Over-long text is cut to its column (a warning on the run), NUL characters dropped; a record
+    whose id does not fit, whose kind is unknown, or whose sizes are not sizes (NaN, infinite,
+    negative, beyond the column) is skipped with an issue on the run, and everything else is
+    collected.
+    """
+    ext = found.external_id
+    id_max = Resource._meta.get_field("external_id").max_length
+    if not isinstance(ext, str) or not ext or len(ext) > id_max or "\x00" in ext:
+        issues.append({"external_id": str(ext)[:id_max].replace("\x00", ""),
+                       "message": f"record skipped: its id is empty or longer than {id_max} characters"})
+        return None
+    problems = []
+    if found.kind not in ResourceKind.values:
+        problems.append(f"unknown kind {str(found.kind)[:40]!r}")
+    for name, limit in _SIZE_LIMITS.items():
+        value = getattr(found, name)
+        if value is None:
+            continue
+        try:
+            number = Decimal(str(value)) if not isinstance(value, bool) else None
+        except (InvalidOperation, ValueError):
+            number = None
+        if number is None or not number.is_finite() or number < 0 or number >= limit \
+                or (name == "ram_mb" and number != number.to_integral_value()):
+            problems.append(f"{name} {str(value)[:40]!r} is not a size")
+    if problems:
+        issues.append({"external_id": ext, "message": f"record skipped: {'; '.join(problems)}"})
+        return None
+    changes, cut = {}, []
+    for name in _TEXT:
+        value = getattr(found, name)
+        if value is None:
+            continue
+        text = str(value).replace("\x00", "")
+        limit = Resource._meta.get_field(name).max_length
+        if len(text) > limit:
+            cut.append(f"{name} ({len(text)} characters)")
+            text = text[:limit]
+        if text != value:
+            changes[name] = text
+    if cut:
+        issues.append({"external_id": ext, "message": f"cut to size: {', '.join(cut)}"})
+    return dataclasses.replace(found, **changes) if changes else found
 
 
 def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:

@@ -1,8 +1,10 @@
 """CSV exports: streamed row by row, UTF-8, safe to open in a spreadsheet.
 
 ``safe_cell`` neutralises formula injection: text that a spreadsheet would run as a formula (it
-starts with = + - @, a tab or a carriage return) gets a leading apostrophe. Numbers are written
-as numbers (Decimal, int) and are never altered, so "-1.50" from a Decimal stays a number.
+starts with = + - @, a tab or a carriage return, also after leading blanks, or with the fullwidth
+＝ ＋ － ＠ some spreadsheets read as the same) gets a leading apostrophe, and bidirectional
+controls (which can make a cell read as something else) are removed. Numbers are written as
+numbers (Decimal, int) and are never altered, so "-1.50" from a Decimal stays a number.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from django.utils import timezone
 from metering.choices import Measure
 from metering.reports import UNITS, UsageReport, rounded
 
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+#: embeddings, overrides and isolates (U+202A-202E, U+2066-2069) and the direction marks
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
 
 
 def safe_cell(value) -> str:
@@ -29,8 +33,8 @@ def safe_cell(value) -> str:
         return str(value)
     if isinstance(value, datetime):
         return value.astimezone(timezone.get_current_timezone()).isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(DANGEROUS) else text
+    text = str(value).translate(BIDI_CONTROLS)
+    return "'" + text if text.lstrip(" \t\r\n").startswith(DANGEROUS) or text.startswith(DANGEROUS) else text
 
 
 class _Echo:

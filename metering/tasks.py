@@ -11,14 +11,17 @@ from datetime import timedelta
 import requests
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
-from metering import collector, rollups
+from metering import collector, outbound, rollups
 from metering.actions import run_action
-from metering.choices import RunStatus
-from metering.models import BudgetAlert, Project, QuotaBreach, RefreshRun, Resource
+from metering.choices import RequestState, RunStatus
+from metering.models import BudgetAlert, Project, ProvisionRequest, QuotaBreach, RefreshRun, Resource
 from metering.notify.channels import DeliveryError
 from metering.quotas import breaches, provisioning, pushdown
+from metering.quotas.admission import release
 from providers.base import ProviderError, ProviderUnavailable
 from providers.models import ProviderAccount
 
@@ -49,10 +52,23 @@ def refresh_account(self, account_id: int, run_id: int | None = None, trigger: s
     return {"run": run.pk, "status": run.status, **run.counts}
 
 
+#: how long the web may wait before answering 503 when the broker is down (the Retry-After header)
+RETRY_AFTER = 30
+
+
 def enqueue_refresh(account: ProviderAccount, trigger: str = "manual") -> RefreshRun:
-    """Record a queued run (``collector.new_run``) and queue its task."""
+    """Record a queued run (``collector.new_run``) and queue its task. With the broker unreachable the
+    run ends ``failed`` at once (it never holds back a later refresh) and ``BrokerError`` is raised
+    within ``GLASSPANE_BROKER_TIMEOUT`` or so."""
     run = collector.new_run(account, trigger)
-    result = refresh_account.delay(account.pk, run.pk, trigger)
+    try:
+        # no result subscription: the run record is the result, and a dead result store must not block
+        result = refresh_account.apply_async((account.pk, run.pk, trigger), ignore_result=True)
+    except BrokerError as exc:
+        RefreshRun.objects.filter(pk=run.pk).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(),
+            error=f"not started: the task queue could not be reached ({exc})")
+        raise
     RefreshRun.objects.filter(pk=run.pk).update(task_id=result.id or "")
     return run
 
@@ -74,6 +90,34 @@ def dispatch_refreshes() -> list[int]:
             enqueue_refresh(account, trigger="schedule")
             queued.append(account.pk)
     return queued
+
+
+@shared_task(name="metering.reap_runs")
+def reap_runs() -> int:
+    """End refresh runs nobody will finish (beat, every minute), so they never hold an account back.
+
+    A run still ``queued`` after ``GLASSPANE_RUN_QUEUE_TIMEOUT`` seconds lost its message; one still
+    ``running`` after the task's hard time limit (+60 s) lost its worker (no task can run longer).
+    Each ends ``failed`` with ``abandoned: ...``, its lease on the account is released, and an
+    audit line is logged. A worker killed mid-run is usually sooner: its task is redelivered and
+    takes the run (and the lease) over.
+    """
+    now = timezone.now()
+    queued_before = now - timedelta(seconds=settings.GLASSPANE_RUN_QUEUE_TIMEOUT)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    reaped = 0
+    stale = (RefreshRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=queued_before)
+             | RefreshRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=running_before))
+    for run in stale.select_related("account"):
+        why = ("never started: its task was lost" if run.status == RunStatus.QUEUED
+               else "its worker was lost or killed past the time limit")
+        if not RefreshRun.objects.filter(pk=run.pk, status=run.status).update(
+                status=RunStatus.FAILED, finished_at=now, error=f"abandoned: {why}"):
+            continue  # it finished meanwhile
+        collector.release_lease(run.account, f"run:{run.pk}")
+        log.warning("audit: reaped refresh run %s of %s (%s); lease released", run.pk, run.account.name, why)
+        reaped += 1
+    return reaped
 
 
 @shared_task(name="metering.rollup_utilization")
@@ -111,7 +155,8 @@ def resource_action(resource_id: int, action: str, requested_by: int | None = No
 
 # -- the quota service -------------------------------------------------------------------------------
 
-WEBHOOK_TIMEOUT = 10  # seconds
+class WebhookRetry(Exception):
+    """A delivery that may succeed later (a timeout, a 5xx): Celery retries it."""
 
 
 @shared_task(name="metering.provision_request")
@@ -121,24 +166,70 @@ def provision_request(request_id: int) -> str:
     return provisioning.provision(request_id).state
 
 
+@shared_task(name="metering.sweep_requests")
+def sweep_requests() -> int:
+    """Release what lost requests hold (beat, every minute): a request still ``pending`` after
+    ``GLASSPANE_PROVISION_START_TIMEOUT`` seconds never reached a worker (its task was lost), one
+    still ``provisioning`` after ``GLASSPANE_PROVISION_TIMEOUT`` lost its worker (a redelivered task
+    finds it claimed and leaves it). Each ends ``failed`` with its reservation released and an
+    audit line; the resource, if one was made after all, is counted from the inventory."""
+    now = timezone.now()
+    limits = {RequestState.PENDING: settings.GLASSPANE_PROVISION_START_TIMEOUT,
+              RequestState.PROVISIONING: settings.GLASSPANE_PROVISION_TIMEOUT}
+    swept = 0
+    for state, seconds in limits.items():
+        stale = ProvisionRequest.objects.filter(state=state, created_at__lt=now - timedelta(seconds=seconds))
+        for request in stale:
+            with transaction.atomic():
+                # the state must still be the stale one: a worker may have moved it meanwhile
+                if not ProvisionRequest.objects.filter(pk=request.pk, state=state).update(state=RequestState.FAILED):
+                    continue
+                what = "never started" if state == RequestState.PENDING else "did not finish"
+                released = release(
+                    request, state=RequestState.FAILED,
+                    message=f"{what} within the {seconds} s timeout (its task or worker was lost); "
+                            "reservation released")
+            log.warning("audit: swept provision request %s (%s, %s s): reservation %s", request.pk, state, seconds,
+                        "released" if released else "already released")
+            swept += 1
+    return swept
+
+
 @shared_task(
     name="metering.breach_webhook",
-    autoretry_for=(requests.RequestException,),
+    autoretry_for=(WebhookRetry,),
     retry_backoff=10,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=6,
 )
 def breach_webhook(breach_id: int, kind: str) -> int:
-    """POST one breach event as JSON to the project's webhook; retried on network errors and
-    non-2xx answers. Returns the HTTP status."""
+    """POST one breach event as JSON to the project's webhook (``metering.outbound``: no redirects,
+    a timeout, denied addresses refused); retried on timeouts and 5xx. Each attempt's outcome is
+    recorded on the breach's actions, without the receiver's body. Returns the HTTP status (0: none)."""
     breach = QuotaBreach.objects.select_related("project", "account").get(pk=breach_id)
     url = breach.project.breach_webhook
     if not url:
         return 0
-    response = requests.post(url, json=breaches.payload(breach, kind), timeout=WEBHOOK_TIMEOUT)
-    response.raise_for_status()
-    return response.status_code
+    try:
+        status = outbound.post_json(url, breaches.payload(breach, kind))
+    except outbound.Refused as exc:
+        _record(breach_id, kind, f"refused: {exc}")
+        return 0
+    except outbound.Failed as exc:
+        _record(breach_id, kind, f"failed: {exc}")
+        if exc.retry:
+            raise WebhookRetry(str(exc)) from None
+        return 0
+    _record(breach_id, kind, f"delivered (HTTP {status})")
+    return status
+
+
+def _record(breach_id: int, kind: str, result: str) -> None:
+    with transaction.atomic():
+        breach = QuotaBreach.objects.select_for_update().get(pk=breach_id)
+        breach.actions = [*breach.actions, {"webhook": kind, "result": result, "at": timezone.now().isoformat()}]
+        breach.save(update_fields=["actions"])
 
 
 @shared_task(name="metering.enforce_breach")

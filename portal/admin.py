@@ -5,8 +5,12 @@ token must be shown exactly once; the admin cannot show it and does not create t
 """
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from metering.admin import BoundedIdsMixin
 from portal.models import PersonalAccessToken
 
 
@@ -26,3 +30,19 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{n} token(s) revoked")
+
+
+# -- users and groups: Django's admin, with permission and group ids bounded ---------------------------
+
+class GlasspaneUserAdmin(BoundedIdsMixin, UserAdmin):
+    pass
+
+
+class GlasspaneGroupAdmin(BoundedIdsMixin, GroupAdmin):
+    pass
+
+
+for _model, _admin in ((get_user_model(), GlasspaneUserAdmin), (Group, GlasspaneGroupAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

@@ -1,26 +1,45 @@
 """Throttling of password and token guessing: a small counter of failures in the cache.
 
-``FailureCounter`` counts failures per key (a login's username + client IP, or a client IP that
-sent bad API tokens) in Django's cache; once a key reaches ``limit`` failures it is locked until
+``FailureCounter`` counts failures per key (a login's username + client IP, or the API token that
+was presented: its lookup prefix) in Django's cache (``django.core.cache``); once a key reaches ``limit`` failures it is locked until
 the window that started with its first failure runs out. A success does not unlock a key early
 for tokens, but a successful login resets its own username + IP key.
 
 The cache must be shared by every web process for the limit to hold across them (a Redis or
 database cache in production); with the default per-process memory cache each process counts on
 its own, which still slows guessing down but multiplies the limit by the number of processes.
+
+Locking the credential that fails, not the address it came from, keeps one office's users (behind
+one NAT address) working while a script among them keeps sending a revoked token. The address is
+the peer's, or, behind ``GLASSPANE_TRUSTED_PROXIES`` reverse proxies, the one they saw.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 from django.conf import settings
 from django.core.cache import cache
 
 
 def client_ip(request) -> str:
-    """The peer address. ``X-Forwarded-For`` is not trusted: anyone can send it."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    """The client's address: the peer, or behind N trusted proxies (``GLASSPANE_TRUSTED_PROXIES``) the
+    address the outermost of them saw, the N-th from the right of ``X-Forwarded-For`` (each proxy
+    appends the address it received from). Entries further left were written by the client
+    and are never used; with no trusted proxy the header is ignored (DRF's ``NUM_PROXIES`` agrees)."""
+    peer = request.META.get("REMOTE_ADDR", "") or "unknown"
+    count = getattr(settings, "GLASSPANE_TRUSTED_PROXIES", 0)
+    if count <= 0:
+        return peer
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if not hops:
+        return peer
+    candidate = hops[-min(count, len(hops))]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return peer
 
 
 class FailureCounter:
@@ -62,6 +81,6 @@ def login_failures() -> FailureCounter:
 
 
 def token_failures() -> FailureCounter:
-    """Bad API tokens per client IP (20 per 15 minutes unless set)."""
+    """Failures per presented API token (its prefix; 20 per 15 minutes unless set)."""
     return FailureCounter("token", getattr(settings, "GLASSPANE_TOKEN_MAX_FAILURES", 20),
                           getattr(settings, "GLASSPANE_LOGIN_LOCKOUT", 900))

@@ -29,5 +29,7 @@ def _schedule(sender, **kwargs):
         "check-budgets": {"task": "metering.check_budgets",
                           "schedule": float(settings.GLASSPANE_BUDGET_CHECK_INTERVAL)},
         "send-scheduled-reports": {"task": "metering.send_scheduled_reports", "schedule": 3600.0},
+        "sweep-requests": {"task": "metering.sweep_requests", "schedule": 60.0},
+        "reap-runs": {"task": "metering.reap_runs", "schedule": 60.0},
     }
 

@@ -8,6 +8,10 @@ database; if old runs are ever pruned it drops, which Prometheus treats as a cou
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+
+from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -15,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from metering.choices import AccountHealth
 from metering.models import CollectionState, RefreshRun, Resource
+from portal.authentication import client_ip
 from providers.models import ProviderAccount
 
 
@@ -57,5 +62,31 @@ registry = CollectorRegistry(auto_describe=False)
 registry.register(GlasspaneCollector())
 
 
+def may_scrape(request) -> bool:
+    """``GLASSPANE_METRICS_ACCESS``: open, or restricted to ``Authorization: Bearer <GLASSPANE_METRICS_TOKEN>``
+    and the addresses in ``GLASSPANE_METRICS_ALLOWED_NETWORKS`` (restricted with neither: nobody)."""
+    if settings.GLASSPANE_METRICS_ACCESS == "open":
+        return True
+    expected = settings.GLASSPANE_METRICS_TOKEN
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if expected and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip().encode(),
+                                                                          expected.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    for network in settings.GLASSPANE_METRICS_ALLOWED_NETWORKS:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:  # a typo in the setting refuses, it never opens
+            continue
+    return False
+
+
 def metrics(request):
+    if not may_scrape(request):
+        return HttpResponse("metrics: a bearer token or an allowed address is required\n", status=403,
+                            content_type="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -69,10 +69,15 @@ class PersonalAccessToken(models.Model):
     def __str__(self) -> str:
         return f"{TOKEN_PREFIX}{self.prefix}… ({self.user}, {self.scope})"
 
+    #: the longest a token may live (about ten years); beyond it the expiry date would not be a date
+    MAX_EXPIRES_DAYS = 3660
+
     @classmethod
     def issue(cls, user, scope: str = TokenScope.READ, expires_days: int | None = None,
               name: str = "") -> tuple[PersonalAccessToken, str]:
         """Create a token; returns the row and the plain token (shown once, never stored)."""
+        if expires_days is not None and not 1 <= expires_days <= cls.MAX_EXPIRES_DAYS:
+            raise ValueError(f"must be from 1 to {cls.MAX_EXPIRES_DAYS} days, got {expires_days}")
         while True:
             prefix = secrets.token_hex(4)
             if not cls.objects.filter(prefix=prefix).exists():

@@ -16,3 +16,5 @@ urlpatterns = [
     path("", include("portal.web.urls")),
     path("", include("portal.api.urls")),
 ]
+
+handler400 = views.bad_request

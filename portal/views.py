@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import JsonResponse
+from django.views import defaults
 
 log = logging.getLogger(__name__)
 
@@ -47,3 +50,15 @@ def readyz(request):
     checks = {"database": _database(), "broker": _broker()}
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", **checks}, status=200 if ready else 503)
+
+
+def bad_request(request, exception=None):
+    """Django's 400 (a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, a bad Host header, ...): JSON for the
+    API, which its clients parse, and Django's own page for the rest."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            detail = (f"request body too large: at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+        else:
+            detail = "bad request"
+        return JsonResponse({"detail": detail}, status=400)
+    return defaults.bad_request(request, exception)

@@ -20,6 +20,8 @@ Conventions every driver follows:
 from __future__ import annotations
 
 import abc
+import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,6 +112,10 @@ class SettingsError(ValueError):
 # -- settings schema ------------------------------------------------------------------------------
 
 
+#: the largest whole number a setting may hold: exact in JSON (2**53) and in every database column
+MAX_SETTING_INT = 2**53
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting (or credential) a driver accepts; drives ``provider add`` and the admin form."""
@@ -132,14 +138,20 @@ class Setting:
             return str(raw)
         if self.type == "int":
             try:
-                return int(str(raw).strip())
+                value = int(str(raw).strip())
             except ValueError:
                 raise ValueError(f"must be a whole number, got {raw!r}") from None
+            if abs(value) > MAX_SETTING_INT:
+                raise ValueError(f"must be a whole number of at most {MAX_SETTING_INT}, got {raw!r}")
+            return value
         if self.type == "float":
             try:
-                return float(str(raw).strip())
+                value = float(str(raw).strip())
             except ValueError:
                 raise ValueError(f"must be a number, got {raw!r}") from None
+            if not math.isfinite(value) or abs(value) > MAX_SETTING_INT:
+                raise ValueError(f"must be a finite number of at most {MAX_SETTING_INT}, got {raw!r}")
+            return value
         if self.type == "bool":
             if isinstance(raw, bool):
                 return raw
@@ -183,6 +195,21 @@ def clean_settings(schema: Iterable[Setting], values: Mapping[str, Any], what: s
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_MARKUP = re.compile(r"<(!doctype|html|head|body|title|h1|p|div|pre|table)\b", re.IGNORECASE)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An upstream's error as staff see it: its first line, cut to ``limit`` characters, without an
+    HTML page the upstream sent (which can carry internal host names and session ids)."""
+    text = str(text)
+    markup = _MARKUP.search(text)
+    if markup:
+        text = text[:markup.start()].rstrip(" :\n") + " (the upstream answered with an HTML page, not shown)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = (lines[0] + (" …" if len(lines) > 1 else "")) if lines else ""
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def to_decimal(value: Any, places: int = 3) -> Decimal | None:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
 
+import pycountry
+from django.core.exceptions import ValidationError
+
 #: ISO 4217 currencies whose minor unit is 0 places; every other accepted code has 2
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
                           "VND", "VUV", "XAF", "XOF", "XPF"})
@@ -27,9 +30,19 @@ def minor_unit(currency: str) -> Decimal:
     code = (currency or "").upper()
     if len(code) != 3 or not code.isalpha():
         raise ValueError(f"currency {currency!r}: expected a three-letter ISO 4217 code")
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"currency {code}: not an ISO 4217 currency code")
     if code in THREE_DECIMAL:
         raise ValueError(f"currency {code}: three-decimal currencies are not supported")
     return Decimal(1) if code in ZERO_DECIMAL else Decimal("0.01")
+
+
+def validate_currency(code: str) -> None:
+    """The model fields' validator: an ISO 4217 code with 0 or 2 decimals, as ``minor_unit`` accepts."""
+    try:
+        minor_unit(code)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="currency") from None
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

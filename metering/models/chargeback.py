@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from metering.chargeback.money import validate_currency
 from metering.choices import Measure, StatementStatus
 from metering.models.inventory import Resource
 from metering.models.tenancy import Project
@@ -17,7 +18,8 @@ from providers.models import ProviderAccount
 
 class RatePlan(models.Model):
     name = models.CharField(max_length=100, unique=True)
-    currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code")
+    currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code",
+                                validators=[validate_currency])
     description = models.TextField(blank=True, default="")
     is_default = models.BooleanField(default=False, help_text="the site default plan")
 
@@ -155,7 +157,7 @@ class HostCost(models.Model):
                                 limit_choices_to={"kind": "host"})
     account = models.OneToOneField(ProviderAccount, null=True, blank=True, on_delete=models.CASCADE,
                                    related_name="host_cost")
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
     monthly_hardware_cost = models.DecimalField(max_digits=14, decimal_places=2,
                                                 help_text="amortised purchase, support, rack space per month")
     power_watts = models.DecimalField(max_digits=10, decimal_places=1, default=0, help_text="average draw")
@@ -183,7 +185,7 @@ class PriceSheet(models.Model):
     """A public cloud's instance sizes and hourly prices, to compare on-premises costs with."""
 
     name = models.CharField(max_length=100, unique=True)
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
     description = models.TextField(blank=True, default="")
 
     class Meta:

@@ -10,10 +10,10 @@ Other rooms import from here:
 * ``drift(project) -> list[Drift]``
 
 Modules: ``limits`` (effective limits), ``usage`` (``QuotaUsage``, live counting), ``editing``,
-``admission``, ``provisioning`` (the task body), ``breaches``, ``pushdown``, ``tasks``, ``signals``.
+``admission``, ``provisioning`` (the task body), ``breaches``, ``pushdown``, ``signals`` (its tasks are in ``metering.tasks``).
 """
 
-from metering.quotas.admission import QuotaExceeded, release, submit
+from metering.quotas.admission import QueueUnavailable, QuotaExceeded, release, submit
 from metering.quotas.editing import QuotaValueError, set_defaults, set_limits
 from metering.quotas.limits import effective_limits
 from metering.quotas.pushdown import Drift, drift
@@ -22,6 +22,7 @@ from providers.base import SpecError
 
 __all__ = [
     "Drift",
+    "QueueUnavailable",
     "QuotaExceeded",
     "QuotaUsage",
     "QuotaValueError",

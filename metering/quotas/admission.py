@@ -26,6 +26,7 @@ of them without queueing.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from typing import TypeVar
 
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.handoff import task
@@ -43,6 +45,7 @@ from metering.quotas.limits import KEYS
 from metering.quotas.usage import ZERO, budget_delta, number, usage_by_scope
 from providers.base import Capability, ProvisionSpec, SpecError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 LOCK_WAIT = 30.0  # seconds a SQLite admission keeps retrying for the write lock
 
@@ -182,7 +185,7 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
                 vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]), disk_gb=want[QuotaKey.DISK_GB],
                 volumes=int(want[QuotaKey.VOLUMES]), cost=want[QuotaKey.BUDGET],
             )
-            transaction.on_commit(lambda: enqueue_provision(request.pk))
+            transaction.on_commit(lambda: hand_off(request.pk))
         return request, refusal
 
     policy = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
@@ -196,9 +199,29 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
     return request
 
 
+class QueueUnavailable(Exception):
+    """The request was admitted, but its task could not be queued: it is failed and released."""
+
+
+def hand_off(request_id: int) -> None:
+    """After commit: queue the provisioning task. If the broker cannot be reached, the request ends
+    ``failed`` and its reservation is released at once (no reservation outlives its request), and
+    ``QueueUnavailable`` tells the caller to answer 503. A process that dies between the commit and
+    this call leaves a pending request that ``sweep_requests`` releases after its timeout."""
+    try:
+        enqueue_provision(request_id)
+    except BrokerError as exc:
+        request = ProvisionRequest.objects.get(pk=request_id)
+        release(request, state=RequestState.FAILED,
+                message="not started: the task queue could not be reached; nothing was provisioned, ask again")
+        log.warning("audit: released the reservation of provision request %s: the task queue could not be "
+                    "reached (%s)", request_id, exc)
+        raise QueueUnavailable(str(exc)) from exc
+
+
 def enqueue_provision(request_id: int) -> None:
     """Queue the provisioning task (tests and benchmarks replace this to provision in-process)."""
-    task("metering.provision_request").delay(request_id)
+    task("metering.provision_request").apply_async((request_id,), ignore_result=True)
 
 
 def release(request: ProvisionRequest, *, state: str | None = None, message: str = "") -> bool:

@@ -20,6 +20,9 @@ from metering.quotas import breaches
 from metering.quotas.limits import KEYS
 from metering.quotas.pushdown import pushable_keys, queue_push, queue_push_for_defaults
 
+#: the largest limit: what the API documents (2**62) and a 64-bit column holds with room to add usage
+MAX_LIMIT = 2**62
+
 
 class QuotaValueError(ValueError):
     """Bad limits; ``errors`` maps each bad field (a key, or ``account``) to a message."""
@@ -49,6 +52,8 @@ def clean_value(key: str, raw) -> int | None:
             raise ValueError(f"must be a whole number, -1 (unlimited) or more, got {raw!r}") from None
     if value < UNLIMITED:
         raise ValueError(f"must be -1 (unlimited) or more, got {value}")
+    if value > MAX_LIMIT:
+        raise ValueError(f"must be at most {MAX_LIMIT} (or -1, unlimited), got {value}")
     return value
 
 

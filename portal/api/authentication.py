@@ -1,8 +1,9 @@
 """API authentication with personal access tokens: ``Authorization: Bearer <token>`` (or ``Token``).
 
 Listed first in ``DEFAULT_AUTHENTICATION_CLASSES`` so an unauthenticated call gets 401 with a
-``WWW-Authenticate: Bearer`` challenge. Bad tokens are counted per client IP; past the limit the
-address gets 429 before any token is looked up (``portal.authentication.token_failures``).
+``WWW-Authenticate: Bearer`` challenge. Failures are counted per presented token (its lookup
+prefix, or the whole text when it has none); past the limit that token gets 429 before it is looked
+up (``portal.authentication.token_failures``), and every other token keeps working.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from portal.authentication import client_ip, token_failures
-from portal.models import PersonalAccessToken
+from portal.authentication import token_failures
+from portal.models import PersonalAccessToken, split_token
 
 KEYWORDS = ("bearer", "token")
 
@@ -23,16 +24,16 @@ class TokenAuthentication(authentication.BaseAuthentication):
             return None  # not ours: let session authentication try
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Invalid Authorization header: expected 'Bearer <token>'.")
-        counter, ip = token_failures(), client_ip(request)
-        if counter.locked(ip):
-            raise exceptions.Throttled(wait=counter.window, detail="Too many invalid tokens from your address.")
         try:
             plain = header[1].decode("ascii")
         except UnicodeDecodeError:
             plain = ""
+        counter, credential = token_failures(), split_token(plain) or plain
+        if counter.locked(credential):
+            raise exceptions.Throttled(wait=counter.window, detail="Too many failures with this token.")
         token = PersonalAccessToken.find(plain) if plain else None
         if token is None or not token.user.is_active:
-            counter.fail(ip)
+            counter.fail(credential)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         token.touch()
         return token.user, token

@@ -10,9 +10,14 @@ from __future__ import annotations
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+#: how deep a request's JSON may nest; ours nests four levels (a plan, its rates, a tier, a value)
+MAX_DEPTH = 32
 
-def bad_text(value) -> str | None:
+
+def bad_text(value, depth: int = 0) -> str | None:
     """Why ``value`` (a parsed JSON document) cannot be stored, or None."""
+    if depth > MAX_DEPTH:
+        return f"nested more than {MAX_DEPTH} levels deep"
     if isinstance(value, str):
         if "\x00" in value:
             return "text may not contain NUL characters"
@@ -28,7 +33,7 @@ def bad_text(value) -> str | None:
     else:
         return None
     for item in items:
-        problem = bad_text(item)
+        problem = bad_text(item, depth + 1)
         if problem:
             return problem
     return None
@@ -36,7 +41,10 @@ def bad_text(value) -> str | None:
 
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:  # the decoder's own stack ran out: JSON nested thousands deep
+            raise ParseError(f"JSON parse error - nested more than {MAX_DEPTH} levels deep") from None
         problem = bad_text(data)
         if problem:
             raise ParseError(f"JSON parse error - {problem}")

@@ -7,7 +7,9 @@ what a caller who *can* see an object may do with it (403 when the role is too l
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import permissions
+from rest_framework.exceptions import NotFound
 
 from metering import access
 from metering.choices import Role
@@ -54,3 +56,15 @@ class ProjectRole(permissions.BasePermission):
         if needed == "staff":
             return request.user.is_staff
         return access.has_role(request.user, project, needed)
+
+
+class SchemaAccess(permissions.BasePermission):
+    """``/api/schema/`` and ``/api/docs/`` follow ``GLASSPANE_API_SCHEMA``: public, authenticated or off (404)."""
+
+    def has_permission(self, request, view):
+        mode = settings.GLASSPANE_API_SCHEMA
+        if mode == "off":
+            raise NotFound()
+        if mode == "authenticated":
+            return bool(request.user and request.user.is_authenticated)
+        return True

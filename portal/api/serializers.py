@@ -18,7 +18,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metering import access, periods
+from metering import access, outbound, periods
+from metering.chargeback.money import validate_currency
 from metering.chargeback.rates import parse_tiers
 from metering.choices import AccountHealth, QuotaKey, Role
 from metering.models import (
@@ -135,6 +136,9 @@ class ProjectSerializer(StrictModelSerializer):
         help_text="slug of the parent project (shown only when you may see it)",
     )
     role = serializers.SerializerMethodField(help_text="your role here: viewer, member, admin or staff")
+    breach_webhook = StrictURLField(required=False, allow_blank=True, allow_null=True, max_length=200,
+                                    help_text="JSON POST on breach open/close; a secret: shown to the project's "
+                                              "admins and staff, null to everyone else")
 
     class Meta:
         model = Project
@@ -148,8 +152,18 @@ class ProjectSerializer(StrictModelSerializer):
             return roles[project.pk]
         return access.role(_user(self), project)
 
+    def validate_breach_webhook(self, url):
+        if url:
+            try:  # a name that does not resolve now may later; a private address is refused at once
+                outbound.check_url(url, resolve_failures_ok=True)
+            except outbound.Refused as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return url or ""
+
     def to_representation(self, project):
         data = super().to_representation(project)
+        if self.get_role(project) not in (Role.ADMIN, "staff"):
+            data["breach_webhook"] = None  # its URL often carries a token
         if project.parent_id and not _user(self).is_staff:
             if not access.has_role(_user(self), project.parent, Role.VIEWER):
                 data["parent"] = None
@@ -302,6 +316,19 @@ class PeriodQuerySerializer(serializers.Serializer):
     start = serializers.DateField(input_formats=["iso-8601"])
     end = serializers.DateField(input_formats=["iso-8601"], help_text="exclusive")
     tz = StrictCharField(required=False, help_text="IANA timezone of the dates, e.g. Europe/Berlin")
+
+    @staticmethod
+    def _in_range(day, what):
+        try:
+            return periods.check_date(day, what)
+        except periods.PeriodError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate_start(self, day):
+        return self._in_range(day, "start")
+
+    def validate_end(self, day):
+        return self._in_range(day, "end")
 
     def validate(self, attrs):
         try:
@@ -589,7 +616,8 @@ class RateSerializer(StrictModelSerializer):
 
 class RatePlanSerializer(StrictModelSerializer):
     rates = RateSerializer(many=True, required=False, help_text="on write: replaces every rate of the plan")
-    currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3, required=False, help_text="ISO 4217 code")
+    currency = serializers.RegexField(r"^[A-Z]{3}$", max_length=3, required=False, help_text="ISO 4217 code",
+                                      validators=[validate_currency])
     is_default = StrictBooleanField(required=False, help_text="the site default plan (one at most)")
 
     class Meta:
@@ -605,6 +633,14 @@ class RatePlanSerializer(StrictModelSerializer):
             if others.exists():
                 raise serializers.ValidationError(f"{others.first().name!r} is the default plan already")
         return value
+
+    def validate_rates(self, rates):
+        # the rates replace the plan's: each is whole, also in a PATCH (where DRF would let fields out)
+        required = ("measure", "unit_price", "effective_from")
+        errors = [{name: ["This field is required."] for name in required if name not in rate} for rate in rates]
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return rates
 
     def _save_rates(self, plan, rates):
         if rates is None:

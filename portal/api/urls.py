@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from portal import metrics
 from portal.api import views
+from portal.api.permissions import SchemaAccess
 
 app_name = "api"
 
@@ -32,8 +33,9 @@ urlpatterns = [
     path("api/v1/recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
     path("api/v1/recommendation-decisions/", views.RecommendationDecisionView.as_view(),
          name="recommendation-decisions"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[SchemaAccess]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[SchemaAccess]),
+         name="docs"),
     path("metrics", metrics.metrics, name="metrics"),
     re_path(r"^api/", views.api_not_found),  # last: unmatched API paths get a JSON 404
 ]

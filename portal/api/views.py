@@ -18,14 +18,14 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering import access, quotas, tasks
+from metering import access, memberships, quotas, tasks
 from metering import recommendations as recommendations_module
 from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
@@ -77,10 +77,10 @@ FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"]
                                 description="csv streams the export instead of JSON")
 
 
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The task queue cannot be reached; try again later."
-    default_code = "unavailable"
+def queue_unavailable(what: str) -> Response:
+    """503 with Retry-After: the broker is down (found within ``GLASSPANE_BROKER_TIMEOUT`` seconds)."""
+    return Response({"detail": f"The task queue cannot be reached: {what}. Try again later."},
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(tasks.RETRY_AFTER)})
 
 
 class GlasspaneViewSet(StrictQueryParams, viewsets.GenericViewSet):
@@ -231,6 +231,19 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             raise PermissionDenied("Only the project's admins (or staff) may add members.")
         serializer.save()
 
+    def perform_update(self, serializer):
+        role = serializer.validated_data.get("role", serializer.instance.role)
+        try:
+            memberships.change_role(serializer.instance, role)
+        except memberships.LastAdminError as exc:
+            raise ValidationError({"role": [str(exc)]}) from None
+
+    def perform_destroy(self, instance):
+        try:
+            memberships.remove(instance)
+        except memberships.LastAdminError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+
 
 # -- providers ---------------------------------------------------------------------------------------
 
@@ -321,8 +334,8 @@ class RefreshRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Glassp
         serializer.is_valid(raise_exception=True)
         try:
             run = tasks.enqueue_refresh(serializer.validated_data["account"], trigger="api")
-        except BrokerError as exc:
-            raise ServiceUnavailable(f"The task queue cannot be reached: {exc}") from None
+        except BrokerError:
+            return queue_unavailable("the refresh was not started")
         run.refresh_from_db()
         location = reverse("api:refresh-run-detail", kwargs={"pk": run.pk})
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED,
@@ -413,6 +426,8 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             created = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.API)
         except quotas.SpecError as exc:
             raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
+        except quotas.QueueUnavailable:
+            return queue_unavailable("the request was not started and holds no quota; ask again")
         except quotas.QuotaExceeded as exc:
             return Response({"detail": exc.message, "key": exc.key, "requested": str(exc.requested),
                              "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)

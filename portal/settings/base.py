@@ -159,6 +159,18 @@ else:
         "GLASSPANE_VISIBILITY_TIMEOUT", default=max(3600, 2 * env.int("GLASSPANE_TASK_TIME_LIMIT", default=900)))}
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
+# A broker or result store that is down fails a request within a few seconds (a 503 with Retry-After),
+# instead of kombu's and the Redis backend's default retries holding it for ~20 s.
+GLASSPANE_BROKER_TIMEOUT = env.float("GLASSPANE_BROKER_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = GLASSPANE_BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+    "socket_connect_timeout": GLASSPANE_BROKER_TIMEOUT,
+}
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update({"socket_connect_timeout": GLASSPANE_BROKER_TIMEOUT,
+                                            "max_retries": 1, "interval_start": 0, "interval_step": 0.5})
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -195,11 +207,19 @@ GLASSPANE_QUEUE_TASKS = {
     # short periodic and notification work: the refresh dispatcher, partition maintenance, alert mail
     # and webhooks, pings
     "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
-                     "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping"],
+                     "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping",
+                     "metering.sweep_requests", "metering.reap_runs"],
 }
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in GLASSPANE_QUEUE_TASKS.items() for task in tasks}
+
+# -- nothing stuck: the sweeper of lost provision requests and the reaper of lost refresh runs -------
+#: seconds a provision request may stay pending (never started) / provisioning before it is released
+GLASSPANE_PROVISION_START_TIMEOUT = env.int("GLASSPANE_PROVISION_START_TIMEOUT", default=900)
+GLASSPANE_PROVISION_TIMEOUT = env.int("GLASSPANE_PROVISION_TIMEOUT", default=3600)
+#: seconds a refresh run may stay queued before it is ended as abandoned
+GLASSPANE_RUN_QUEUE_TIMEOUT = env.int("GLASSPANE_RUN_QUEUE_TIMEOUT", default=900)
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval
@@ -211,6 +231,29 @@ GLASSPANE_RAW_RETENTION = env.int("GLASSPANE_RAW_RETENTION", default=7)
 GLASSPANE_SCHEDULER_TICK = env.int("GLASSPANE_SCHEDULER_TICK", default=15)
 #: the longest period a report or API call may cover (days)
 GLASSPANE_MAX_PERIOD_DAYS = env.int("GLASSPANE_MAX_PERIOD_DAYS", default=731)
+
+# -- the client's address, throttles --------------------------------------------------------------
+#: reverse proxies in front of Glasspane that append to X-Forwarded-For; 0 = the header is ignored
+GLASSPANE_TRUSTED_PROXIES = env.int("GLASSPANE_TRUSTED_PROXIES", default=0)
+#: failures before a lock: of one API token, of one username from one address (web login); lock seconds
+GLASSPANE_TOKEN_MAX_FAILURES = env.int("GLASSPANE_TOKEN_MAX_FAILURES", default=20)
+GLASSPANE_LOGIN_MAX_FAILURES = env.int("GLASSPANE_LOGIN_MAX_FAILURES", default=5)
+GLASSPANE_LOGIN_LOCKOUT = env.int("GLASSPANE_LOGIN_LOCKOUT", default=900)
+
+# -- outbound calls (breach webhooks; metering.outbound) ----------------------------------------------
+GLASSPANE_WEBHOOK_TIMEOUT = env.int("GLASSPANE_WEBHOOK_TIMEOUT", default=5)
+#: refuse webhook hosts that resolve to private, loopback or link-local addresses (on in production)
+GLASSPANE_WEBHOOK_DENY_PRIVATE = env.bool("GLASSPANE_WEBHOOK_DENY_PRIVATE", default=False)
+GLASSPANE_WEBHOOK_ALLOWED_NETWORKS = env.list("GLASSPANE_WEBHOOK_ALLOWED_NETWORKS", default=[])
+
+# -- /metrics and the API schema --------------------------------------------------------------------
+#: open: anyone may scrape /metrics; restricted (production default): a bearer token or an allowed address
+GLASSPANE_METRICS_ACCESS = env.str("GLASSPANE_METRICS_ACCESS", default="open")
+GLASSPANE_METRICS_TOKEN = env.str("GLASSPANE_METRICS_TOKEN", default="")
+#: addresses or networks (CIDR) that may scrape /metrics without the token when access is restricted
+GLASSPANE_METRICS_ALLOWED_NETWORKS = env.list("GLASSPANE_METRICS_ALLOWED_NETWORKS", default=[])
+#: /api/schema/ and /api/docs/: public, authenticated (production default) or off
+GLASSPANE_API_SCHEMA = env.str("GLASSPANE_API_SCHEMA", default="public")
 
 # -- email: budget alerts and scheduled reports -----------------------------------------------------------
 # EMAIL_URL: smtp://user:password@host:25, submission://user:password@host:587 (STARTTLS),
@@ -249,6 +292,9 @@ REST_FRAMEWORK = {
         "user": env.str("GLASSPANE_API_USER_RATE", default="1200/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",  # a lost database is a 503, not a 500
+    # the client address behind reverse proxies, as portal.authentication.client_ip reads it
+    "NUM_PROXIES": GLASSPANE_TRUSTED_PROXIES or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Glasspane API",

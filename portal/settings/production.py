@@ -31,3 +31,8 @@ use_connection_pool(DATABASES, GLASSPANE_DB_POOL)
 
 # load balancers probe the web machines directly over plain HTTP: the probes answer, never redirect
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# /metrics and the API schema are not for everyone in production (README: "Metrics and schema")
+GLASSPANE_METRICS_ACCESS = env.str("GLASSPANE_METRICS_ACCESS", default="restricted")
+GLASSPANE_API_SCHEMA = env.str("GLASSPANE_API_SCHEMA", default="authenticated")
+GLASSPANE_WEBHOOK_DENY_PRIVATE = env.bool("GLASSPANE_WEBHOOK_DENY_PRIVATE", default=True)

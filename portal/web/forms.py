@@ -167,6 +167,12 @@ class ProviderAccountForm(forms.Form):
     def credential_fields(self):
         return [self[n] for n in self.fields if n.startswith("credential_")]
 
+    def clean_refresh_interval(self) -> int:
+        """The model field's own bounds too: at most what the column holds (else a 500 on save)."""
+        value = self.cleaned_data["refresh_interval"]
+        ProviderAccount._meta.get_field("refresh_interval").run_validators(value)
+        return value
+
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
         clash = ProviderAccount.objects.filter(name=name)

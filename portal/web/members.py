@@ -4,7 +4,7 @@ username, change a role, remove a member.
 Access follows ``metering.access``: a project the user cannot see is 404; viewers and members can
 see it, so they get 403 here. Project admins manage their own project only, and may not change or
 remove their own membership (that would lock them out half-way; staff or another project admin
-can), so a project never loses its last admin through this page by accident.
+can), and nobody may remove or demote a project's last admin (``metering.memberships``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
-from metering import access
+from metering import access, memberships
 from metering.choices import Role
 from metering.models import Membership, Project
 from portal.web.forms import MemberAddForm, MemberRoleForm
@@ -55,15 +55,22 @@ def project_members(request, slug: str):
             messages.error(request, f"Role not changed: {'; '.join(e for es in form.errors.values() for e in es)}")
             return redirect("web:project_members", slug=project.slug)
         membership = _membership(request, project, form.cleaned_data["membership"])
-        old, membership.role = membership.role, form.cleaned_data["role"]
+        try:
+            old = memberships.change_role(membership, form.cleaned_data["role"])
+        except memberships.LastAdminError as exc:
+            messages.error(request, f"Role not changed: {exc}")
+            return redirect("web:project_members", slug=project.slug)
         if old != membership.role:
-            membership.save(update_fields=["role"])
             messages.success(request, f"{membership.user.get_username()} is now {Role(membership.role).label.lower()} "
                                       f"of {project.slug} (was {Role(old).label.lower()}).")
         return redirect("web:project_members", slug=project.slug)
     if action == "remove":
         membership = _membership(request, project, request.POST.get("membership", ""))
-        membership.delete()
+        try:
+            memberships.remove(membership)
+        except memberships.LastAdminError as exc:
+            messages.error(request, f"Not removed: {exc}")
+            return redirect("web:project_members", slug=project.slug)
         messages.success(request, f"Removed {membership.user.get_username()} from {project.slug}.")
         return redirect("web:project_members", slug=project.slug)
     if action not in (None, "add"):

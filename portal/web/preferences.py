@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.http import HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -16,12 +16,13 @@ from portal.web.forms import TimezoneForm
 def set_timezone(request):
     form = TimezoneForm(request.POST)
     target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    # a path on this site only: ``redirect`` would read any other text as a view name (a 500)
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         target = "/"
     if form.is_valid():
         request.session["timezone"] = form.cleaned_data["timezone"]
         messages.success(request, f"Times are now shown in {form.cleaned_data['timezone']}.")
     else:
         messages.error(request, "; ".join(form.errors.get("timezone", ["invalid timezone"])))
-    return redirect(target)
+    return HttpResponseRedirect(target)

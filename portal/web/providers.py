@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from metering.choices import RunStatus
 from metering.models import RefreshRun
-from metering.tasks import enqueue_refresh
+from metering.tasks import BrokerError, enqueue_refresh
 from portal.web.forms import ProviderAccountForm
 from portal.web.selection import staff_required
 from providers import registry
@@ -79,8 +79,13 @@ def provider_edit(request, pk: int):
 @require_POST
 def provider_refresh(request, pk: int):
     account = get_object_or_404(ProviderAccount, pk=pk)
-    enqueue_refresh(account, trigger="web")
-    messages.info(request, f"Refresh of {account.name} queued.")
+    try:
+        enqueue_refresh(account, trigger="web")
+    except BrokerError:
+        messages.error(request, f"Refresh of {account.name} not started: the task queue cannot be reached. "
+                                "Try again later.")
+    else:
+        messages.info(request, f"Refresh of {account.name} queued.")
     return redirect(reverse("web:provider_list") + f"#account-{account.pk}")
 
 

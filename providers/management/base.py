@@ -32,6 +32,20 @@ class GlasspaneCommand(BaseCommand):
         _one_line(parser)
         return parser
 
+    def execute(self, *args, **options):
+        """Anything unforeseen (a database that went away, a bug) is one line and exit status 1, not a
+        traceback; ``--traceback`` shows it whole."""
+        try:
+            return super().execute(*args, **options)
+        except CommandError:
+            raise
+        except Exception as exc:
+            if options.get("traceback"):
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise CommandError(f"failed: {type(exc).__name__}: {first} (rerun with --traceback for details)",
+                               returncode=1) from exc
+
     def usage_error(self, message: str) -> CommandError:
         """An error in what the caller typed: one line, exit status 2."""
         return CommandError(message, returncode=2)

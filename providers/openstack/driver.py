@@ -107,7 +107,8 @@ class OpenStackDriver(Driver):
             for name in ("username", "password", "project_name"):
                 if not cleaned_credentials.get(name):
                     errors[name] = "is required (or give application_credential_id and _secret)"
-        if cleaned_settings.get("page_size", 1000) < 1 and "page_size" not in errors:
+        page_size = cleaned_settings.get("page_size", 1000)
+        if isinstance(page_size, int) and page_size < 1 and "page_size" not in errors:
             errors["page_size"] = "must be at least 1"
         if errors:
             raise SettingsError(errors)

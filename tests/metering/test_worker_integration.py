@@ -21,6 +21,7 @@ from devsim.libvirt_nodes import write_node_xml
 from metering.choices import RunStatus
 from metering.models import CollectionState, Project, RefreshRun, Resource, UsageSegment
 from providers.models import ProviderAccount
+from tests.hostile.invariants import violations
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/7"
@@ -114,6 +115,7 @@ def test_killed_worker_redelivers_and_nothing_is_counted_twice(workers, tmp_path
     per_resource = UsageSegment.objects.filter(account=account).values("resource").distinct().count()
     assert UsageSegment.objects.filter(account=account).count() == per_resource == len(facts) + 1
     assert UsageSegment.objects.filter(account=account, open=True).count() == len(facts) + 1
+    assert violations() == []  # the ledger invariants of the fault suite (tests/hostile/invariants.py)
 
 
 def test_worker_refreshes_a_docker_account(workers, docker_host):

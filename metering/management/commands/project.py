@@ -28,6 +28,12 @@ class Command(GlasspaneCommand):
                 SLUG_VALIDATOR(slug)
             except ValidationError as exc:
                 raise self.usage_error(f"slug {slug!r}: {exc.messages[0]}") from None
+            name_max = Project._meta.get_field("name").max_length
+            if opts["name"] and len(opts["name"]) > name_max:
+                raise self.usage_error(f"--name: at most {name_max} characters, got {len(opts['name'])}")
+            description_max = Project._meta.get_field("description").max_length
+            if description_max and len(opts["description"]) > description_max:
+                raise self.usage_error(f"--description: at most {description_max} characters")
             if Project.objects.filter(slug=slug).exists():
                 raise self.usage_error(f"slug {slug!r}: a project with this slug already exists")
             Project.objects.create(slug=slug, name=opts["name"] or slug, description=opts["description"])

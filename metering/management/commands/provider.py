@@ -8,6 +8,7 @@ asks for them again. It lives with the collector because ``list`` shows the coll
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from metering.models import CollectionState
@@ -78,6 +79,10 @@ class Command(GlasspaneCommand):
     def _check_interval(self, interval: int) -> None:
         if interval < 10:
             raise self.usage_error(f"--interval {interval}: must be at least 10 seconds")
+        try:  # the model field's own bounds (at least 10 s, at most what the column holds)
+            ProviderAccount._meta.get_field("refresh_interval").clean(interval, None)
+        except ValidationError as exc:
+            raise self.usage_error(f"--interval {interval}: {exc.messages[0]}") from None
 
     def _configure(self, account, kind, settings, credentials) -> None:
         """``account.configure``, its first error as one usage line naming the flag."""

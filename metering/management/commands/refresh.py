@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from metering import collector
-from metering.tasks import enqueue_refresh
+from metering.tasks import BrokerError, enqueue_refresh
 from providers.base import ProviderUnavailable
 from providers.management.base import GlasspaneCommand
 from providers.models import ProviderAccount
@@ -30,7 +30,11 @@ class Command(GlasspaneCommand):
         failed = 0
         for account in accounts:
             if not wait:
-                run = enqueue_refresh(account, trigger="cli")
+                try:
+                    run = enqueue_refresh(account, trigger="cli")
+                except BrokerError as exc:
+                    raise CommandError(f"{account.name}: refresh not started: the task queue cannot be reached "
+                                       f"({exc})", returncode=1) from None
                 self.stdout.write(f"{account.name}: refresh queued (run {run.pk})")
                 continue
             try:

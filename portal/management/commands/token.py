@@ -42,6 +42,8 @@ class Command(GlasspaneCommand):
         user = self._user(username)
         if expires is not None and expires < 1:
             raise self.usage_error(f"--expires {expires}: must be at least 1 day")
+        if expires is not None and expires > PersonalAccessToken.MAX_EXPIRES_DAYS:
+            raise self.usage_error(f"--expires {expires}: must be at most {PersonalAccessToken.MAX_EXPIRES_DAYS} days")
         if len(name) > 100:
             raise self.usage_error("--name: at most 100 characters")
         token, plain = PersonalAccessToken.issue(user, scope=scope, expires_days=expires, name=name)

@@ -49,12 +49,13 @@ MATRIX = [
     ("membership-list",           "post",   "B", 401, 400, 400, 400, 201, 403),
     ("membership-detail",         "get",    "A", 401, 404, 404, 200, 200, 200),
     ("membership-detail",         "get",    "B", *N),
+    # B's membership is bravo's only admin: staff may act on it, but the last-admin rule refuses (400)
     ("membership-detail",         "put",    "A", 401, 404, 404, 200, 200, 403),
-    ("membership-detail",         "put",    "B", 401, 404, 404, 404, 200, 403),
+    ("membership-detail",         "put",    "B", 401, 404, 404, 404, 400, 403),
     ("membership-detail",         "patch",  "A", 401, 404, 404, 200, 200, 403),
-    ("membership-detail",         "patch",  "B", 401, 404, 404, 404, 200, 403),
+    ("membership-detail",         "patch",  "B", 401, 404, 404, 404, 400, 403),
     ("membership-detail",         "delete", "A", 401, 404, 404, 204, 204, 403),
-    ("membership-detail",         "delete", "B", 401, 404, 404, 404, 204, 403),
+    ("membership-detail",         "delete", "B", 401, 404, 404, 404, 400, 403),
     ("provider-list",             "get",    "-", 401, 403, 403, 403, 200, 403),
     ("provider-list",             "post",   "-", 401, 403, 403, 403, 201, 403),
     ("provider-detail",           "get",    "X", 401, 403, 403, 403, 200, 403),
@@ -245,3 +246,55 @@ def test_lists_never_show_another_projects_objects(api_world, caller):
     # the same lists as staff do show them: the check above can fail
     staff_text = "".join(json.dumps(api_world.client("staff").get(reverse(f"api:{r}")).json()) for r in lists)
     assert all(leak in staff_text for leak in LEAKS)
+
+
+# -- secrets and the last admin (issue 17, items 4 and 8) --------------------------------------------
+
+WEBHOOK = "https://hooks.example.net/T0/secret-token-123"
+#: may the caller read project A's breach webhook? anon, viewer, member, admin, staff, token (of the admin)
+WEBHOOK_VISIBLE = (None, False, False, True, True, True)
+
+
+def test_breach_webhook_is_shown_to_the_projects_admins_and_staff_only(api_world):
+    type(api_world.a).objects.filter(pk=api_world.a.pk).update(breach_webhook=WEBHOOK)
+    urls = [reverse("api:project-detail", kwargs={"slug": "alpha"}), reverse("api:project-list")]
+    seen = {}
+    for caller, visible in zip(CALLERS, WEBHOOK_VISIBLE, strict=True):
+        if visible is None:
+            continue
+        for url in urls:
+            response = api_world.client(caller).get(url)
+            assert response.status_code == 200, (caller, url)
+            seen[caller, url] = WEBHOOK in response.content.decode()
+    assert seen == {(c, u): v for c, v in zip(CALLERS, WEBHOOK_VISIBLE, strict=True) if v is not None for u in urls}
+
+
+#: removing or demoting the only admin of A: method, body, then the status per caller; the admin acts on
+#: their own membership, staff on it too; nobody may leave the project without an admin
+LAST_ADMIN = [
+    ("delete", None,               401, 404, 404, 400, 400, 403),
+    ("patch",  {"role": "member"}, 401, 404, 404, 400, 400, 403),
+    ("put",    {"role": "viewer"}, 401, 404, 404, 400, 400, 403),
+]
+
+
+@pytest.mark.parametrize("method,body,expected", [(r[0], r[1], dict(zip(CALLERS, r[2:], strict=True)))
+                                                  for r in LAST_ADMIN], ids=[r[0] for r in LAST_ADMIN])
+def test_the_last_admin_of_a_project_stays(api_world, method, body, expected):
+    from metering.models import Membership
+
+    own = Membership.objects.get(project=api_world.a, user=api_world.users["admin"])
+    url = reverse("api:membership-detail", kwargs={"pk": own.pk})
+    got = {}
+    for caller in CALLERS:
+        cache.clear()
+        response = getattr(api_world.client(caller), method)(url, body, format="json")
+        got[caller] = response.status_code
+        if response.status_code == 400:
+            assert "admin" in response.content.decode()
+    assert got == expected
+    own.refresh_from_db()
+    assert own.role == "admin"
+    # with a second admin, the first may go
+    Membership.objects.filter(project=api_world.a, user=api_world.users["member"]).update(role="admin")
+    assert getattr(api_world.client("staff"), method)(url, body, format="json").status_code in (200, 204)
