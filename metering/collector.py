@@ -66,6 +66,17 @@ DESCRIPTIVE = ("kind", "name", "image", "flavor", "labels", "properties", "proje
                "created_at", "started_at", "finished_at")
 
 
+def lookback_start(at: datetime) -> datetime:
+    """How far back the first refresh of an account looks (``GLASSPANE_LOOKBACK_DAYS`` days before
+    ``at``; 0, the default: the start of ``at``'s month, UTC). Resources already running are counted
+    from their own start time, and resources deleted before the first refresh are recorded, but
+    nothing before this moment."""
+    days = settings.GLASSPANE_LOOKBACK_DAYS
+    if days:
+        return at - timedelta(days=days)
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def max_gap(account: ProviderAccount) -> timedelta:
     seconds = settings.GLASSPANE_MAX_GAP or settings.GLASSPANE_MAX_GAP_FACTOR * account.refresh_interval
     return timedelta(seconds=seconds)
@@ -133,7 +144,8 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
 
 def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], list[UsageTotals], str]:
     with account.driver() as driver:
-        inventory = driver.inventory(since=account.last_observed_at)
+        # the first refresh also asks for what was deleted within the lookback window
+        inventory = driver.inventory(since=account.last_observed_at or lookback_start(timezone.now()))
         samples, usage, issue = [], [], ""
         try:
             if driver.supports(Capability.SAMPLES):
@@ -237,6 +249,9 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         return
     mapper = ProjectMapper(account)
     gap = max_gap(account)
+    # a resource never seen before is dated by its own lifecycle times, back to the lookback start
+    # (first refresh) or to the previous observation (later ones), never earlier
+    not_before = account.last_observed_at or lookback_start(at)
     existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
     open_segs = {s.resource_id: s for s in UsageSegment.objects.filter(account=account, open=True)}
     plan = _Plan()
@@ -253,7 +268,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         if row is None:
             row = _new_resource(account, found, project_id, at)
             plan.create.append(row)
-            plan.seg_create.append((row, accounting.first(obs).added[0]))
+            plan.seg_create.extend((row, seg) for seg in accounting.first(obs, not_before).added)
             seen[found.external_id] = row
             continue
         seen[found.external_id] = row
@@ -287,11 +302,34 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         row.state = State.DELETED
         plan.update.append(row)
     run.deleted = len(gone)
+    run.deleted += _lived_unseen(account, inventory, existing, seen, mapper, not_before, plan)
 
     _write(plan, at)
     _link_parents(account, inventory, seen)
     run.samples = _write_samples(account, seen, samples)
     ProviderAccount.objects.filter(pk=account.pk).update(last_observed_at=at)
+
+
+def _lived_unseen(account, inventory: Inventory, existing, seen, mapper, not_before, plan: _Plan) -> int:
+    """Record resources the provider says were deleted that we never saw (created and deleted
+    between two refreshes, or before the first within the lookback): their real times, counted."""
+    recorded = 0
+    for found in inventory.deleted:
+        if found.external_id in existing or found.external_id in seen:
+            continue
+        if found.started_at is None or found.deleted_at is None:
+            continue
+        project_id = mapper.project_id(found)
+        seg = accounting.lifetime(_attrs(found, project_id), found.started_at, found.deleted_at, not_before)
+        if seg is None:
+            continue
+        row = _new_resource(account, found, project_id, found.deleted_at)
+        row.first_seen = seg.start
+        row.state, row.deleted_at = State.DELETED, found.deleted_at
+        plan.create.append(row)
+        plan.seg_create.append((row, seg))
+        recorded += 1
+    return recorded
 
 
 def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:
