@@ -13,8 +13,9 @@ and size (vCPUs, RAM, disk, flavor). Given the open segment of a resource and a 
   running whose ``started_at`` is before the gap). Otherwise the gap is counted with the old
   attributes in a separate segment flagged ``estimated``, and the new attributes start at the
   observation.
-* The change time is the lifecycle timestamp that dates a state change inside the gap, else the
-  observation time (attributes hold until the observation that shows them changed).
+* The change time is the lifecycle timestamp that dates a change inside the gap (``finished_at`` for
+  a stop; ``started_at`` for a start, or for a size change of a running resource, which restarted
+  it), else the observation time (attributes hold until the observation that shows them changed).
 * A resource that disappears ends at the provider's deletion time when it is known and later than
   the last observation, else at its last observation.
 
@@ -84,7 +85,9 @@ def change_time(before: Attrs, obs: Obs, lo: datetime) -> datetime | None:
     running_now = obs.attrs.state == State.RUNNING
     if running_before and not running_now:
         stamp = obs.finished_at
-    elif running_now and not running_before:
+    elif running_now:
+        # a (re)start inside the gap dates the change: a start, or a size change that restarted the
+        # resource (Nova resets launched_at when a resize finishes; Docker restarts with new limits)
         stamp = obs.started_at
     else:
         return None

@@ -178,6 +178,8 @@ def _summary(run: RefreshRun) -> str:
             f"{run.deleted} deleted, {run.samples} samples")
     if run.issues:
         text += f"; {len(run.issues)} record(s) could not be read: {run.issues[0]['message']}"
+    for skipped in run.skipped:
+        text += f"; {skipped}"
     return text
 
 
@@ -241,6 +243,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     # so two applies for one account serialise and the second sees what the first wrote
     ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
     run.issues = [{"external_id": i.external_id, "message": i.message} for i in inventory.issues]
+    run.skipped = list(dict.fromkeys(inventory.skipped))
     account.refresh_from_db(fields=["last_observed_at", "settings"])
     sync_external_projects(account, inventory.projects, dict(inventory.project_facts), at,
                            auto_create=bool(account.settings.get("auto_create_projects")))

@@ -187,6 +187,7 @@ my_ip = $HOST
 state_path = $STATE/nova
 instances_path = $STATE/nova/instances
 sync_power_state_interval = -1
+allow_resize_to_same_host = true
 heal_instance_info_cache_interval = -1
 instance_usage_audit = false
 [api]
@@ -231,7 +232,7 @@ wsgi() {  # name, port, module:attribute, environment...
     local name="$1" port="$2" app="$3"; shift 3
     launch "$name" env GP_OS_WSGI="$app" "$@" "$VENV/bin/gunicorn" --no-control-socket \
         --chdir "$HERE" --bind "$HOST:$port" --workers 1 --threads 4 --worker-class gthread \
-        --timeout 120 --graceful-timeout 5 --access-logfile - wsgi:application
+        --timeout 120 --graceful-timeout 5 --keep-alive 0 --access-logfile - wsgi:application
 }
 
 wait_http() {  # name, url: until it answers anything below 500
@@ -279,37 +280,50 @@ start() {
     rm -rf "$STATE"
     write_configs
     fresh_databases
+    # the databases right after their syncs, bootstrap and catalog, kept beside the virtualenv:
+    # a later start restores them in seconds instead of minutes of migrations
+    local dump
+    dump="$HOME_DIR/databases-$(echo "$VENV $DB $RABBIT $AUTH_URL $GP_OS_COMPUTE_URL $GP_OS_PLACEMENT_URL \
+        $GP_OS_IMAGE_URL $GP_OS_NETWORK_URL" | cat - "$0" | sha1sum | cut -c1-12).sql"
+    if [ -f "$dump" ]; then
+        mysql -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" <"$dump" || die "cannot restore $dump"
+    fi
     say "databases and configuration ready ($((SECONDS - began))s)"
 
     launch neutron python3 "$HERE/neutron_standin.py" --host "$HOST" --port "$NEUTRON_PORT"
     local kconf="--config-file $CONF/keystone/keystone.conf"
-    manage keystone-manage $kconf db_sync
     manage keystone-manage $kconf fernet_setup --keystone-user "$(id -un)" --keystone-group "$(id -gn)"
     manage keystone-manage $kconf credential_setup --keystone-user "$(id -un)" --keystone-group "$(id -gn)"
-    manage keystone-manage $kconf bootstrap --bootstrap-password admin --bootstrap-username admin \
+    [ -f "$dump" ] || manage keystone-manage $kconf db_sync
+    [ -f "$dump" ] || manage keystone-manage $kconf bootstrap --bootstrap-password admin --bootstrap-username admin \
         --bootstrap-project-name admin --bootstrap-role-name admin --bootstrap-service-name keystone \
         --bootstrap-region-id RegionOne --bootstrap-admin-url "$AUTH_URL" --bootstrap-public-url "$AUTH_URL" \
         --bootstrap-internal-url "$AUTH_URL"
     wsgi keystone "$KEYSTONE_PORT" keystone.wsgi.api:application \
         OS_KEYSTONE_CONFIG_FILES="$CONF/keystone/keystone.conf"
-    wait_http keystone "$AUTH_URL"
-    "$PY" "$HERE/setup_cloud.py" catalog >>"$LOGS/manage.log" 2>&1 || die "catalog setup failed; see $LOGS/manage.log"
-    say "keystone up with its catalog ($((SECONDS - began))s)"
-
-    manage placement-manage --config-file "$CONF/placement/placement.conf" db sync
-    wsgi placement "$PLACEMENT_PORT" placement.wsgi.api:application OS_PLACEMENT_CONFIG_DIR="$CONF/placement"
-    manage glance-manage --config-file "$CONF/glance/glance-api.conf" db_sync
-    wsgi glance "$GLANCE_PORT" glance.wsgi.api:application OS_GLANCE_CONFIG_DIR="$CONF/glance"
     local nconf="--config-file $CONF/nova/nova.conf"
-    manage nova-manage $nconf api_db sync
-    manage nova-manage $nconf cell_v2 map_cell0 --database_connection "$DB/gp_os_nova_cell0"
-    manage nova-manage $nconf cell_v2 create_cell --name cell1 --verbose
-    manage nova-manage $nconf db sync
-    say "databases synced ($((SECONDS - began))s)"
+    if [ ! -f "$dump" ]; then
+        wait_http keystone "$AUTH_URL"
+        "$PY" "$HERE/setup_cloud.py" catalog >>"$LOGS/manage.log" 2>&1 || die "catalog setup failed; see $LOGS/manage.log"
+        say "keystone up with its catalog ($((SECONDS - began))s)"
+        manage placement-manage --config-file "$CONF/placement/placement.conf" db sync
+        manage glance-manage --config-file "$CONF/glance/glance-api.conf" db_sync
+        manage nova-manage $nconf api_db sync
+        manage nova-manage $nconf cell_v2 map_cell0 --database_connection "$DB/gp_os_nova_cell0"
+        manage nova-manage $nconf cell_v2 create_cell --name cell1 --verbose
+        manage nova-manage $nconf db sync
+        mkdir -p "$HOME_DIR"
+        # shellcheck disable=SC2086
+        mysqldump -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" --databases $DATABASES >"$dump.tmp" && mv "$dump.tmp" "$dump"
+        say "databases synced ($((SECONDS - began))s)"
+    fi
+    wsgi placement "$PLACEMENT_PORT" placement.wsgi.api:application OS_PLACEMENT_CONFIG_DIR="$CONF/placement"
+    wsgi glance "$GLANCE_PORT" glance.wsgi.api:application OS_GLANCE_CONFIG_DIR="$CONF/glance"
     wsgi nova-api "$NOVA_PORT" nova.wsgi.osapi_compute:application OS_NOVA_CONFIG_DIR="$CONF/nova"
     launch nova-conductor "$VENV/bin/nova-conductor" $nconf
     launch nova-scheduler "$VENV/bin/nova-scheduler" $nconf
     launch nova-compute "$VENV/bin/nova-compute" $nconf
+    wait_http keystone "$AUTH_URL"
     wait_http placement "http://$HOST:$PLACEMENT_PORT/"
     wait_http glance "http://$HOST:$GLANCE_PORT/"
     wait_http nova-api "http://$HOST:$NOVA_PORT/"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from metering.models import UNLIMITED, ExternalProject, Project
+from django.db.models import Q
+
+from metering.models import UNLIMITED, ExternalProject, Project, Quota, QuotaDefault
 from metering.quotas.limits import PUSHABLE, effective_limits
 from metering.quotas.usage import number, project_usage
 from providers import registry
@@ -49,10 +51,19 @@ def tighter(a: int, b: int) -> int:
     return min(a, b)
 
 
+def set_keys(project: Project, account) -> set[str]:
+    """The pushable keys Glasspane sets for ``project`` on ``account``: a limit of the project's own
+    (global or narrowed to the account) or a site default. Only these are pushed; the cloud keeps
+    its own limit for every other key."""
+    own = Quota.objects.filter(project=project).filter(Q(account__isnull=True) | Q(account=account))
+    keys = set(own.values_list("key", flat=True)) | set(QuotaDefault.objects.values_list("key", flat=True))
+    return keys & set(PUSHABLE)
+
+
 def limits_for(project: Project, account) -> dict[str, int]:
-    """What OpenStack should enforce for ``project`` on ``account``."""
+    """What OpenStack should enforce for ``project`` on ``account``: the keys Glasspane sets only."""
     overall, narrowed = effective_limits(project), effective_limits(project, account)
-    return {key: tighter(overall[key], narrowed[key]) for key in PUSHABLE}
+    return {key: tighter(overall[key], narrowed[key]) for key in PUSHABLE if key in set_keys(project, account)}
 
 
 def push(project: Project) -> dict[str, dict]:
@@ -140,7 +151,8 @@ def drift(project: Project) -> list[Drift]:
         for key in PUSHABLE:
             section, name, used_at = FACTS[key]
             rows.append(Drift(
-                account=mapping.account.name, external_id=mapping.external_id, key=key, limit=ours[key],
+                account=mapping.account.name, external_id=mapping.external_id, key=key,
+                limit=ours.get(key, UNLIMITED),
                 openstack_limit=_limit_of((facts.get(section) or {}).get(name)),
                 used=usage[key].used, openstack_used=_used_of(facts, used_at),
             ))

@@ -55,6 +55,13 @@ HYPERVISOR_MICROVERSION = (2, 87)
 USAGE_MICROVERSION = (2, 40)
 EMBEDDED_FLAVOR = (2, 47)
 ADMIN = "admin"
+#: optional services and the catalog types they are listed under
+OPTIONAL_SERVICES = {
+    "block-storage": ("block-storage", "volumev3", "volumev2", "volume", "block-store"),
+    "image": ("image",),
+    "network": ("network",),
+}
+NO_VOLUMES = "no block-storage endpoint in the catalog: volumes and volume quotas not collected"
 
 
 class OpenStackDriver(Driver):
@@ -89,6 +96,7 @@ class OpenStackDriver(Driver):
         self._connection = None
         self._project_connections: dict[str, Any] = {}
         self._microversion: tuple[int, int] | None | bool = False  # False: not asked yet
+        self._catalog: dict[str, bool] = {}
 
     @classmethod
     def validate(cls, settings, credentials=None):
@@ -135,6 +143,18 @@ class OpenStackDriver(Driver):
     def page_size(self) -> int:
         return max(1, int(self.settings.get("page_size") or 1000))
 
+    def has_service(self, kind: str) -> bool:
+        """Whether the token's service catalog lists ``kind`` (one of ``OPTIONAL_SERVICES``) in the
+        configured region and interface. Volumes, images and networks are optional on a cloud."""
+        if kind not in self._catalog:
+            with translated("read the service catalog"):
+                access = self.conn.session.auth.get_access(self.conn.session)
+                endpoints = access.service_catalog.get_endpoints(
+                    interface=self.settings.get("interface") or "public",
+                    region_name=self.settings.get("region") or None)
+            self._catalog[kind] = any(endpoints.get(alias) for alias in OPTIONAL_SERVICES[kind])
+        return self._catalog[kind]
+
     def compute_microversion(self) -> tuple[int, int] | None:
         if self._microversion is False:
             self._microversion = api.max_microversion(self.compute, "discover the Compute API")
@@ -179,9 +199,11 @@ class OpenStackDriver(Driver):
         issues: list[DataIssue] = []
         servers, observed_at = self._servers(server_mv, flavors, host_index, issues)
         deleted = self._deleted_servers(server_mv, flavors, host_index, since, issues) if since else []
-        volumes = self._volumes(issues)
-        facts = {p.external_id: self._project_facts(p.external_id) for p in projects}
+        volumes_too = self.has_service("block-storage")
+        volumes = self._volumes(issues) if volumes_too else []
+        facts = {p.external_id: self._project_facts(p.external_id, volumes_too) for p in projects}
         return Inventory(
+            skipped=[] if volumes_too else [NO_VOLUMES],
             resources=hosts + servers + volumes,
             observed_at=observed_at or utcnow(),
             deleted=deleted,
@@ -269,14 +291,16 @@ class OpenStackDriver(Driver):
             issues.append(DataIssue("block-storage", "no Cinder endpoint in the catalog: volumes not collected"))
         return volumes
 
-    def _project_facts(self, project_id: str) -> dict[str, Any]:
-        compute, storage = self.compute, self.storage
+    def _project_facts(self, project_id: str, volumes_too: bool = True) -> dict[str, Any]:
+        compute = self.compute
         limits, _ = api.call(compute, "GET", "/limits", "read compute limits of another project", ADMIN,
                              microversion=self._mv(SERVER_MICROVERSION), params={"tenant_id": project_id})
         compute_quota, _ = api.call(compute, "GET", f"/os-quota-sets/{project_id}", "read compute quotas",
                                     ADMIN, microversion=self._mv(SERVER_MICROVERSION))
-        volume_quota, _ = api.call(storage, "GET", f"/os-quota-sets/{project_id}", "read volume quotas",
-                                   ADMIN, params={"usage": "true"})
+        volume_quota = {}
+        if volumes_too:
+            volume_quota, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_id}", "read volume quotas",
+                                       ADMIN, params={"usage": "true"})
         return {
             "compute_limits": dict((limits.get("limits") or {}).get("absolute") or {}),
             "compute_quota": _without_id(compute_quota.get("quota_set")),
@@ -400,25 +424,30 @@ class OpenStackDriver(Driver):
     def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
         """Push ``vms, vcpus, ram_mb`` to Nova and ``volumes, disk_gb`` to Cinder; -1 = unlimited.
 
+        Only the keys in ``limits`` are written; the others keep the cloud's own limits. Volume keys
+        are skipped when the catalog has no block-storage service; the answer then has none of them.
+
         Nova gets ``force`` so that a limit below current use is stored (Glasspane's own breach
         handling deals with the excess); Cinder stores it unvalidated by default.
         """
         nova, cinder = split_limits(limits)
+        volumes_too = self.has_service("block-storage")  # without it, volume keys are skipped
         if nova:
             api.call(self.compute, "PUT", f"/os-quota-sets/{project_ref}", "update compute quotas", ADMIN,
                      microversion=self._mv(SERVER_MICROVERSION), json={"quota_set": {**nova, "force": True}})
-        if cinder:
+        if cinder and volumes_too:
             api.call(self.storage, "PUT", f"/os-quota-sets/{project_ref}", "update volume quotas", ADMIN,
                      json={"quota_set": cinder})
         nova_now, _ = api.call(self.compute, "GET", f"/os-quota-sets/{project_ref}", "read compute quotas",
                                ADMIN, microversion=self._mv(SERVER_MICROVERSION))
-        cinder_now, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_ref}",
-                                 "read volume quotas", ADMIN)
         result = {}
         for ours, theirs in NOVA_KEYS.items():
             result[ours] = int((nova_now.get("quota_set") or {}).get(theirs, -1))
-        for ours, theirs in CINDER_KEYS.items():
-            result[ours] = int((cinder_now.get("quota_set") or {}).get(theirs, -1))
+        if volumes_too:
+            cinder_now, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_ref}",
+                                     "read volume quotas", ADMIN)
+            for ours, theirs in CINDER_KEYS.items():
+                result[ours] = int((cinder_now.get("quota_set") or {}).get(theirs, -1))
         return result
 
 

@@ -57,7 +57,7 @@ def minutes(events: list[Event], max_gap: int, lookback: int | None = None) -> l
             stamp = None
             if a[1] == RUNNING and b[1] != RUNNING:
                 stamp = e.finished_at
-            elif b[1] == RUNNING and a[1] != RUNNING:
+            elif b[1] == RUNNING:  # a start, or a change of a running resource that restarted it
                 stamp = e.started_at
             if stamp is not None and t0 < stamp <= t1:
                 out += [(m, a, False) for m in range(t0, stamp)] + [(m, b, False) for m in range(stamp, t1)]
