@@ -110,10 +110,11 @@ class Drift:
     openstack_limit: int | None  # None: OpenStack has not reported it yet
     used: object
     openstack_used: object | None
+    managed: bool = True  # False: Glasspane sets no limit for this key, the cloud's own stands
 
     @property
     def limit_differs(self) -> bool:
-        return self.openstack_limit is not None and self.openstack_limit != self.limit
+        return self.managed and self.openstack_limit is not None and self.openstack_limit != self.limit
 
     @property
     def usage_differs(self) -> bool:
@@ -123,7 +124,8 @@ class Drift:
         return {"account": self.account, "external_id": self.external_id, "key": self.key,
                 "limit": self.limit, "openstack_limit": self.openstack_limit,
                 "used": number(self.used), "openstack_used": self.openstack_used,
-                "limit_differs": self.limit_differs, "usage_differs": self.usage_differs}
+                "limit_differs": self.limit_differs, "usage_differs": self.usage_differs,
+                "managed": self.managed}
 
 
 def _limit_of(value) -> int | None:
@@ -154,6 +156,6 @@ def drift(project: Project) -> list[Drift]:
                 account=mapping.account.name, external_id=mapping.external_id, key=key,
                 limit=ours.get(key, UNLIMITED),
                 openstack_limit=_limit_of((facts.get(section) or {}).get(name)),
-                used=usage[key].used, openstack_used=_used_of(facts, used_at),
+                used=usage[key].used, openstack_used=_used_of(facts, used_at), managed=key in ours,
             ))
     return rows

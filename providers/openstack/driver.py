@@ -77,6 +77,7 @@ class OpenStackDriver(Driver):
         Setting("auto_create_projects", type="bool", default=False,
                 help="create a Glasspane project for each Keystone project found"),
         Setting("page_size", type="int", default=1000, help="servers and volumes per request"),
+        Setting("timeout", type="int", default=30, help="seconds any one request to the cloud may take"),
     )
     credentials_schema = (
         Setting("username", help="Keystone user (needs the admin role)"),
