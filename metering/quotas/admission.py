@@ -39,7 +39,7 @@ from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
 from metering.quotas.limits import KEYS
 from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, usage_by_scope
-from providers.base import Capability, Kind
+from providers.base import Capability, Kind, ProviderError
 
 T = TypeVar("T")
 LOCK_WAIT = 30.0  # seconds a SQLite admission keeps retrying for the write lock
@@ -90,6 +90,21 @@ def _decimal(errors, spec, name, *, whole=False):
     return int(value) if whole else value
 
 
+def _flavor_size(account, flavor: str, errors: dict, vcpus, ram_mb, disk_gb):
+    """Fill the sizes a request left out from its flavor, as the platform defines it (a driver
+    that knows flavors has ``flavor_size``); a flavor the platform does not know is a bad field."""
+    try:
+        with account.driver() as driver:
+            if not hasattr(driver, "flavor_size"):
+                return vcpus, ram_mb, disk_gb
+            f_vcpus, f_ram, f_disk = driver.flavor_size(flavor)
+    except ProviderError as exc:
+        errors["flavor"] = str(exc)
+        return vcpus, ram_mb, disk_gb
+    return (vcpus if vcpus is not None else f_vcpus, ram_mb if ram_mb is not None else f_ram,
+            disk_gb if disk_gb is not None else (f_disk or None))
+
+
 def clean_spec(account, spec: dict) -> dict:
     """The request as stored on ``ProvisionRequest.spec``; raises ``SpecError`` naming bad fields."""
     errors: dict[str, str] = {}
@@ -106,6 +121,8 @@ def clean_spec(account, spec: dict) -> dict:
     vcpus = _decimal(errors, spec, "vcpus")
     ram_mb = _decimal(errors, spec, "ram_mb", whole=True)
     disk_gb = _decimal(errors, spec, "disk_gb")
+    if kind == Kind.VM and spec.get("flavor") and (vcpus is None or ram_mb is None) and not errors:
+        vcpus, ram_mb, disk_gb = _flavor_size(account, str(spec["flavor"]), errors, vcpus, ram_mb, disk_gb)
     if kind == Kind.VM:
         for field, value in (("vcpus", vcpus), ("ram_mb", ram_mb)):
             if value is None and field not in errors:
@@ -221,7 +238,7 @@ def _refusal(project: Project, account, want: dict[str, Decimal], spec: dict, po
     return None
 
 
-def submit(project: Project, account, spec: dict, *, user, source: str) -> ProvisionRequest:
+def submit(project: Project, account, spec: dict, *, user, source: str, idempotency_key: str = "") -> ProvisionRequest:
     """Admit and reserve a provisioning request, or raise ``QuotaExceeded`` (or ``SpecError``).
 
     An admitted request is ``pending`` with an active reservation; the provisioning task is
@@ -236,7 +253,7 @@ def submit(project: Project, account, spec: dict, *, user, source: str) -> Provi
     def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
             project=project, account=account, requested_by=requester, kind=cleaned["kind"],
-            spec={**cleaned, "source": source},
+            spec={**cleaned, "source": source}, idempotency_key=idempotency_key,
             state=RequestState.REFUSED if refusal else RequestState.PENDING,
             message=refusal.message if refusal else "",
             finished_at=timezone.now() if refusal else None,

@@ -354,16 +354,67 @@ class OpenStackDriver(Driver):
                 f"an application credential is bound to its own project; creating a server in project "
                 f"{project_id} needs a username/password account with a role in that project")
         if project_id not in self._project_connections:
-            self._project_connections[project_id] = api.connect(self.settings, self.credentials, project_id)
+            conn = api.connect(self.settings, self.credentials, project_id)
+            try:
+                with translated(f"authenticate in project {project_id}"):
+                    conn.authorize()
+            except ProviderAuthError as exc:
+                conn.close()
+                raise ProviderAuthError(
+                    f"user {self.credentials.get('username')!r} cannot act in project {project_id} on "
+                    f"{self.settings['auth_url']}: Keystone gives it no token for that project; give it a "
+                    f"role there (e.g. member)") from exc
+            self._project_connections[project_id] = conn
         return self._project_connections[project_id]
 
+    def flavor_size(self, ref: str) -> tuple[Decimal, int, Decimal]:
+        """(vCPUs, RAM MB, disk GB) of the flavor with this id or name, for admission."""
+        return mapping.flavor_size(self._find_flavor(ref))
+
+    def _find_flavor(self, ref: str) -> Mapping:
+        for flavor in self._flavors(self._mv(SERVER_MICROVERSION)).values():
+            if ref in (flavor.get("id"), flavor.get("name")):
+                return flavor
+        raise ProviderDataError(f"the cloud has no flavor with the id or name {ref!r}")
+
+    def _image_id(self, ref: str) -> str:
+        """An image id from an id or a name, through the image service (as given when there is none)."""
+        if not ref or not self.has_service("image"):
+            return ref
+        image = api.service(self.conn, "image")
+        with translated(f"look up image {ref}"):
+            response = image.request(f"/images/{ref}", "GET", raise_exc=False)
+        if response.status_code == 200:
+            return ref
+        body, _ = api.call(image, "GET", "/images", f"look up the image named {ref}", params={"name": ref})
+        found = [i.get("id") for i in body.get("images") or [] if isinstance(i, Mapping)]
+        if len(found) != 1:
+            raise ProviderDataError(f"the image service has {'no' if not found else 'several'} image(s) "
+                                    f"with the id or name {ref!r}")
+        return str(found[0])
+
+    def _networks(self, ref: str):
+        """Nova's ``networks``: ``none``, ``auto`` (also for no choice), or one network by id or name."""
+        if ref in ("", "auto", "none"):
+            return ref or "auto"
+        if not self.has_service("network"):
+            return [{"uuid": ref}]
+        network = api.service(self.conn, "network")
+        with translated(f"look up network {ref}"):
+            response = network.request(f"/networks/{ref}", "GET", raise_exc=False)
+        if response.status_code == 200:
+            return [{"uuid": ref}]
+        body, _ = api.call(network, "GET", "/networks", f"look up the network named {ref}", params={"name": ref})
+        found = [n.get("id") for n in body.get("networks") or [] if isinstance(n, Mapping)]
+        if len(found) != 1:
+            raise ProviderDataError(f"the network service has {'no' if not found else 'several'} network(s) "
+                                    f"with the id or name {ref!r}")
+        return [{"uuid": str(found[0])}]
+
     def _choose_flavor(self, spec: ProvisionSpec) -> Mapping:
-        flavors = list(self._flavors(self._mv(SERVER_MICROVERSION)).values())
         if spec.flavor:
-            for flavor in flavors:
-                if spec.flavor in (flavor.get("id"), flavor.get("name")):
-                    return flavor
-            raise ProviderDataError(f"no flavor named {spec.flavor!r}")
+            return self._find_flavor(spec.flavor)
+        flavors = list(self._flavors(self._mv(SERVER_MICROVERSION)).values())
         fitting = []
         for flavor in flavors:
             vcpus, ram, disk = mapping.flavor_size(flavor)
@@ -379,11 +430,11 @@ class OpenStackDriver(Driver):
         if spec.kind != Kind.VM:
             raise UnsupportedCapability(f"openstack provisions VMs, not {spec.kind}")
         flavor = self._choose_flavor(spec)
-        microversion = self._mv(SERVER_MICROVERSION)
+        microversion = self._mv(SERVER_MICROVERSION)  # >= 2.37 takes networks "none" and "auto"
         server: dict[str, Any] = {"name": spec.name, "flavorRef": flavor["id"],
-                                  "networks": [{"uuid": spec.network}] if spec.network else "auto"}
+                                  "networks": self._networks(spec.network)}
         if spec.image:
-            server["imageRef"] = spec.image
+            server["imageRef"] = self._image_id(spec.image)
         if spec.labels:
             server["metadata"] = dict(spec.labels)
         conn = self._project_conn(spec.project)

@@ -60,6 +60,9 @@ def translated(doing: str, role: str | None = None) -> Iterator[None]:
     except os_exc.ConfigException as exc:
         raise ProviderAuthError(f"invalid OpenStack configuration, cannot {doing}: {exc}") from exc
     except os_exc.SDKException as exc:
+        inner = exc.__cause__ or exc.__context__  # the SDK wraps keystoneauth's 401 on authorize()
+        if isinstance(inner, ks_exc.HttpError):
+            raise _classify(inner.http_status, inner.message or str(inner), doing, role) from exc
         raise ProviderDataError(f"openstacksdk failed to {doing}: {exc}") from exc
 
 

@@ -3,9 +3,10 @@
 Nova needs a network endpoint in the catalog even for servers booted with ``networks="none"``:
 it asks Neutron for the ports of a server when deleting it, and for its networks when asked for
 ``auto``. This answers every collection read with an empty list (``GET /v2.0/ports`` ->
-``{"ports": []}``), version discovery with one v2.0 entry, ``/v2.0/extensions`` with none (so
-``networks="auto"`` is refused by Nova, as on a cloud without auto-allocated topology), and any
-write with 403 in Neutron's error shape. It holds no state.
+``{"ports": []}``), version discovery with one v2.0 entry, ``/v2.0/extensions`` with none, the
+auto-allocated-topology dry run with 409 as a Neutron without a default external network (so
+Nova refuses ``networks="auto"`` in its own words), and any write with 403 in Neutron's error
+shape. It holds no state.
 
     python3 neutron_standin.py --port 9696 [--host 127.0.0.1]
 """
@@ -43,6 +44,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if len(parts) == 1:
             self._send(200, {"resources": []})
+            return
+        if parts[1] == "auto-allocated-topology":
+            # as Neutron with no default external network: the dry run refuses, and Nova then
+            # refuses networks="auto" with its own 400 (instead of a 500 on a 404)
+            self._send(409, {"NeutronError": {"type": "DeploymentError", "detail": "",
+                                              "message": "Deployment error: No default router:external network."}})
             return
         collection = parts[-1].replace("-", "_")
         if len(parts) == 2 or parts[-2] in ("quotas",):
