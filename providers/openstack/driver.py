@@ -394,9 +394,12 @@ class OpenStackDriver(Driver):
         return str(found[0])
 
     def _networks(self, ref: str):
-        """Nova's ``networks``: ``none``, ``auto`` (also for no choice), or one network by id or name."""
-        if ref in ("", "auto", "none"):
-            return ref or "auto"
+        """Nova's ``networks``: ``none``, ``auto``, or one network by id or name. No choice means
+        ``auto`` where the catalog has a network service, else ``none``."""
+        if not ref:
+            return "auto" if self.has_service("network") else "none"
+        if ref in ("auto", "none"):
+            return ref
         if not self.has_service("network"):
             return [{"uuid": ref}]
         network = api.service(self.conn, "network")
