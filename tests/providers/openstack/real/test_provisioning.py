@@ -85,3 +85,4 @@ def test_network_choices_and_a_missing_role_are_said_plainly(tenant, real_cloud)
     message = str(refused.value)
     assert "'admin'" in message and bare.id in message and AUTH_URL in message and "credentials" not in message
     driver.close()
+    real_cloud.identity.delete_project(bare)
