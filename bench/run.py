@@ -31,6 +31,8 @@ def main() -> int:
         ("libvirt refresh", refresh.libvirt_figures),
         ("OpenStack refresh", refresh.openstack_figures),
         ("Docker refresh", lambda: refresh.docker_figures(os.environ.get("DOCKER_HOST"))),
+        ("Kubernetes refresh", refresh.kubernetes_figures),
+        ("Proxmox refresh", refresh.proxmox_figures),
         ("usage report", report.figures),
         ("CSV export", csv_export.figures),
         ("pages", scripts.pages),

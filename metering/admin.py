@@ -18,6 +18,10 @@ from django.utils.html import format_html
 
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import (
+    AllocationRule,
+    BudgetAlert,
+    BudgetAlertPolicy,
+    ExchangeRate,
     ExternalProject,
     FixedCost,
     HostCost,
@@ -35,6 +39,8 @@ from metering.models import (
     Rate,
     RatePlan,
     RefreshRun,
+    ReportRun,
+    ReportSubscription,
     Resource,
     Statement,
     StatementLine,
@@ -355,3 +361,53 @@ class StatementAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["project", "period_start", "revision", "status", "currency", "total", "issued_at"]
     list_filter = ["status"]
     inlines = [StatementLineInline]
+
+
+# -- budget alerts and scheduled reports (validation on the models: same rules as page and API) ------
+
+
+@admin.register(BudgetAlertPolicy)
+class BudgetAlertPolicyAdmin(admin.ModelAdmin):
+    list_display = ("project", "enabled", "thresholds", "email_admins", "extra_emails", "webhook_url")
+    list_filter = ("enabled",)
+    search_fields = ("project__slug",)
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("project", "period_start", "basis", "threshold", "amount", "budget", "currency", "fired_at",
+                    "deliveries")
+    list_filter = ("basis", "threshold")
+    date_hierarchy = "fired_at"
+
+
+class ReportRunInline(ReadOnlyMixin, admin.TabularInline):
+    model = ReportRun
+    fields = ("period_start", "period_end", "status", "attempts", "attachment", "size", "sent_at", "error")
+    extra = 0
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "project", "kind", "frequency", "timezone", "recipients", "enabled")
+    list_filter = ("kind", "frequency", "enabled")
+    inlines = [ReportRunInline]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Dated exchange rates (1 base = rate quote); validated by ``ExchangeRate.clean``. A CSV loads
+    with ``manage.py exchange_rates import FILE``."""
+
+    list_display = ("base", "quote", "rate", "effective_from", "source")
+    list_filter = ("base", "quote")
+    date_hierarchy = "effective_from"
+
+
+@admin.register(AllocationRule)
+class AllocationRuleAdmin(admin.ModelAdmin):
+    """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
+
+    list_display = ("name", "source", "method", "measure", "enabled")
+    list_filter = ("method", "enabled")
+    filter_horizontal = ("targets",)

@@ -26,6 +26,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from metering import accounting
+from metering import events as lifecycle_events
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
 from metering.choices import RunStatus
@@ -255,6 +256,8 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     # a resource never seen before is dated by its own lifecycle times, back to the lookback start
     # (first refresh) or to the previous observation (later ones), never earlier
     not_before = account.last_observed_at or lookback_start(at)
+    # recorded lifecycle events date the changes this inventory shows (metering.events)
+    times = lifecycle_events.event_times(account, account.last_observed_at, at)
     existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
     open_segs = {s.resource_id: s for s in UsageSegment.objects.filter(account=account, open=True)}
     plan = _Plan()
@@ -266,7 +269,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
             continue
         project_id = mapper.project_id(found)
         attrs = _attrs(found, project_id)
-        obs = Obs(at, attrs, found.started_at, found.finished_at)
+        obs = Obs(at, attrs, *lifecycle_events.dated(found, times.get(found.external_id)))
         row = existing.get(found.external_id)
         if row is None:
             row = _new_resource(account, found, project_id, at)
@@ -295,7 +298,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     gone = [r for ext, r in existing.items() if r.deleted_at is None and ext not in seen
             and (inventory.complete or ext in deleted_at)]
     for row in gone:
-        when = deleted_at.get(row.external_id)
+        when = deleted_at.get(row.external_id) or getattr(times.get(row.external_id), "gone_at", None)
         seg_row = open_segs.get(row.pk)
         if seg_row is not None:
             change = accounting.end(_seg_of(seg_row), when)

@@ -114,10 +114,14 @@ class ResourceFilterSet(django_filters.FilterSet):
     label = LabelFilter(label="Label (key=value)", max_length=511)
     q = django_filters.CharFilter(method="search", label="Search (name or label value)", max_length=200)
     include_deleted = StrictBooleanFilter(method="keep", label="Include deleted resources")
+    unassigned = StrictBooleanFilter(method="without_project", label="Only resources without a project")
 
     class Meta:
         model = Resource
-        fields = ["project", "provider", "kind", "state", "label", "q", "include_deleted"]
+        fields = ["project", "provider", "kind", "state", "label", "q", "include_deleted", "unassigned"]
+
+    def without_project(self, queryset, name, value):
+        return queryset.filter(project__isnull=True) if value else queryset
 
     def search(self, queryset, name, value):
         """Case-insensitive match on the name or anywhere in the labels' JSON text (values, and

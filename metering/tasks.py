@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import requests
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from metering import collector, rollups
 from metering.choices import RunStatus
-from metering.models import RefreshRun
+from metering.models import BudgetAlert, RefreshRun
+from metering.notify.channels import DeliveryError
 from providers.base import ProviderUnavailable
 from providers.models import ProviderAccount
 
@@ -76,4 +78,73 @@ def prune_samples() -> int:
     return rollups.prune_samples()
 
 
-__all__ = ["dispatch_refreshes", "enqueue_refresh", "prune_samples", "refresh_account", "rollup_utilization"]
+
+
+# -- budget alerts and scheduled reports (metering.notify) -------------------------------------------
+
+
+@shared_task(name="metering.check_budgets")
+def check_budgets() -> int:
+    """Fire the budget thresholds every project has crossed this month (each once)."""
+    from metering.notify import budgets
+
+    return budgets.evaluate_all()
+
+
+@shared_task(name="metering.notify_budget_alerts")
+def notify_budget_alerts(alert_ids: list[int]) -> dict:
+    """Email one project's newly fired alerts to its admins and addresses; queue the webhook."""
+    from metering.notify import budgets, channels
+
+    alerts = list(BudgetAlert.objects.filter(pk__in=alert_ids).select_related("project"))
+    if not alerts:
+        return {}
+    project = alerts[0].project
+    policy = budgets.policy_of(project)
+    to = budgets.recipients(project, policy)
+    subject, body = budgets.message(alerts)
+    try:
+        result = "sent" if channels.send_email(subject, body, to) else "skipped: no recipients"
+    except Exception as exc:  # noqa: BLE001 - SMTP errors come in many classes; record, don't lose the alert
+        result = f"failed: {type(exc).__name__}: {str(exc)[:200]}"
+    for alert in alerts:
+        BudgetAlert.objects.filter(pk=alert.pk).update(deliveries={**alert.deliveries, "email": result})
+    if policy.webhook_url:
+        for alert in alerts:
+            budget_webhook.delay(alert.pk)
+    return {"email": result, "recipients": len(to)}
+
+
+@shared_task(
+    name="metering.budget_webhook",
+    bind=True,
+    autoretry_for=(requests.RequestException, DeliveryError),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=6,
+)
+def budget_webhook(self, alert_id: int) -> int:
+    """POST one alert, signed, to the project's webhook; retried with backoff, never redirected."""
+    from metering.notify import budgets, channels
+
+    alert = BudgetAlert.objects.select_related("project").get(pk=alert_id)
+    policy = budgets.policy_of(alert.project)
+    try:
+        status = channels.post_signed(policy.webhook_url, budgets.payload(alert), policy.webhook_secret,
+                                      event="budget.threshold")
+    except (requests.RequestException, DeliveryError) as exc:
+        final = self.request.retries >= self.max_retries
+        note = f"{'failed' if final else 'retrying'}: {exc}"[:300]
+        BudgetAlert.objects.filter(pk=alert_id).update(deliveries={**alert.deliveries, "webhook": note})
+        raise
+    BudgetAlert.objects.filter(pk=alert_id).update(deliveries={**alert.deliveries, "webhook": "sent"})
+    return status
+
+
+@shared_task(name="metering.send_scheduled_reports")
+def send_scheduled_reports() -> int:
+    """Send every subscribed report whose period has closed and was not sent yet."""
+    from metering.notify import reports
+
+    return reports.send_due()

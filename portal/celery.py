@@ -26,6 +26,9 @@ def _schedule(sender, **kwargs):
         },
         "rollup-utilization": {"task": "metering.rollup_utilization", "schedule": 300.0},
         "prune-samples": {"task": "metering.prune_samples", "schedule": 3600.0},
+        "check-budgets": {"task": "metering.check_budgets",
+                          "schedule": float(settings.GLASSPANE_BUDGET_CHECK_INTERVAL)},
+        "send-scheduled-reports": {"task": "metering.send_scheduled_reports", "schedule": 3600.0},
     }
 
 

@@ -1,7 +1,7 @@
 """The demo ``make run`` seeds: every page meaningful at once.
 
 A libvirt test-driver host with 40 domains in four projects, the OpenStack simulator's servers in
-two projects, the local Docker-API engine's containers when one runs, 60 days of usage history
+two projects, the local Docker-API engine's containers when one runs, the local LXD's when it is up, 60 days of usage history
 behind them, one project near a limit, one in breach, a rate plan and an issued statement.
 History before the first refresh is synthesised (closed segments and hourly rollups); everything
 after it is collected for real.
@@ -61,6 +61,19 @@ def openstack_account(auth_url: str) -> ProviderAccount:
     return account
 
 
+def kubernetes_account(server: str) -> ProviderAccount:
+    """The simulated cluster ``make run`` starts (a few pods, two KubeVirt VMs; see devsim.kubernetes)."""
+    from devsim.kubernetes.seed import ADMIN_TOKEN
+
+    account = ProviderAccount.objects.filter(name="cluster").first()
+    if account is None:
+        account = ProviderAccount(name="cluster", kind="kubernetes", refresh_interval=60,
+                                  settings={"server": server})
+        account.credentials = {"token": ADMIN_TOKEN}
+        account.save()
+    return account
+
+
 def docker_account(base_url: str) -> ProviderAccount:
     import docker
 
@@ -81,6 +94,41 @@ def docker_account(base_url: str) -> ProviderAccount:
         client.close()
     account, _ = ProviderAccount.objects.get_or_create(
         name="local-engine", defaults={"kind": "docker", "settings": {"base_url": base_url}, "refresh_interval": 60})
+    return account
+
+
+def lxd_account(socket: str) -> ProviderAccount:
+    """The local LXD (``scripts/lxd-host.sh``) with two busybox containers of demo projects."""
+    import pylxd
+
+    client = pylxd.Client(endpoint=socket, timeout=60)
+    present = {instance.name for instance in client.instances.all()}
+    for name, project, limits in [("lab-notebook", "research", {"limits.cpu": "1", "limits.memory": "128MiB"}),
+                                  ("etl-batch", "analytics", {})]:
+        if name in present:
+            continue
+        instance = client.instances.create({"name": name, "source": {"type": "image", "alias": "busybox"},
+                                            "config": {"user.glasspane.project": project, **limits}}, wait=True)
+        instance.start(wait=True)
+    account, _ = ProviderAccount.objects.get_or_create(
+        name="local-lxd", defaults={"kind": "lxd", "refresh_interval": 60,
+                                    "settings": {"endpoint": f"unix://{socket}", "default_image": "busybox"}})
+    return account
+
+
+def proxmox_account(address: str) -> ProviderAccount | None:
+    """The demo Proxmox VE cluster served by ``devsim.proxmox`` (fakepve, test extra) at
+    ``host:port:cafile``; its port and certificate change with every ``make run``."""
+    host, port, cafile = (address.split(":", 2) + ["", ""])[:3]
+    if not (host and port.isdigit() and cafile):
+        return None
+    settings_ = {"host": host, "port": int(port), "ca_bundle": cafile}
+    account = ProviderAccount.objects.filter(name="pve-lab").first()
+    if account is None:
+        account = ProviderAccount(name="pve-lab", kind="proxmox", refresh_interval=60)
+    account.settings = {**(account.settings or {}), **settings_}
+    account.credentials = {"username": "root@pam", "password": "secret"}
+    account.save()
     return account
 
 
@@ -157,11 +205,20 @@ def issued_statement(admin) -> None:
         statements.issue(project, last_month, first, user=admin)
 
 
-def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print) -> None:
+def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print,
+         lxd_socket: str | None = None, kubernetes_url: str | None = None, proxmox: str | None = None) -> None:
     var = Path(settings.VAR_DIR)
     accounts = [libvirt_account(var)]
     if openstack_url:
         accounts.append(openstack_account(openstack_url))
+    if kubernetes_url:
+        accounts.append(kubernetes_account(kubernetes_url))
+    if proxmox:
+        pve = proxmox_account(proxmox)
+        if pve is None:
+            log(f"  pve-lab: {proxmox!r} is not host:port:cafile; going on without it")
+        else:
+            accounts.append(pve)
     if docker_url:
         import docker.errors
 
@@ -169,6 +226,13 @@ def seed(admin, *, openstack_url: str | None, docker_url: str | None, log=print)
             accounts.append(docker_account(docker_url))
         except docker.errors.DockerException as exc:
             log(f"  local-engine: no Docker-API engine at {docker_url} ({exc}); going on without it")
+    if lxd_socket:
+        import pylxd.exceptions
+
+        try:
+            accounts.append(lxd_account(lxd_socket))
+        except (pylxd.exceptions.LXDAPIException, pylxd.exceptions.ClientConnectionFailed, OSError) as exc:
+            log(f"  local-lxd: no LXD at {lxd_socket} ({exc}); going on without it")
     for account in accounts:
         try:
             run = collector.refresh(account, trigger="demo")

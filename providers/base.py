@@ -20,7 +20,7 @@ Conventions every driver follows:
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -62,6 +62,10 @@ class Capability:
     ACTIONS = "actions"  # start, stop, reboot, delete
     APPLY_QUOTA = "apply_quota"  # push project limits down to the platform
     USAGE_REPORT = "usage_report"  # the platform's own usage accounting (Nova simple-tenant-usage)
+    EVENTS = "events"  # a stream of lifecycle events with the platform's own times (``Driver.events``)
+    #: ``Driver.events`` also takes ``since=`` (a datetime) and first replays the platform's events
+    #: after it (a Docker engine keeps a log), so a reconnecting listener misses nothing
+    EVENT_REPLAY = "event_replay"
 
 
 class Action:
@@ -290,6 +294,34 @@ class QuotaReading:
     used: Decimal | int | None = None
 
 
+class EventAction:
+    """The lifecycle changes an ``ObservedEvent`` can report, whatever the platform calls them."""
+
+    CREATED = "created"
+    STARTED = "started"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    RESTARTED = "restarted"
+    DELETED = "deleted"
+    ALL = (CREATED, STARTED, STOPPED, PAUSED, RESUMED, RESTARTED, DELETED)
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    """One lifecycle change as the platform announced it, dated by the platform's own clock.
+
+    Polling stays the source of truth for what exists; an event only dates a change the next
+    inventory shows (a resource seen stopped was stopped at the event's ``at``, not at the poll).
+    ``external_id`` is the resource's id in the same account, as ``inventory()`` reports it.
+    """
+
+    external_id: str
+    action: str  # one of EventAction.ALL
+    at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Health:
     ok: bool
@@ -399,6 +431,11 @@ class Driver(abc.ABC):
     def act(self, external_id: str, action: str) -> None:
         """Run one of ``Action.ALL`` on a resource."""
         raise UnsupportedCapability(f"{self.kind} does not support actions")
+
+    def events(self, stop: Any = None, timeout: float | None = None) -> Iterator[ObservedEvent]:
+        """Lifecycle events as they happen, until ``stop`` (a ``threading.Event``) is set or
+        ``timeout`` seconds pass; see ``Capability.EVENTS``."""
+        raise UnsupportedCapability(f"{self.kind} does not stream lifecycle events")
 
     def read_quotas(self, project_ref: str) -> Mapping[str, QuotaReading]:
         """The platform's own limits and usage for one of its projects, by our key."""

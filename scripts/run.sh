@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: migrate, seed the demo, start the local engines, a Celery worker and beat on the
-# embedded defaults (SQLite, filesystem broker) and the web server. Ctrl-C stops everything.
+# embedded defaults (SQLite, filesystem broker) and the web server (gunicorn). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8000}
@@ -35,6 +35,11 @@ if [ -z "${DOCKER_HOST:-}" ] && [ -x scripts/docker-engine.sh ]; then
   fi
 fi
 
+# the local LXD joins the demo when it is up (scripts/lxd-host.sh start); make run does not start it
+if [ -z "${GLASSPANE_LXD_SOCKET:-}" ] && line=$(bash scripts/lxd-host.sh status 2>/dev/null); then
+  export "${line##*$'\n'}"
+fi
+
 SIM_PORT=${SIM_PORT:-5010}
 $PY manage.py openstack_sim --port "$SIM_PORT" --seed demo >var/log/openstack-sim.log 2>&1 & pids+=($!)
 for _ in $(seq 1 40); do
@@ -43,11 +48,35 @@ for _ in $(seq 1 40); do
 done
 export GLASSPANE_DEMO_OPENSTACK_URL="http://127.0.0.1:$SIM_PORT/v3"
 
+K8S_SIM_PORT=${K8S_SIM_PORT:-6443}
+$PY -m devsim.kubernetes --port "$K8S_SIM_PORT" --seed demo >var/log/kubernetes-sim.log 2>&1 & pids+=($!)
+for _ in $(seq 1 40); do
+  (exec 3<>/dev/tcp/127.0.0.1/$K8S_SIM_PORT) 2>/dev/null && break
+  sleep 0.25
+done
+export GLASSPANE_DEMO_KUBERNETES_URL="http://127.0.0.1:$K8S_SIM_PORT"
+# a small Proxmox VE cluster (two nodes, two pools) when the test-only fakepve is installed
+PVE_PORT=${PVE_PORT:-5011}
+if $PY -c "import fakepve" 2>/dev/null; then
+  $PY -m devsim.proxmox --port "$PVE_PORT" --cert-dir var/proxmox --seed demo >var/log/proxmox-sim.log 2>&1 & pids+=($!)
+  for _ in $(seq 1 40); do
+    pve_line=$(grep -m1 "^GLASSPANE_DEMO_PROXMOX=" var/log/proxmox-sim.log 2>/dev/null) && break
+    sleep 0.25
+  done
+  [ -n "${pve_line:-}" ] && export "${pve_line?}" || echo "run: the Proxmox demo cluster did not start (see var/log/proxmox-sim.log)"
+fi
+
 $PY manage.py demo | tee var/log/demo.log
 
 .venv/bin/celery -A portal worker --loglevel INFO --concurrency 2 >var/log/worker.log 2>&1 & pids+=($!)
 .venv/bin/celery -A portal beat --loglevel INFO >var/log/beat.log 2>&1 & pids+=($!)
-$PY manage.py runserver "127.0.0.1:$PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
+# lifecycle events of libvirt accounts, recorded as they happen (metering.listener)
+$PY manage.py listen_events >var/log/events.log 2>&1 & pids+=($!)
+# the same web server as production (deploy/gunicorn.conf.py), a few workers; WhiteNoise serves static.
+# In a session of its own, so Ctrl-C reaches only its master, through cleanup's TERM: a graceful stop
+# (a terminal's SIGINT to the workers themselves would cut requests in flight).
+GLASSPANE_BIND="127.0.0.1:$PORT" GLASSPANE_WEB_WORKERS=${WEB_WORKERS:-3} \
+  setsid .venv/bin/gunicorn -c deploy/gunicorn.conf.py portal.wsgi >var/log/web.log 2>&1 & pids+=($!)
 
 for _ in $(seq 1 60); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break

@@ -103,7 +103,7 @@ def subtotals(lines) -> tuple[dict, dict]:
 
 def build_statement(project: Project, start: datetime, end: datetime, *, showback: bool | None = None,
                     book: RateBook | None = None, allow_gaps: bool = False,
-                    report: UsageReport | None = None) -> Draft:
+                    report: UsageReport | None = None, allocations: bool = True) -> Draft:
     """The live statement of ``project`` over [start, end): priced lines, or quantities if showback.
 
     Raises ``NoRatePlan`` for a billed project without a plan somewhere in the period, and
@@ -138,6 +138,10 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
     if not showback:
         for line in lines:
             line.amount = line_amount(line.quantity, line.unit_price, currency)
+        if allocations and currency:  # shared costs (metering.chargeback.allocation), already exact amounts
+            from metering.chargeback.allocation import lines_for
+
+            lines += lines_for(project, start, end, currency, Line)
     return Draft(project, start, end, currency, showback, lines, used, dict(counters))
 
 

@@ -1,5 +1,6 @@
 """Metering models, split by concept; import them from here."""
 
+from metering.models.allocation import AllocationRule
 from metering.models.chargeback import (
     FixedCost,
     HostCost,
@@ -11,7 +12,10 @@ from metering.models.chargeback import (
     Statement,
     StatementLine,
 )
+from metering.models.currency import ExchangeRate
+from metering.models.events import LifecycleEvent
 from metering.models.inventory import MappingRule, Resource
+from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
     UNLIMITED,
     ProvisionRequest,
@@ -21,6 +25,7 @@ from metering.models.quotas import (
     QuotaDefault,
     Reservation,
 )
+from metering.models.recommendations import RecommendationDecision
 from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
     ExternalProject,
@@ -33,9 +38,14 @@ from metering.models.usage import (
 
 __all__ = [
     "UNLIMITED",
+    "AllocationRule",
+    "BudgetAlert",
+    "BudgetAlertPolicy",
+    "ExchangeRate",
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LifecycleEvent",
     "MappingRule",
     "Membership",
     "PriceSheet",
@@ -49,8 +59,11 @@ __all__ = [
     "QuotaBreach",
     "QuotaDefault",
     "Rate",
+    "RecommendationDecision",
     "RatePlan",
     "RefreshRun",
+    "ReportRun",
+    "ReportSubscription",
     "Reservation",
     "Resource",
     "Statement",

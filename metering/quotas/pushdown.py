@@ -150,12 +150,18 @@ def drift(project: Project) -> list[Drift]:
         ours = limits_for(project, mapping.account)
         usage = project_usage(project, mapping.account, budget=False)
         facts = mapping.facts or {}
+        neutral = facts.get("quotas")  # a driver's own limits already in our keys (Kubernetes)
         for key in PUSHABLE:
-            section, name, used_at = FACTS[key]
+            if isinstance(neutral, dict):
+                reading = neutral.get(key) or {}
+                their_limit, their_used = _limit_of(reading.get("limit")), reading.get("used")
+            else:
+                section, name, used_at = FACTS[key]
+                their_limit = _limit_of((facts.get(section) or {}).get(name))
+                their_used = _used_of(facts, used_at)
             rows.append(Drift(
                 account=mapping.account.name, external_id=mapping.external_id, key=key,
-                limit=ours.get(key, UNLIMITED),
-                openstack_limit=_limit_of((facts.get(section) or {}).get(name)),
-                used=usage[key].used, openstack_used=_used_of(facts, used_at), managed=key in ours,
+                limit=ours.get(key, UNLIMITED), openstack_limit=their_limit, used=usage[key].used,
+                openstack_used=their_used, managed=key in ours,
             ))
     return rows

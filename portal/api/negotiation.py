@@ -22,6 +22,12 @@ class CSVRenderer(renderers.BaseRenderer):
         raise NotImplementedError("render: CSV views stream their rows themselves")
 
 
+class FOCUSRenderer(CSVRenderer):
+    """FOCUS cost and usage rows (CSV); the view streams them like the CSV."""
+
+    format = "focus"
+
+
 class StrictContentNegotiation(DefaultContentNegotiation):
     def filter_renderers(self, renderers, format):
         chosen = [r for r in renderers if r.format == format]

@@ -12,6 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -22,6 +23,7 @@ from metering.chargeback.rates import parse_tiers
 from metering.choices import QuotaKey, Role
 from metering.models import (
     UNLIMITED,
+    BudgetAlert,
     Membership,
     Project,
     ProvisionRequest,
@@ -29,6 +31,7 @@ from metering.models import (
     Rate,
     RatePlan,
     RefreshRun,
+    ReportSubscription,
     Resource,
     Statement,
     UtilizationRollup,
@@ -618,3 +621,93 @@ class RatePlanSerializer(StrictModelSerializer):
             instance.save()
             self._save_rates(instance, rates)
         return instance
+
+
+# -- budget alerts and report subscriptions ------------------------------------------------------------
+
+
+class ReportSubscriptionSerializer(StrictModelSerializer):
+    project = VisibleProjectField(at_least=Role.ADMIN, allow_null=True, required=False,
+                                  help_text="project slug (you must be its admin); null: every project (staff)")
+
+    class Meta:
+        model = ReportSubscription
+        fields = ["id", "project", "kind", "frequency", "timezone", "recipients", "enabled", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs):
+        """The model's own rules (addresses, timezone): the same words as the page and the admin."""
+        candidate = ReportSubscription(**{**({f: getattr(self.instance, f) for f in
+                                              ("project", "kind", "frequency", "timezone", "recipients", "enabled")}
+                                             if self.instance else {}), **attrs})
+        try:
+            candidate.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class BudgetAlertSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = BudgetAlert
+        fields = ["id", "project", "period_start", "basis", "threshold", "budget", "amount", "currency", "fired_at",
+                  "deliveries"]
+        read_only_fields = fields
+
+
+class LabelQuerySerializer(PeriodQuerySerializer):
+    """``key`` (and optionally ``key2``) over [start, end)."""
+
+    key = StrictCharField(max_length=253, help_text="the label key to group by, e.g. team")
+    key2 = StrictCharField(max_length=253, required=False, help_text="a second key, nested under the first")
+
+
+class LabelBucketSerializer(serializers.Serializer):
+    values = serializers.ListField(child=serializers.CharField())
+    resources = serializers.IntegerField(source="resource_count")
+    measures = serializers.DictField(child=serializers.DecimalField(max_digits=30, decimal_places=6))
+    cost = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2),
+                                 help_text="currency -> amount")
+
+
+class LabelReportSerializer(serializers.Serializer):
+    keys = serializers.ListField(child=serializers.CharField())
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    buckets = LabelBucketSerializer(many=True)
+    totals = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
+    unpriced = serializers.ListField(child=serializers.CharField(), help_text="projects without a rate plan")
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    project = StrictCharField(required=False, max_length=63, help_text="a project slug (default: every project "
+                                                                         "you can see)")
+    window = serializers.ChoiceField(choices=[14, 30], required=False, default=14, help_text="days of utilization")
+
+
+class RecommendationSerializer(serializers.Serializer):
+    resource = serializers.IntegerField(source="resource.pk")
+    name = serializers.CharField(source="resource.name")
+    project = serializers.CharField(source="resource.project.slug")
+    provider = serializers.CharField(source="resource.account.name")
+    kind = serializers.CharField()
+    suggestion = serializers.CharField()
+    evidence = serializers.DictField()
+    suggested_vcpus = serializers.DecimalField(source="suggested.vcpus", max_digits=12, decimal_places=3,
+                                               allow_null=True, default=None)
+    suggested_ram_mb = serializers.IntegerField(source="suggested.ram_mb", allow_null=True, default=None)
+    suggested_flavor = serializers.CharField(source="suggested.flavor", allow_null=True, default=None)
+    monthly_saving = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+
+
+class RecommendationDecisionSerializer(serializers.Serializer):
+    resource = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=["idle", "oversized", "stopped_with_disks"])
+    action = serializers.ChoiceField(choices=["dismiss", "snooze"])
+    until = serializers.DateTimeField(required=False, help_text="required for a snooze")
+    note = StrictCharField(required=False, allow_blank=True, max_length=500)
+    id = serializers.IntegerField(read_only=True)
+    at = serializers.DateTimeField(read_only=True)

@@ -22,10 +22,16 @@ router.register("quota-breaches", views.QuotaBreachViewSet, basename="quota-brea
 router.register("provision-requests", views.ProvisionRequestViewSet, basename="provision-request")
 router.register("statements", views.StatementViewSet, basename="statement")
 router.register("rate-plans", views.RatePlanViewSet, basename="rate-plan")
+router.register("report-subscriptions", views.ReportSubscriptionViewSet, basename="report-subscription")
+router.register("budget-alerts", views.BudgetAlertViewSet, basename="budget-alert")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/quota-defaults/", views.QuotaDefaultsView.as_view(), name="quota-defaults"),
+    path("api/v1/costs-by-label/", views.CostByLabelView.as_view(), name="costs-by-label"),
+    path("api/v1/recommendations/", views.RecommendationsView.as_view(), name="recommendations"),
+    path("api/v1/recommendation-decisions/", views.RecommendationDecisionView.as_view(),
+         name="recommendation-decisions"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("metrics", metrics.metrics, name="metrics"),

@@ -27,7 +27,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from metering import access, quotas, tasks
+from metering import recommendations as recommendations_module
+from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.focus import focus_rows
 from metering.choices import ChangeSource, QuotaKey, RequestState, Role
 from metering.export import csv_stream, usage_rows
 from metering.filtersets import (
@@ -40,6 +43,7 @@ from metering.filtersets import (
     StatementFilterSet,
 )
 from metering.models import (
+    BudgetAlert,
     Membership,
     ProvisionRequest,
     QuotaBreach,
@@ -49,10 +53,11 @@ from metering.models import (
     Statement,
     UtilizationRollup,
 )
+from metering.notify import access as notify_access
 from metering.quotas import limits as limits_module
 from metering.reports import usage_report
 from portal.api import serializers as s
-from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer
+from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer, FOCUSRenderer
 from portal.api.pagination import ResourceCursorPagination
 from portal.api.permissions import IsStaff, ProjectRole, TokenScope
 from portal.api.query import StrictQueryParams
@@ -67,6 +72,8 @@ PERIOD_PARAMS = [
                                  "after start"),
     OpenApiParameter("tz", OpenApiTypes.STR, description="IANA timezone of the dates (default UTC)"),
 ]
+STATEMENT_FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "focus"],
+                                          description="csv streams the statement; focus streams FOCUS 1.0 rows")
 FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
                                 description="csv streams the export instead of JSON")
 
@@ -434,7 +441,7 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         if created.state == RequestState.REFUSED:
             return Response({"detail": created.message}, status=status.HTTP_403_FORBIDDEN)
         body = self.get_serializer(created).data
-        # a plain str: DRF's url is a str subclass, which wsgiref (runserver) rejects as a header value
+        # str(): the serializer's url is a Hyperlink (a str subclass), which strict WSGI servers refuse
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
 
@@ -443,8 +450,9 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
 @extend_schema_view(
     list=extend_schema(summary="Issued statements of the projects you can see"),
-    retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it",
-                           parameters=[FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
+    retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it, ?format=focus streams "
+                                   "FinOps FOCUS 1.0 rows",
+                           parameters=[STATEMENT_FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
 )
 class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
     serializer_class = s.StatementSerializer
@@ -457,11 +465,16 @@ class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveMo
     def get_renderers(self):
         renderers = super().get_renderers()
         if self.action == "retrieve":
-            renderers.append(CSVRenderer())
+            renderers += [CSVRenderer(), FOCUSRenderer()]
         return renderers
 
     def retrieve(self, request, pk=None):
         statement = self.get_object()
+        if request.accepted_renderer.format == "focus":
+            response = StreamingHttpResponse(csv_stream(focus_rows(statement)), content_type="text/csv; charset=utf-8")
+            name = f"focus-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
         if request.accepted_renderer.format == "csv":
             response = StreamingHttpResponse(csv_stream(statement_rows(statement)),
                                              content_type="text/csv; charset=utf-8")
@@ -490,6 +503,115 @@ class RatePlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
             plan.delete()
         except ProtectedError:
             raise ValidationError({"detail": ["the plan is assigned to projects; end those assignments first"]}) from None
+
+
+# -- budget alerts and report subscriptions -------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Report subscriptions of the projects you administer (staff: all)"),
+    retrieve=extend_schema(summary="One report subscription"),
+    create=extend_schema(summary="Subscribe addresses to a weekly or monthly report (project admins; "
+                                 "every project: staff)"),
+    update=extend_schema(summary="Replace a report subscription"),
+    partial_update=extend_schema(summary="Change a report subscription"),
+    destroy=extend_schema(summary="Remove a report subscription"),
+)
+class ReportSubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                                mixins.UpdateModelMixin, mixins.DestroyModelMixin, GlasspaneViewSet):
+    serializer_class = s.ReportSubscriptionSerializer
+
+    def get_queryset(self):
+        return notify_access.manageable_subscriptions(self.request.user).order_by("pk")
+
+    def perform_create(self, serializer):
+        project = serializer.validated_data.get("project")
+        if not notify_access.may_manage(self.request.user, project):
+            raise PermissionDenied("Only staff may subscribe to reports of every project.")
+        serializer.save(created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        project = serializer.validated_data.get("project", serializer.instance.project)
+        if not notify_access.may_manage(self.request.user, project):
+            raise PermissionDenied("Only staff may subscribe to reports of every project.")
+        serializer.save()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Budget thresholds fired in the projects you can see"),
+    retrieve=extend_schema(summary="One fired budget threshold with the numbers that fired it"),
+)
+class BudgetAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
+    serializer_class = s.BudgetAlertSerializer
+
+    def get_queryset(self):
+        qs = BudgetAlert.objects.select_related("project").order_by("-fired_at", "-pk")
+        return access.scope(qs, self.request.user)
+
+
+class CostByLabelView(StrictQueryParams, APIView):
+    """Usage and cost of the projects you can see, grouped by one label key or two nested."""
+
+    permission_classes = BASE_PERMISSIONS
+    query_params = {None: ("key", "key2", "start", "end", "tz")}
+
+    @extend_schema(summary="Usage and cost grouped by a label key (or two); unlabelled and fixed costs apart",
+                   parameters=[s.LabelQuerySerializer], responses={200: s.LabelReportSerializer})
+    def get(self, request):
+        query = s.LabelQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["range"]
+        keys = [query.validated_data["key"], query.validated_data.get("key2", "")]
+        try:
+            report = cost_by_label(keys, start, end, projects=access.visible_projects(request.user))
+        except LabelReportError as exc:
+            raise ValidationError({"key": [str(exc)]}) from None
+        return Response(s.LabelReportSerializer(report).data)
+
+
+class RecommendationsView(StrictQueryParams, APIView):
+    """Idle, oversized and long-stopped VMs and containers of the projects you can see."""
+
+    permission_classes = BASE_PERMISSIONS
+    query_params = {None: ("project", "window")}
+
+    @extend_schema(summary="Rightsizing and idle recommendations with evidence and monthly savings",
+                   parameters=[s.RecommendationQuerySerializer], responses={200: s.RecommendationSerializer(many=True)})
+    def get(self, request):
+        query = s.RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        projects = access.visible_projects(request.user)
+        if query.validated_data.get("project"):
+            projects = projects.filter(slug=query.validated_data["project"])
+            if not projects.exists():
+                raise ValidationError({"project": ["no such project among those you can see"]})
+        recs = recommendations_module.recommend(list(projects), window_days=int(query.validated_data["window"]))
+        return Response(s.RecommendationSerializer(recs, many=True).data)
+
+
+class RecommendationDecisionView(APIView):
+    """Dismiss a recommendation for good, or snooze it until a date (members and admins; audited)."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(summary="Dismiss or snooze one recommendation", request=s.RecommendationDecisionSerializer,
+                   responses={201: s.RecommendationDecisionSerializer})
+    def post(self, request):
+        body = s.RecommendationDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        resource = access.scope(Resource.objects.filter(project__isnull=False), request.user).filter(
+            pk=data["resource"]).select_related("project").first()
+        if resource is None:
+            raise ValidationError({"resource": ["no such resource in a project you can see"]})
+        if not access.has_role(request.user, resource.project, Role.MEMBER):
+            raise PermissionDenied("Members and admins of the project decide on its recommendations.")
+        try:
+            decision = recommendations_module.decide(resource, data["kind"], data["action"], user=request.user,
+                                                     until=data.get("until"), note=data.get("note", ""))
+        except ValueError as exc:
+            raise ValidationError({"until": [str(exc)]}) from None
+        return Response({**body.data, "id": decision.pk, "at": decision.at}, status=status.HTTP_201_CREATED)
 
 
 @csrf_exempt  # it changes nothing; a CSRF refusal here would be an HTML 403 instead of the JSON 404

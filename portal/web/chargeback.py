@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from metering.chargeback import onprem, statements
 from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.focus import focus_rows
 from metering.chargeback.money import QUANTITY, UNIT_PRICE
 from metering.chargeback.rates import NoRatePlan
 from metering.choices import Measure
@@ -147,6 +148,9 @@ def _download(st, fmt: str, project: Project, label: str) -> StreamingHttpRespon
         f"r{st.revision}" if isinstance(st, Statement) else "draft")
     if fmt == "csv":
         response = StreamingHttpResponse(csv_stream(statement_rows(st)), content_type="text/csv; charset=utf-8")
+    elif fmt == "focus":
+        response = StreamingHttpResponse(csv_stream(focus_rows(st)), content_type="text/csv; charset=utf-8")
+        name, fmt = "focus-" + name.removeprefix("statement-"), "csv"
     else:
         response = StreamingHttpResponse(_json_chunks(statement_json(st)), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
@@ -166,8 +170,9 @@ def project_chargeback(request, slug: str):
     fmt = request.GET.get("format")
     revision = form.cleaned_data.get("revision") if "revision" not in form.errors else None
     if fmt is not None:
-        if fmt not in ("csv", "json"):
-            return HttpResponse(f"format {fmt!r}: expected csv or json\n", status=400, content_type="text/plain")
+        if fmt not in ("csv", "json", "focus"):
+            return HttpResponse(f"format {fmt!r}: expected csv, json or focus\n", status=400,
+                                content_type="text/plain")
         if not form.is_valid():
             return HttpResponse(f"invalid period: {_form_errors(form)}\n", status=400, content_type="text/plain")
         st, problem = _statement(project, start, end, revision)
@@ -221,6 +226,7 @@ def project_chargeback(request, slug: str):
             "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
             "csv_query": "?" + urlencode({**download, "format": "csv"}),
             "json_query": "?" + urlencode({**download, "format": "json"}),
+            "focus_query": "?" + urlencode({**download, "format": "focus"}),
             "is_draft": not isinstance(st, Statement),
         })
     return render(request, "web/chargeback.html", context)

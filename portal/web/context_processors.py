@@ -32,6 +32,8 @@ def navigation(request) -> dict:
     project = selected_project(request)
     role = access.role(user, project) if project is not None else ("staff" if user.is_staff else None)
     nav = []
+    if user.is_staff:
+        nav.append(_item(request, "All projects", reverse("web:home")))
     if project is not None:
         overview = reverse("web:project_overview", args=[project.slug])
         nav.append(_item(request, "Overview", overview))
@@ -39,7 +41,10 @@ def navigation(request) -> dict:
         nav.append(_item(request, "Chargeback", statement, prefix=statement))
         if role in (Role.ADMIN, "staff"):
             nav.append(_item(request, "Members", reverse("web:project_members", args=[project.slug])))
+            nav.append(_item(request, "Reports", reverse("web:project_reports", args=[project.slug])))
     nav.append(_item(request, "Inventory", reverse("web:inventory"), prefix=reverse("web:inventory")))
+    nav.append(_item(request, "By label", reverse("web:cost_by_label")))
+    nav.append(_item(request, "Recommendations", reverse("web:recommendations")))
     if user.is_staff:
         nav.append(_item(request, "Providers", reverse("web:provider_list"), prefix=reverse("web:provider_list")))
         nav.append(_item(request, "Quotas", reverse("web:quota_list"), prefix=reverse("web:quota_list")))

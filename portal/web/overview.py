@@ -23,6 +23,7 @@ from metering.reports import usage_report
 from portal.web import charts, panels
 from portal.web.daily import vcpu_hours_by_day
 from portal.web.forms import PeriodForm, quick_picks, today
+from portal.web.home import all_projects_home
 from portal.web.selection import select, selected_project, visible_project_or_404
 
 PAGE_SIZE = 100
@@ -30,7 +31,10 @@ PAGE_SIZE = 100
 
 @login_required
 def home(request):
-    """``/``: the selected project's overview, or what to do when there is none."""
+    """``/``: staff land on the all-projects home; others on their selected project's overview,
+    or what to do when there is none."""
+    if request.user.is_staff and not request.GET:
+        return all_projects_home(request)
     project = selected_project(request)
     if project is None:
         return render(request, "web/no_projects.html", {"title": "Overview"})
@@ -92,6 +96,7 @@ def project_overview(request, slug: str):
         ],
         "limits": panels.limits(project, cost),
         "breaches": panels.open_breaches(project),
+        "budget_alerts": panels.budget_alerts(project),
         "cost": cost,
         "daily_chart": daily,
         "has_usage": any(any(v for v in values) for values in series.values()),

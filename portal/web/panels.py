@@ -8,9 +8,11 @@ computed once and used both for the cost panel and as the budget doughnut's "use
 
 from __future__ import annotations
 
-from metering.chargeback.costs import CostSummary, month_to_date
+from django.utils import timezone
+
+from metering.chargeback.costs import CostSummary, month_of, month_to_date
 from metering.choices import QuotaKey
-from metering.models import Project, QuotaBreach
+from metering.models import BudgetAlert, Project, QuotaBreach
 from metering.quotas.usage import project_usage
 from portal.web import charts
 
@@ -35,3 +37,14 @@ def limits(project: Project, cost: CostSummary) -> list[dict]:
 
 def open_breaches(project: Project) -> list[QuotaBreach]:
     return list(QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("key"))
+
+
+def budget_alerts(project: Project) -> list:
+    """This month's highest fired budget threshold per basis (cost to date, forecast)."""
+    start, _ = month_of(timezone.now())
+    seen, out = set(), []
+    for alert in BudgetAlert.objects.filter(project=project, period_start=start).order_by("-threshold"):
+        if alert.basis not in seen:
+            seen.add(alert.basis)
+            out.append(alert)
+    return out

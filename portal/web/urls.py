@@ -6,11 +6,14 @@ from portal.web import (
     admin_overview,
     chargeback,
     inventory,
+    labels,
     members,
     overview,
     preferences,
     providers,
     quotas,
+    recommendations,
+    reports,
     resources,
 )
 
@@ -33,7 +36,10 @@ urlpatterns = [
     path("quotas/defaults/", quotas.quota_defaults, name="quota_defaults"),
     path("quotas/<slug:slug>/edit/", quotas.quota_edit, name="quota_edit"),
     path("chargeback/", chargeback.chargeback_overview, name="chargeback_overview"),
+    path("chargeback/labels/", labels.cost_by_label_view, name="cost_by_label"),
+    path("recommendations/", recommendations.recommendation_list, name="recommendations"),
     path("projects/<slug:slug>/chargeback/", chargeback.project_chargeback, name="project_chargeback"),
     path("projects/<slug:slug>/chargeback/issue/", chargeback.issue_statement, name="chargeback_issue"),
     path("projects/<slug:slug>/members/", members.project_members, name="project_members"),
+    path("projects/<slug:slug>/reports/", reports.project_reports, name="project_reports"),
 ]

@@ -13,7 +13,9 @@ one list call and one stats call per running container over the same pool.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +30,11 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    ObservedEvent,
     ObservedResource,
     ProviderDataError,
     ProviderError,
+    ProviderUnavailable,
     ProvisionSpec,
     Setting,
     SettingsError,
@@ -38,6 +42,7 @@ from providers.base import (
     UtilizationSample,
     utcnow,
 )
+from providers.docker import events as docker_events
 from providers.docker.connection import SCHEMES, EngineConnection, engine_errors, translate
 from providers.docker.containers import (
     MIB,
@@ -81,7 +86,8 @@ class DockerDriver(Driver):
         Setting("tls_client_key", secret=True, help="client private key, PEM"),
         Setting("tls_ca_cert", secret=True, help="CA that signed the engine's certificate, PEM"),
     )
-    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS})
+    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.EVENTS,
+                              Capability.EVENT_REPLAY})
 
     def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
         defaults = {s.name: s.default for s in self.settings_schema if s.default is not None}
@@ -287,3 +293,43 @@ class DockerDriver(Driver):
                 raise ProviderError(
                     f"container {external_id[:12]} no longer exists on {self.base_url}; cannot {action} it"
                 ) from None
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def events(self, stop: threading.Event | None = None, timeout: float | None = None,
+               since: datetime | None = None) -> Iterator[ObservedEvent]:
+        """Container lifecycle events from ``GET /events`` (``providers.docker.events``), replayed
+        from ``since`` when given (``Capability.EVENT_REPLAY``). A helper thread closes the stream
+        once ``stop`` is set or ``timeout`` seconds have passed."""
+        stop = stop if stop is not None else threading.Event()
+        ended = threading.Event()  # told to stop, or out of time: a broken read is then expected
+        with self._errors():
+            stream = self.api.events(decode=True, filters={"type": "container"},
+                                     since=since.timestamp() if since is not None else None)
+        done = threading.Event()
+        until = time.monotonic() + timeout if timeout is not None else None
+
+        def closer():
+            while not stop.wait(0.5):
+                if done.is_set():
+                    return
+                if until is not None and time.monotonic() >= until:
+                    break
+            ended.set()
+            stream.close()
+
+        threading.Thread(target=closer, name=f"docker-events-close {self.base_url}", daemon=True).start()
+        try:
+            with self._errors():
+                for raw in stream:
+                    observed = docker_events.translate(raw)
+                    if observed is not None:
+                        yield observed
+        except Exception:  # closing the response from the helper thread breaks the read
+            if ended.is_set() or stop.is_set():
+                return
+            raise
+        finally:
+            done.set()
+        if not (ended.is_set() or stop.is_set()):
+            raise ProviderUnavailable(f"the event stream of the engine at {self.base_url} ended")

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +34,7 @@ from providers.base import (
     Driver,
     Health,
     Inventory,
+    ObservedEvent,
     ObservedResource,
     ProviderAuthError,
     ProviderDataError,
@@ -45,6 +48,7 @@ from providers.base import (
     utcnow,
 )
 from providers.libvirt import connection, lifecycle, stats
+from providers.libvirt import events as event_stream
 from providers.libvirt.connection import AUTH_ERRORS, CONNECTION_ERRORS, XML_ERRORS, describe
 from providers.libvirt.domains import DomainFacts, map_state, parse_domain
 from providers.libvirt.host import observe_host, version_text
@@ -73,7 +77,7 @@ class LibvirtDriver(Driver):
         Setting("username", help="SASL user name (leave empty for ssh keys, TLS certificates or local)"),
         Setting("password", secret=True, help="SASL password"),
     )
-    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS})
+    capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.EVENTS})
 
     def __init__(self, settings: Mapping[str, Any], credentials: Mapping[str, Any] | None = None):
         super().__init__(settings, credentials)
@@ -282,6 +286,7 @@ class LibvirtDriver(Driver):
                     "source": disk.path or (f"{disk.pool}/{disk.volume}" if disk.volume else ""),
                     "capacity_bytes": capacity,
                     "capacity_from": origin,
+                    "allocation_bytes": volumes.allocation(disk),
                 }
             )
         properties: dict[str, Any] = {
@@ -340,6 +345,26 @@ class LibvirtDriver(Driver):
             except (stats.DomainGone, ProviderDataError):
                 continue  # stopped or vanished meanwhile, or unreadable (inventory reports that)
         return result
+
+    # -- events ------------------------------------------------------------------------------------
+
+    def events(self, stop: threading.Event | None = None, timeout: float | None = None) -> Iterator[ObservedEvent]:
+        """Domain lifecycle events on a connection of their own (see ``providers.libvirt.events``);
+        libvirt keeps no past events, so nothing that happened before the call is reported."""
+        until = time.monotonic() + timeout if timeout is not None else None
+        try:
+            yield from event_stream.stream(
+                self.uri,
+                stop if stop is not None else threading.Event(),
+                until=until,
+                username=self.credentials.get("username"),
+                password=self.credentials.get("password"),
+                timeout=float(self.settings.get("connect_timeout") or 10),
+            )
+        except libvirt.libvirtError as exc:
+            raise ProviderUnavailable(
+                f"the event stream of libvirt at {self.uri} failed: {describe(exc)}"
+            ) from exc
 
     # -- lifecycle ---------------------------------------------------------------------------------
 

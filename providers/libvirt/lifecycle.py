@@ -129,14 +129,20 @@ def _find_volume(pool: libvirt.virStoragePool, image: str) -> libvirt.virStorage
         raise
 
 
-def network_exists(conn: libvirt.virConnect, name: str) -> bool:
+def network_state(conn: libvirt.virConnect, name: str) -> str:
+    """``active``, ``inactive`` (defined but not started: a NIC on it cannot start) or ``missing``."""
     try:
-        conn.networkLookupByName(name)
-        return True
+        network = conn.networkLookupByName(name)
     except libvirt.libvirtError as exc:
         if exc.get_error_code() in (libvirt.VIR_ERR_NO_NETWORK, libvirt.VIR_ERR_NO_SUPPORT):
-            return False
+            return "missing"
         raise
+    return "active" if network.isActive() else "inactive"
+
+
+def network_exists(conn: libvirt.virConnect, name: str) -> bool:
+    """Whether a NIC can be attached to ``name`` now (it exists and is active)."""
+    return network_state(conn, name) == "active"
 
 
 def domain_xml(
@@ -181,6 +187,8 @@ def domain_xml(
         ET.SubElement(disk, "driver", name="qemu", type="qcow2")
         ET.SubElement(disk, "source", pool=volume[0], volume=volume[1])
         ET.SubElement(disk, "target", dev="vda", bus="virtio")
+    if os_type == "exe":
+        ET.SubElement(devices, "console", type="pty")  # the LXC driver refuses a container without one
     if network:
         nic = ET.SubElement(devices, "interface", type="network")
         ET.SubElement(nic, "source", network=network)
@@ -196,7 +204,9 @@ def provision(
     _, _, disk_gb = check_spec(spec)
     domain_type, os_type, arch = guest_type(conn, spec.kind)
     if spec.network and not network_exists(conn, spec.network):
-        raise ValueError(f"network {spec.network!r} does not exist at {conn.getURI()}")
+        state = network_state(conn, spec.network)
+        said = "does not exist" if state == "missing" else "is not active (virsh net-start it)"
+        raise ValueError(f"network {spec.network!r} {said} at {conn.getURI()}")
     nic_network = spec.network or (network if network and network_exists(conn, network) else None)
     if _domain_exists(conn, spec.name):
         raise ValueError(

@@ -26,6 +26,18 @@ from providers.libvirt.domains import Disk
 class VolumeIndex:
     by_path: dict[str, int] = field(default_factory=dict)
     by_name: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: bytes the volume takes on its pool now (a thin qcow2 is far below its capacity), by path
+    allocation_by_path: dict[str, int] = field(default_factory=dict)
+    paths: dict[tuple[str, str], str] = field(default_factory=dict)  # (pool, volume) -> path
+
+    def allocation(self, disk: Disk) -> int | None:
+        path = self.path_of(disk)
+        return self.allocation_by_path.get(path) if path else None
+
+    def path_of(self, disk: Disk) -> str | None:
+        if disk.pool and disk.volume:
+            return self.paths.get((disk.pool, disk.volume))
+        return disk.path
 
     def capacity(self, disk: Disk) -> int | None:
         if disk.pool and disk.volume:
@@ -54,7 +66,7 @@ def volume_index(conn: libvirt.virConnect) -> VolumeIndex:
         pool_name = pool.name()
         for volume in volumes:
             try:
-                capacity = volume.info()[1]
+                _, capacity, allocation = volume.info()
                 path = volume.path()
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
@@ -62,6 +74,8 @@ def volume_index(conn: libvirt.virConnect) -> VolumeIndex:
                 raise
             index.by_path[path] = capacity
             index.by_name[(pool_name, volume.name())] = capacity
+            index.allocation_by_path[path] = allocation
+            index.paths[(pool_name, volume.name())] = path
     return index
 
 

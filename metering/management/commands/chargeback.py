@@ -1,5 +1,5 @@
 """``chargeback --project SLUG | --all-projects  --period YYYY-MM | --start D --end D
-[--format csv|json] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
+[--format csv|json|focus] [--currency CODE] [--issue] [--showback] [--tz ZONE]``: statements, live or issued."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from django.core.management.base import CommandError
 
 from metering import periods
 from metering.chargeback import statements
+from metering.chargeback.currency import NoExchangeRate, check_code, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
+from metering.chargeback.focus import focus_rows
 from metering.chargeback.rates import NoRatePlan
 from metering.export import csv_stream
 from metering.models import Project
@@ -27,12 +29,23 @@ class Command(GlasspaneCommand):
         parser.add_argument("--start", metavar="YYYY-MM-DD")
         parser.add_argument("--end", metavar="YYYY-MM-DD", help="exclusive")
         parser.add_argument("--tz", metavar="ZONE", help="timezone of the dates (default UTC)")
-        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument("--format", choices=["csv", "json", "focus"], default="csv",
+                            help="focus: FinOps FOCUS 1.0 cost and usage rows (CSV)")
         parser.add_argument("--issue", action="store_true", help="freeze the statement as the next revision")
         parser.add_argument("--showback", action="store_true", help="quantities only, whatever the billing mode")
+        parser.add_argument("--currency", metavar="CODE",
+                            help="convert the CSV to this ISO 4217 currency with the dated exchange rates")
 
-    def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, **opts):
+    def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, currency=None,
+               **opts):
         lo, hi = self._period(period, start, end, tz)
+        if currency is not None:
+            try:
+                currency = check_code(currency)
+            except ValueError as exc:
+                raise self.usage_error(f"--currency: {exc}") from None
+            if format != "csv":
+                raise self.usage_error("--currency converts the CSV only; leave out --format or use --format csv")
         if project:
             scope = Project.objects.filter(slug=project).first()
             if scope is None:
@@ -48,10 +61,22 @@ class Command(GlasspaneCommand):
             data = [statement_json(st) for st in results]
             self.stdout.write(json.dumps(data[0] if project else data, indent=2))
             return
+        if format == "focus":  # one dataset: a header, then every project's rows
+            for i, st in enumerate(results):
+                rows = focus_rows(st)
+                if i:
+                    next(rows)
+                for line in csv_stream(rows):
+                    self.stdout.write(line, ending="")
+            return
         for i, st in enumerate(results):
             if i:
                 self.stdout.write("\r\n", ending="")
-            for line in csv_stream(statement_rows(st)):
+            try:
+                rows = list(converted_rows(st, currency)) if currency else statement_rows(st)
+            except NoExchangeRate as exc:
+                raise CommandError(str(exc)) from None
+            for line in csv_stream(rows):
                 self.stdout.write(line, ending="")
 
     def _period(self, period, start, end, tz):

@@ -32,7 +32,11 @@ class Command(GlasspaneCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--openstack-url", help="auth URL of an OpenStack (simulator) to connect")
+        parser.add_argument("--kubernetes-url", help="API server URL of the Kubernetes simulator to connect")
         parser.add_argument("--docker-url", help="a Docker-API engine to connect (default: $DOCKER_HOST)")
+        parser.add_argument("--lxd-socket", help="a local LXD's unix socket to connect (default: $GLASSPANE_LXD_SOCKET)")
+        parser.add_argument("--proxmox", help="a Proxmox VE (devsim.proxmox) to connect, host:port:cafile "
+                                              "(default: $GLASSPANE_DEMO_PROXMOX)")
         parser.add_argument("--no-providers", action="store_true", help="users and projects only")
 
     def handle(self, *args, **opts):
@@ -56,5 +60,8 @@ class Command(GlasspaneCommand):
 
             self.stdout.write("seeding providers and history:")
             seed(admin, openstack_url=opts["openstack_url"] or os.environ.get("GLASSPANE_DEMO_OPENSTACK_URL"),
-                 docker_url=opts["docker_url"] or os.environ.get("DOCKER_HOST"), log=self.stdout.write)
+                 docker_url=opts["docker_url"] or os.environ.get("DOCKER_HOST"), log=self.stdout.write,
+                 lxd_socket=opts["lxd_socket"] or os.environ.get("GLASSPANE_LXD_SOCKET"),
+                 kubernetes_url=opts["kubernetes_url"] or os.environ.get("GLASSPANE_DEMO_KUBERNETES_URL"),
+                 proxmox=opts["proxmox"] or os.environ.get("GLASSPANE_DEMO_PROXMOX"))
         self.stdout.write(f"demo ready: admin login admin / {password}  (viewer login viewer / {password})")

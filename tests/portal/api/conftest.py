@@ -14,12 +14,14 @@ from rest_framework.test import APIClient
 from metering import collector
 from metering.choices import Role
 from metering.models import (
+    BudgetAlert,
     Membership,
     Project,
     ProvisionRequest,
     QuotaBreach,
     RatePlan,
     RefreshRun,
+    ReportSubscription,
     Resource,
     Statement,
     UtilizationRollup,
@@ -52,6 +54,8 @@ class World:
     breaches: dict  # "A", "B" -> QuotaBreach
     requests: dict  # "A", "B" -> ProvisionRequest
     statements: dict  # "A", "B" -> Statement
+    subscriptions: dict  # "A", "B" -> ReportSubscription
+    alerts: dict  # "A", "B" -> BudgetAlert
     plan: RatePlan
 
     def client(self, caller: str) -> APIClient:
@@ -88,8 +92,12 @@ def api_world(db, django_user_model, fake_account, world) -> World:
         UtilizationRollup.objects.create(resource=r, hour=T0, samples=2, cpu_pct_avg=50.0, cpu_core_seconds=3600.0)
     _, token = PersonalAccessToken.issue(users["admin"], scope=TokenScope.READ)
     _, write_token = PersonalAccessToken.issue(users["admin"], scope=TokenScope.WRITE)
-    breaches, requests, statements = {}, {}, {}
+    breaches, requests, statements, subscriptions, alerts = {}, {}, {}, {}, {}
     for key, project in (("A", a), ("B", b)):
+        subscriptions[key] = ReportSubscription.objects.create(project=project, kind="usage_csv",
+                                                               recipients=f"sub-{key}@example.test")
+        alerts[key] = BudgetAlert.objects.create(project=project, period_start=T0, basis="forecast", threshold=50,
+                                                 budget=100, amount=60, currency="EUR", fired_at=T0)
         breaches[key] = QuotaBreach.objects.create(project=project, key="vms", limit=0, used=1, over_by=1,
                                                    opened_at=T0)
         requests[key] = ProvisionRequest.objects.create(project=project, account=fake_account, kind="vm",
@@ -99,7 +107,8 @@ def api_world(db, django_user_model, fake_account, world) -> World:
     plan = RatePlan.objects.create(name="standard")
     return World(a=a, b=b, users=users, token=token, write_token=write_token, account=fake_account,
                  resources=resources, memberships={"A": m_a, "B": m_b}, run=run, breaches=breaches,
-                 requests=requests, statements=statements, plan=plan)
+                 requests=requests, statements=statements, plan=plan,
+                 subscriptions=subscriptions, alerts=alerts)
 
 
 @pytest.fixture

@@ -91,13 +91,34 @@ MATRIX = [
     ("rate-plan-detail",          "put",    "X", 401, 403, 403, 403, 200, 403),
     ("rate-plan-detail",          "patch",  "X", 401, 403, 403, 403, 200, 403),
     ("rate-plan-detail",          "delete", "X", 401, 403, 403, 403, 204, 403),
+    ("report-subscription-list",  "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("report-subscription-list",  "post",   "A", 401, 400, 400, 201, 201, 403),
+    ("report-subscription-list",  "post",   "B", 401, 400, 400, 400, 201, 403),
+    ("report-subscription-list",  "post",   "X", 401, 403, 403, 403, 201, 403),
+    ("report-subscription-detail", "get",   "A", 401, 404, 404, 200, 200, 200),
+    ("report-subscription-detail", "get",   "B", *N),
+    ("report-subscription-detail", "put",   "A", 401, 404, 404, 200, 200, 403),
+    ("report-subscription-detail", "put",   "B", 401, 404, 404, 404, 200, 403),
+    ("report-subscription-detail", "patch", "A", 401, 404, 404, 200, 200, 403),
+    ("report-subscription-detail", "patch", "B", 401, 404, 404, 404, 200, 403),
+    ("report-subscription-detail", "delete", "A", 401, 404, 404, 204, 204, 403),
+    ("report-subscription-detail", "delete", "B", 401, 404, 404, 404, 204, 403),
+    ("budget-alert-list",         "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("costs-by-label",            "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("recommendations",           "get",    "-", 401, 200, 200, 200, 200, 200),
+    ("recommendation-decisions",  "post",   "A", 401, 403, 201, 201, 201, 403),
+    ("recommendation-decisions",  "post",   "B", 401, 400, 400, 400, 201, 403),
+    ("recommendation-decisions",  "post",   "U", 401, 400, 400, 400, 400, 403),
+    ("budget-alert-detail",       "get",    "A", 401, 200, 200, 200, 200, 200),
+    ("budget-alert-detail",       "get",    "B", *N),
 ]
 
 SLUG = {"A": "alpha", "B": "bravo"}
 
 
 def kwargs_for(route: str, obj: str, w) -> dict:
-    if route.endswith("-list") or route == "quota-defaults":
+    if route.endswith("-list") or route in ("quota-defaults", "costs-by-label", "recommendations",
+                                            "recommendation-decisions"):
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
@@ -105,7 +126,8 @@ def kwargs_for(route: str, obj: str, w) -> dict:
     if base == "provider":
         return {"name": w.account.name}
     objects = {"membership": w.memberships, "resource": w.resources, "quota-breach": w.breaches,
-               "provision-request": w.requests, "statement": w.statements}
+               "provision-request": w.requests, "statement": w.statements,
+               "report-subscription": w.subscriptions, "budget-alert": w.alerts}
     if base in objects:
         return {"pk": objects[base][obj].pk}
     return {"pk": {"refresh-run": w.run, "rate-plan": w.plan}[base].pk}
@@ -115,6 +137,10 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
     """The query (GET) or a valid body (writes) of each route."""
     if route in ("project-usage", "resource-utilization"):
         return PERIOD
+    if route == "costs-by-label":
+        return {**PERIOD, "key": "team"}
+    if route == "recommendation-decisions":
+        return {"resource": w.resources[obj].pk, "kind": "idle", "action": "dismiss"}
     bodies = {
         ("project-list", "post"): {"slug": "charlie", "name": "Charlie"},
         ("project-detail", "put"): {"slug": SLUG.get(obj), "name": "Renamed"},
@@ -137,6 +163,11 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
             {"measure": "vcpu_hours", "unit_price": "0.01", "effective_from": "2026-01-01T00:00:00Z"}]},
         ("rate-plan-detail", "put"): {"name": "standard", "currency": "USD"},
         ("rate-plan-detail", "patch"): {"description": "the usual"},
+        ("report-subscription-list", "post"): {"project": SLUG.get(obj), "kind": "focus", "frequency": "monthly",
+                                               "recipients": "finance@example.test"},
+        ("report-subscription-detail", "put"): {"project": SLUG.get(obj), "kind": "usage_csv",
+                                                "recipients": "new@example.test", "timezone": "Europe/Berlin"},
+        ("report-subscription-detail", "patch"): {"recipients": "other@example.test"},
     }
     return bodies.get((route, method))
 
@@ -193,7 +224,7 @@ def test_matrix(api_world, eager_tasks, route, method, obj, expected):
     assert got == expected
 
 
-LEAKS = ("bravo", "web-b", "stray", "erin", "req-B")
+LEAKS = ("bravo", "web-b", "stray", "erin", "req-B", "sub-B@")
 
 
 @pytest.mark.parametrize("caller", [c for c in CALLERS if c not in ("anon", "staff")])

