@@ -13,8 +13,9 @@ and size (vCPUs, RAM, disk, flavor). Given the open segment of a resource and a 
   running whose ``started_at`` is before the gap). Otherwise the gap is counted with the old
   attributes in a separate segment flagged ``estimated``, and the new attributes start at the
   observation.
-* The change time is the lifecycle timestamp that dates a state change inside the gap, else the
-  observation time (attributes hold until the observation that shows them changed).
+* The change time is the lifecycle timestamp that dates a change inside the gap (``finished_at`` for
+  a stop; ``started_at`` for a start, or for a size change of a running resource, which restarted
+  it), else the observation time (attributes hold until the observation that shows them changed).
 * A resource that disappears ends at the provider's deletion time when it is known and later than
   the last observation, else at its last observation.
 
@@ -84,7 +85,9 @@ def change_time(before: Attrs, obs: Obs, lo: datetime) -> datetime | None:
     running_now = obs.attrs.state == State.RUNNING
     if running_before and not running_now:
         stamp = obs.finished_at
-    elif running_now and not running_before:
+    elif running_now:
+        # a (re)start inside the gap dates the change: a start, or a size change that restarted the
+        # resource (Nova resets launched_at when a resize finishes; Docker restarts with new limits)
         stamp = obs.started_at
     else:
         return None
@@ -102,9 +105,34 @@ def continuity_proven(attrs: Attrs, obs: Obs, lo: datetime) -> bool:
     return False
 
 
-def first(obs: Obs) -> Change:
-    """The first observation of a resource (or of a resource that came back after deletion)."""
-    return Change(None, (Seg(obs.attrs, obs.at, obs.at),))
+def first(obs: Obs, not_before: datetime | None = None) -> Change:
+    """The first observation of a resource (or of a resource that came back after deletion).
+
+    With ``not_before`` (a resource never seen before, and the start of the lookback window), the
+    provider's own lifecycle times date what happened before we looked: a running resource starts
+    at its ``started_at``; a stopped one ran from ``started_at`` to ``finished_at`` and has been
+    stopped since. Nothing starts before ``not_before``. Without usable times, it starts now.
+    """
+    at, started, finished = obs.at, obs.started_at, obs.finished_at
+    if not_before is None or started is None or started >= at:
+        return Change(None, (Seg(obs.attrs, at, at),))
+    if obs.attrs.state == State.RUNNING:
+        return Change(None, (Seg(obs.attrs, max(started, not_before), at),))
+    if obs.attrs.state == State.STOPPED and finished is not None and started <= finished <= at:
+        stopped = Seg(obs.attrs, max(finished, not_before), at)
+        if finished <= max(started, not_before):
+            return Change(None, (stopped,))
+        ran = Seg(replace(obs.attrs, state=State.RUNNING), max(started, not_before), finished, open=False)
+        return Change(None, (ran, stopped))
+    return Change(None, (Seg(obs.attrs, at, at),))
+
+
+def lifetime(attrs: Attrs, started: datetime, ended: datetime, not_before: datetime) -> Seg | None:
+    """The closed segment of a resource that lived and was deleted between two looks (or before
+    the first), from the provider's own times; None when it ended before ``not_before``."""
+    if ended <= not_before or ended <= started:
+        return None
+    return Seg(replace(attrs, state=State.RUNNING), max(started, not_before), ended, open=False)
 
 
 def advance(open_seg: Seg, obs: Obs, max_gap: timedelta) -> Change:

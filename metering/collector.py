@@ -71,6 +71,17 @@ DESCRIPTIVE = ("kind", "name", "image", "flavor", "labels", "properties", "proje
                "created_at", "started_at", "finished_at")
 
 
+def lookback_start(at: datetime) -> datetime:
+    """How far back the first refresh of an account looks (``GLASSPANE_LOOKBACK_DAYS`` days before
+    ``at``; 0, the default: the start of ``at``'s month, UTC). Resources already running are counted
+    from their own start time, and resources deleted before the first refresh are recorded, but
+    nothing before this moment."""
+    days = settings.GLASSPANE_LOOKBACK_DAYS
+    if days:
+        return at - timedelta(days=days)
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def max_gap(account: ProviderAccount) -> timedelta:
     seconds = settings.GLASSPANE_MAX_GAP or settings.GLASSPANE_MAX_GAP_FACTOR * account.refresh_interval
     return timedelta(seconds=seconds)
@@ -147,7 +158,8 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
 
 def _observe(account: ProviderAccount) -> tuple[Inventory, list[ObservedSample], list[UsageTotals], str]:
     with account.driver() as driver:
-        inventory = driver.inventory(since=last_observed(account))
+        # the first refresh also asks for what was deleted within the lookback window
+        inventory = driver.inventory(since=last_observed(account) or lookback_start(timezone.now()))
         samples, usage, issue = [], [], ""
         try:
             if driver.supports(Capability.SAMPLES):
@@ -180,6 +192,8 @@ def _summary(run: RefreshRun) -> str:
             f"{run.deleted} deleted, {run.samples} samples")
     if run.issues:
         text += f"; {len(run.issues)} record(s) could not be read: {run.issues[0]['message']}"
+    for skipped in run.skipped:
+        text += f"; {skipped}"
     return text
 
 
@@ -244,6 +258,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     # so two applies for one account serialise and the second sees what the first wrote
     ProviderAccount.objects.filter(pk=account.pk).update(updated_at=timezone.now())
     run.issues = [{"external_id": i.external_id, "message": i.message} for i in inventory.issues]
+    run.skipped = list(dict.fromkeys(inventory.skipped))
     account.refresh_from_db(fields=["settings"])
     last_observed_at = last_observed(account)
     sync_external_projects(account, inventory.projects, dict(inventory.project_facts), at,
@@ -253,6 +268,9 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         return
     mapper = ProjectMapper(account)
     gap = max_gap(account)
+    # a resource never seen before is dated by its own lifecycle times, back to the lookback start
+    # (first refresh) or to the previous observation (later ones), never earlier
+    not_before = last_observed_at or lookback_start(at)
     # recorded lifecycle events date the changes this inventory shows (metering.events)
     times = lifecycle_events.event_times(account, last_observed_at, at)
     existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
@@ -274,7 +292,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         if row is None:
             row = _new_resource(account, found, project_id, at)
             plan.create.append(row)
-            plan.seg_create.append((row, accounting.first(obs).added[0]))
+            plan.seg_create.extend((row, seg) for seg in accounting.first(obs, not_before).added)
             seen[found.external_id] = row
             continue
         seen[found.external_id] = row
@@ -308,6 +326,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
         row.state = State.DELETED
         plan.update.append(row)
     run.deleted = len(gone)
+    run.deleted += _lived_unseen(account, inventory, existing, seen, mapper, not_before, plan)
 
     _write(plan, at)
     _link_parents(account, inventory, seen)
@@ -367,6 +386,28 @@ def _screen(found: ObservedResource, issues: list) -> ObservedResource | None:
     if cut:
         issues.append({"external_id": ext, "message": f"cut to size: {', '.join(cut)}"})
     return dataclasses.replace(found, **changes) if changes else found
+
+
+def _lived_unseen(account, inventory: Inventory, existing, seen, mapper, not_before, plan: _Plan) -> int:
+    """Record resources the provider says were deleted that we never saw (created and deleted
+    between two refreshes, or before the first within the lookback): their real times, counted."""
+    recorded = 0
+    for found in inventory.deleted:
+        if found.external_id in existing or found.external_id in seen:
+            continue
+        if found.started_at is None or found.deleted_at is None:
+            continue
+        project_id = mapper.project_id(found)
+        seg = accounting.lifetime(_attrs(found, project_id), found.started_at, found.deleted_at, not_before)
+        if seg is None:
+            continue
+        row = _new_resource(account, found, project_id, found.deleted_at)
+        row.first_seen = seg.start
+        row.state, row.deleted_at = State.DELETED, found.deleted_at
+        plan.create.append(row)
+        plan.seg_create.append((row, seg))
+        recorded += 1
+    return recorded
 
 
 def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:

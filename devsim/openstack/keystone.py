@@ -175,8 +175,9 @@ def catalog(ctx: Context, project_id: str) -> list[dict]:
     services = [
         ("identity", "keystone", f"{ctx.base_url}/v3"),
         ("compute", "nova", f"{ctx.base_url}/compute/v2.1"),
-        ("volumev3", "cinderv3", f"{ctx.base_url}/volume/v3/{project_id}"),
     ]
+    if ctx.state.volume_service:
+        services.append(("volumev3", "cinderv3", f"{ctx.base_url}/volume/v3/{project_id}"))
     entries = []
     for service_type, name, url in services:
         endpoints = [

@@ -267,6 +267,18 @@ def show_server(ctx: Context, server_id: str):
     return json_response({"server": _server_detail(ctx, _find_server(ctx, server_id))})
 
 
+def _check_networks(networks, project_id: str) -> None:
+    """As Nova with a Neutron that has no networks and no default external network: ``none`` boots
+    unconnected, ``auto`` and any network id are refused in Nova's words (seen on a real cloud)."""
+    if networks == "auto":
+        raise ApiError(400, f"Unable to automatically allocate a network for project {project_id}")
+    if isinstance(networks, list):
+        for network in networks:
+            wanted = network.get("uuid") if isinstance(network, dict) else None
+            if wanted:
+                raise ApiError(400, f"Network {wanted} could not be found.")
+
+
 def create_server(ctx: Context):
     body = ctx.json_body()
     spec = body.get("server")
@@ -280,11 +292,12 @@ def create_server(ctx: Context):
     if flavor is None:
         raise ApiError(400, f"Flavor {spec['flavorRef']} could not be found.")
     project_id = ctx.token.project_id
+    _check_networks(spec.get("networks"), project_id)
     over = ctx.state.compute_over_quota(project_id, {"instances": 1, "cores": flavor.vcpus, "ram": flavor.ram})
     if over:
         raise ApiError(403, over)
     hypervisor = _place(ctx, flavor)
-    now = ctx.now
+    now = ctx.now.replace(microsecond=0)  # Nova stores whole seconds
     server = ctx.state.add_server(
         str(spec["name"]), project_id, flavor,
         host=hypervisor.host if hypervisor else None,
@@ -353,7 +366,7 @@ def server_action(ctx: Context, server_id: str):
             raise ApiError(403, over)
         server.old_flavor, server.flavor = server.flavor, snapshot(new)
         server.vm_state = "resized"
-        server.launched_at = now  # Nova's finish_resize resets launched_at
+        server.launched_at = now.replace(microsecond=0)  # Nova's finish_resize resets launched_at
     elif action == "confirmResize":
         if server.vm_state != "resized":
             raise conflict()

@@ -249,6 +249,8 @@ class CloudState:
         self.compute_min_version = (2, 1)
         self.compute_max_version = (2, 96)
         self.volume_max_version = (3, 71)
+        #: whether the catalog lists the block-storage service (a cloud without Cinder is normal)
+        self.volume_service = True
         self.projects: dict[str, Project] = {}
         self.users: dict[str, User] = {}
         self.app_credentials: dict[str, AppCredential] = {}
@@ -343,7 +345,7 @@ class CloudState:
                    created: datetime | None = None, image_id: str = "", user_id: str = "",
                    server_id: str | None = None) -> Server:
         """Put a server straight into the cloud (seeds and tests); no quota check."""
-        now = self.clock.now()
+        now = self.clock.now().replace(microsecond=0)  # Nova's columns keep whole seconds
         created = created or launched_at or now
         if launched_at is None and vm_state not in ("building", "error"):
             launched_at = created
@@ -366,7 +368,7 @@ class CloudState:
         return server
 
     def delete_server(self, server: Server) -> None:
-        now = self.clock.now()
+        now = self.clock.now().replace(microsecond=0)
         server.deleted = True
         server.vm_state = "deleted"
         server.task_state = None

@@ -87,9 +87,15 @@ class ProvisionRequest(models.Model):
     resource = models.ForeignKey(Resource, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: the client's ``Idempotency-Key`` header: a retry with the same key gets this request back
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["requested_by", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="provision_request_idempotency_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.project} on {self.account} ({self.state})"

@@ -122,6 +122,8 @@ class RefreshRun(models.Model):
     deleted = models.PositiveIntegerField(default=0)
     samples = models.PositiveIntegerField(default=0)
     issues = models.JSONField(default=list, blank=True)
+    #: optional parts of the platform not collected this run (no volume service...), said once each
+    skipped = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True, default="")
 
     class Meta:

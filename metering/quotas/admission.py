@@ -43,7 +43,7 @@ from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
 from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
 from metering.quotas.usage import ZERO, budget_delta, number, usage_by_scope
-from providers.base import Capability, ProvisionSpec, SpecError
+from providers.base import KIND_ALIASES, Capability, Kind, ProviderError, ProvisionSpec, SpecError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +73,32 @@ def check_account(account) -> None:
         raise SpecError({"account": f"provider account {account.name!r} is disabled"})
     if Capability.PROVISION not in account.driver_class.capabilities:
         raise SpecError({"account": f"provider account {account.name!r} ({account.kind}) cannot provision"})
+
+
+def with_flavor_sizes(account, fields: Mapping) -> dict:
+    """A VM request that names a flavor but leaves out its sizes gets them from the flavor as the
+    platform defines it (a driver that knows flavors has ``flavor_size``); raises ``SpecError`` on
+    ``flavor`` when the platform does not know it. Called before ``ProvisionSpec.parse`` by the API
+    serializer and by ``submit``, so both accept the same requests."""
+    fields = dict(fields)
+    kind = str(fields.get("kind") or "").lower()
+    if not fields.get("flavor") or KIND_ALIASES.get(kind) != Kind.VM or (
+            fields.get("vcpus") not in (None, "") and fields.get("ram_mb") not in (None, "")):
+        return fields
+    try:
+        with account.driver() as driver:
+            if not hasattr(driver, "flavor_size"):
+                return fields
+            vcpus, ram_mb, disk_gb = driver.flavor_size(str(fields["flavor"]))
+    except ProviderError as exc:
+        raise SpecError({"flavor": str(exc)}) from None
+    if fields.get("vcpus") in (None, ""):
+        fields["vcpus"] = str(vcpus)
+    if fields.get("ram_mb") in (None, ""):
+        fields["ram_mb"] = ram_mb
+    if fields.get("disk_gb") in (None, "") and disk_gb:
+        fields["disk_gb"] = str(disk_gb)
+    return fields
 
 
 def requested(spec: ProvisionSpec) -> dict[str, Decimal]:
@@ -147,7 +173,8 @@ def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, s
     return None
 
 
-def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, source: str) -> ProvisionRequest:
+def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, source: str,
+           idempotency_key: str = "") -> ProvisionRequest:
     """Admit and reserve a provisioning request, or raise ``QuotaExceeded`` (or ``SpecError``).
 
     ``spec`` is the request as ``ProvisionSpec.parse`` built it (the API serializer does), or its
@@ -159,7 +186,7 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
     the message) so the project's request history shows it.
     """
     if not isinstance(spec, ProvisionSpec):
-        spec = ProvisionSpec.parse(spec)
+        spec = ProvisionSpec.parse(with_flavor_sizes(account, spec))
     check_account(account)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
     scopes = _scopes(project, account)
@@ -168,7 +195,7 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
     def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
             project=project, account=account, requested_by=requester, kind=spec.kind,
-            spec={**spec.as_json(), "source": source},
+            spec={**spec.as_json(), "source": source}, idempotency_key=idempotency_key,
             state=RequestState.REFUSED if refusal else RequestState.PENDING,
             message=refusal.message if refusal else "",
             finished_at=timezone.now() if refusal else None,

@@ -37,6 +37,7 @@ from metering.models import (
     Statement,
     UtilizationRollup,
 )
+from metering.quotas.admission import with_flavor_sizes
 from providers import registry
 from providers.base import KIND_ALIASES, ProvisionSpec, SpecError
 from providers.configure import ConfigurationError
@@ -523,8 +524,9 @@ class ProvisionRequestSerializer(StrictModelSerializer):
 
     def validate(self, attrs):
         """The request's fields as the driver's ``ProvisionSpec`` (``validated_data["spec"]``)."""
+        fields = {k: attrs.pop(k) for k in ProvisionSpec.FIELDS if k in attrs}
         try:
-            spec = ProvisionSpec.parse({k: attrs.pop(k) for k in ProvisionSpec.FIELDS if k in attrs})
+            spec = ProvisionSpec.parse(with_flavor_sizes(attrs["account"], fields) if "account" in attrs else fields)
         except SpecError as exc:
             raise serializers.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
         return {**attrs, "spec": spec}

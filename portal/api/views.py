@@ -9,6 +9,7 @@ is a 404, never a 403. What a caller who can see an object may do with it is dec
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -30,7 +31,7 @@ from metering import recommendations as recommendations_module
 from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
-from metering.choices import ChangeSource, QuotaKey, Role
+from metering.choices import ChangeSource, QuotaKey, RequestState, Role
 from metering.export import csv_stream, usage_rows
 from metering.filtersets import (
     MembershipFilterSet,
@@ -422,8 +423,18 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         project, account, spec = data["project"], data["account"], data["spec"]
         if not access.has_role(request.user, project, Role.MEMBER):
             raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        key = request.headers.get("Idempotency-Key", "").strip()[:255]
+        first = self._first_with_key(request, key)
+        if first is not None:
+            return self._answer(first)
         try:
-            created = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.API)
+            created = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.API,
+                                    idempotency_key=key)
+        except IntegrityError:  # the same key, at the same moment: the other request won
+            first = self._first_with_key(request, key)
+            if first is None:
+                raise
+            return self._answer(first)
         except quotas.SpecError as exc:
             raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
         except quotas.QueueUnavailable:
@@ -431,6 +442,18 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         except quotas.QuotaExceeded as exc:
             return Response({"detail": exc.message, "key": exc.key, "requested": str(exc.requested),
                              "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)
+        return self._answer(created)
+
+    @staticmethod
+    def _first_with_key(request, key: str):
+        """The request this user already made with this ``Idempotency-Key`` (a client's retry)."""
+        if not key or not request.user.is_authenticated:
+            return None
+        return ProvisionRequest.objects.filter(requested_by=request.user, idempotency_key=key).first()
+
+    def _answer(self, created: ProvisionRequest) -> Response:
+        if created.state == RequestState.REFUSED:
+            return Response({"detail": created.message}, status=status.HTTP_403_FORBIDDEN)
         body = self.get_serializer(created).data
         # str(): the serializer's url is a Hyperlink (a str subclass), which strict WSGI servers refuse
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})

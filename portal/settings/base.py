@@ -225,6 +225,8 @@ GLASSPANE_RUN_QUEUE_TIMEOUT = env.int("GLASSPANE_RUN_QUEUE_TIMEOUT", default=900
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval
 GLASSPANE_MAX_GAP = env.int("GLASSPANE_MAX_GAP", default=0)
 GLASSPANE_MAX_GAP_FACTOR = 3
+# how far back an account's first refresh looks (days; 0: since the start of the current month)
+GLASSPANE_LOOKBACK_DAYS = env.int("GLASSPANE_LOOKBACK_DAYS", default=0)
 #: days raw utilization samples are kept; hourly rollups are kept
 GLASSPANE_RAW_RETENTION = env.int("GLASSPANE_RAW_RETENTION", default=7)
 #: how often beat looks for accounts whose refresh is due (seconds)

@@ -15,27 +15,59 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import openstack.connection
+import requests
 from openstack import exceptions as os_exc
 
-from providers.base import ProviderDataError
+from providers.base import ProviderDataError, ProviderUnavailable
 from providers.openstack.errors import translated
+
+#: seconds any one request to the cloud may take (the ``timeout`` setting overrides it)
+TIMEOUT = 30
+
+
+def check_discovery(auth_url: str, verify: bool | str, timeout: float) -> None:
+    """Ask Keystone's version document, which needs no credentials, before keystoneauth does.
+
+    keystoneauth answers a 401 to its own discovery by re-authenticating under the lock it already
+    holds, and waits on itself for ever; an endpoint that demands credentials for discovery is not
+    Keystone (a proxy, a wrong path), so it is refused here, at once, in words.
+    """
+    try:
+        response = requests.get(auth_url, timeout=timeout, verify=verify, allow_redirects=True,
+                                headers={"Accept": "application/json", "User-Agent": "glasspane"})
+    except requests.Timeout:
+        raise ProviderUnavailable(f"Keystone at {auth_url} did not answer version discovery within {timeout:g}s") \
+            from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"cannot reach Keystone at {auth_url}: {exc}") from exc
+    if response.status_code in (401, 403):
+        raise ProviderDataError(
+            f"{auth_url} answered {response.status_code} to version discovery, which needs no credentials: "
+            f"auth_url must be Keystone's own URL (e.g. https://keystone.example.org:5000/v3), not a "
+            f"proxy or page that demands a login")
+    if response.status_code >= 500:
+        raise ProviderUnavailable(f"Keystone at {auth_url} failed version discovery ({response.status_code})")
 
 
 def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
             project_id: str | None = None) -> openstack.connection.Connection:
     """A Connection from cleaned settings and credentials (no clouds.yaml, no OS_* variables).
 
-    ``project_id`` scopes a password account to another project (provisioning there).
+    ``project_id`` scopes a password account to another project (provisioning there). Every
+    request has a timeout (``timeout`` setting, default ``TIMEOUT`` seconds), discovery included.
     """
     verify: bool | str = bool(settings.get("verify", True))
     if verify and settings.get("ca_bundle"):
         verify = settings["ca_bundle"]
+    timeout = float(settings.get("timeout") or TIMEOUT)
+    check_discovery(settings["auth_url"], verify, timeout)
     options: dict[str, Any] = {
         "auth_url": settings["auth_url"],
         "interface": settings.get("interface") or "public",
         "verify": verify,
         "app_name": "glasspane",
-        "api_timeout": 60,
+        "api_timeout": timeout,
+        "timeout": timeout,
     }
     if settings.get("region"):
         options["region_name"] = settings["region"]

@@ -56,6 +56,13 @@ HYPERVISOR_MICROVERSION = (2, 87)
 USAGE_MICROVERSION = (2, 40)
 EMBEDDED_FLAVOR = (2, 47)
 ADMIN = "admin"
+#: optional services and the catalog types they are listed under
+OPTIONAL_SERVICES = {
+    "block-storage": ("block-storage", "volumev3", "volumev2", "volume", "block-store"),
+    "image": ("image",),
+    "network": ("network",),
+}
+NO_VOLUMES = "no block-storage endpoint in the catalog: volumes and volume quotas not collected"
 
 
 class OpenStackDriver(Driver):
@@ -71,6 +78,7 @@ class OpenStackDriver(Driver):
         Setting("auto_create_projects", type="bool", default=False,
                 help="create a Glasspane project for each Keystone project found"),
         Setting("page_size", type="int", default=1000, help="servers and volumes per request"),
+        Setting("timeout", type="int", default=30, help="seconds any one request to the cloud may take"),
     )
     credentials_schema = (
         Setting("username", help="Keystone user (needs the admin role)"),
@@ -91,6 +99,7 @@ class OpenStackDriver(Driver):
         self._connection = None
         self._project_connections: dict[str, Any] = {}
         self._microversion: tuple[int, int] | None | bool = False  # False: not asked yet
+        self._catalog: dict[str, bool] = {}
 
     @classmethod
     def validate(cls, settings, credentials=None):
@@ -138,6 +147,18 @@ class OpenStackDriver(Driver):
     def page_size(self) -> int:
         return max(1, int(self.settings.get("page_size") or 1000))
 
+    def has_service(self, kind: str) -> bool:
+        """Whether the token's service catalog lists ``kind`` (one of ``OPTIONAL_SERVICES``) in the
+        configured region and interface. Volumes, images and networks are optional on a cloud."""
+        if kind not in self._catalog:
+            with translated("read the service catalog"):
+                access = self.conn.session.auth.get_access(self.conn.session)
+                endpoints = access.service_catalog.get_endpoints(
+                    interface=self.settings.get("interface") or "public",
+                    region_name=self.settings.get("region") or None)
+            self._catalog[kind] = any(endpoints.get(alias) for alias in OPTIONAL_SERVICES[kind])
+        return self._catalog[kind]
+
     def compute_microversion(self) -> tuple[int, int] | None:
         if self._microversion is False:
             self._microversion = api.max_microversion(self.compute, "discover the Compute API")
@@ -182,9 +203,11 @@ class OpenStackDriver(Driver):
         issues: list[DataIssue] = []
         servers, observed_at = self._servers(server_mv, flavors, host_index, issues)
         deleted = self._deleted_servers(server_mv, flavors, host_index, since, issues) if since else []
-        volumes = self._volumes(issues)
-        facts = {p.external_id: self._project_facts(p.external_id) for p in projects}
+        volumes_too = self.has_service("block-storage")
+        volumes = self._volumes(issues) if volumes_too else []
+        facts = {p.external_id: self._project_facts(p.external_id, volumes_too) for p in projects}
         return Inventory(
+            skipped=[] if volumes_too else [NO_VOLUMES],
             resources=hosts + servers + volumes,
             observed_at=observed_at or utcnow(),
             deleted=deleted,
@@ -273,14 +296,16 @@ class OpenStackDriver(Driver):
             issues.append(DataIssue("block-storage", "no Cinder endpoint in the catalog: volumes not collected"))
         return volumes
 
-    def _project_facts(self, project_id: str) -> dict[str, Any]:
-        compute, storage = self.compute, self.storage
+    def _project_facts(self, project_id: str, volumes_too: bool = True) -> dict[str, Any]:
+        compute = self.compute
         limits, _ = api.call(compute, "GET", "/limits", "read compute limits of another project", ADMIN,
                              microversion=self._mv(SERVER_MICROVERSION), params={"tenant_id": project_id})
         compute_quota, _ = api.call(compute, "GET", f"/os-quota-sets/{project_id}", "read compute quotas",
                                     ADMIN, microversion=self._mv(SERVER_MICROVERSION))
-        volume_quota, _ = api.call(storage, "GET", f"/os-quota-sets/{project_id}", "read volume quotas",
-                                   ADMIN, params={"usage": "true"})
+        volume_quota = {}
+        if volumes_too:
+            volume_quota, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_id}", "read volume quotas",
+                                       ADMIN, params={"usage": "true"})
         return {
             "compute_limits": dict((limits.get("limits") or {}).get("absolute") or {}),
             "compute_quota": _without_id(compute_quota.get("quota_set")),
@@ -333,16 +358,70 @@ class OpenStackDriver(Driver):
                 f"an application credential is bound to its own project; creating a server in project "
                 f"{project_id} needs a username/password account with a role in that project")
         if project_id not in self._project_connections:
-            self._project_connections[project_id] = api.connect(self.settings, self.credentials, project_id)
+            conn = api.connect(self.settings, self.credentials, project_id)
+            try:
+                with translated(f"authenticate in project {project_id}"):
+                    conn.authorize()
+            except ProviderAuthError as exc:
+                conn.close()
+                raise ProviderAuthError(
+                    f"user {self.credentials.get('username')!r} cannot act in project {project_id} on "
+                    f"{self.settings['auth_url']}: Keystone gives it no token for that project; give it a "
+                    f"role there (e.g. member)") from exc
+            self._project_connections[project_id] = conn
         return self._project_connections[project_id]
 
+    def flavor_size(self, ref: str) -> tuple[Decimal, int, Decimal]:
+        """(vCPUs, RAM MB, disk GB) of the flavor with this id or name, for admission."""
+        return mapping.flavor_size(self._find_flavor(ref))
+
+    def _find_flavor(self, ref: str) -> Mapping:
+        for flavor in self._flavors(self._mv(SERVER_MICROVERSION)).values():
+            if ref in (flavor.get("id"), flavor.get("name")):
+                return flavor
+        raise ProviderDataError(f"the cloud has no flavor with the id or name {ref!r}")
+
+    def _image_id(self, ref: str) -> str:
+        """An image id from an id or a name, through the image service (as given when there is none)."""
+        if not ref or not self.has_service("image"):
+            return ref
+        image = api.service(self.conn, "image")
+        with translated(f"look up image {ref}"):
+            response = image.request(f"/images/{ref}", "GET", raise_exc=False)
+        if response.status_code == 200:
+            return ref
+        body, _ = api.call(image, "GET", "/images", f"look up the image named {ref}", params={"name": ref})
+        found = [i.get("id") for i in body.get("images") or [] if isinstance(i, Mapping)]
+        if len(found) != 1:
+            raise ProviderDataError(f"the image service has {'no' if not found else 'several'} image(s) "
+                                    f"with the id or name {ref!r}")
+        return str(found[0])
+
+    def _networks(self, ref: str):
+        """Nova's ``networks``: ``none``, ``auto``, or one network by id or name. No choice means
+        ``auto`` where the catalog has a network service, else ``none``."""
+        if not ref:
+            return "auto" if self.has_service("network") else "none"
+        if ref in ("auto", "none"):
+            return ref
+        if not self.has_service("network"):
+            return [{"uuid": ref}]
+        network = api.service(self.conn, "network")
+        with translated(f"look up network {ref}"):
+            response = network.request(f"/networks/{ref}", "GET", raise_exc=False)
+        if response.status_code == 200:
+            return [{"uuid": ref}]
+        body, _ = api.call(network, "GET", "/networks", f"look up the network named {ref}", params={"name": ref})
+        found = [n.get("id") for n in body.get("networks") or [] if isinstance(n, Mapping)]
+        if len(found) != 1:
+            raise ProviderDataError(f"the network service has {'no' if not found else 'several'} network(s) "
+                                    f"with the id or name {ref!r}")
+        return [{"uuid": str(found[0])}]
+
     def _choose_flavor(self, spec: ProvisionSpec) -> Mapping:
-        flavors = list(self._flavors(self._mv(SERVER_MICROVERSION)).values())
         if spec.flavor:
-            for flavor in flavors:
-                if spec.flavor in (flavor.get("id"), flavor.get("name")):
-                    return flavor
-            raise ProviderDataError(f"no flavor named {spec.flavor!r}")
+            return self._find_flavor(spec.flavor)
+        flavors = list(self._flavors(self._mv(SERVER_MICROVERSION)).values())
         fitting = []
         for flavor in flavors:
             vcpus, ram, disk = mapping.flavor_size(flavor)
@@ -358,11 +437,11 @@ class OpenStackDriver(Driver):
         if spec.kind != Kind.VM:
             raise UnsupportedCapability(f"openstack provisions VMs, not {spec.kind}")
         flavor = self._choose_flavor(spec)
-        microversion = self._mv(SERVER_MICROVERSION)
+        microversion = self._mv(SERVER_MICROVERSION)  # >= 2.37 takes networks "none" and "auto"
         server: dict[str, Any] = {"name": spec.name, "flavorRef": flavor["id"],
-                                  "networks": [{"uuid": spec.network}] if spec.network else "auto"}
+                                  "networks": self._networks(spec.network)}
         if spec.image:
-            server["imageRef"] = spec.image
+            server["imageRef"] = self._image_id(spec.image)
         if spec.labels:
             server["metadata"] = dict(spec.labels)
         conn = self._project_conn(spec.project)
@@ -408,25 +487,30 @@ class OpenStackDriver(Driver):
     def apply_quota(self, project_ref: str, limits: Mapping[str, int]) -> Mapping[str, int]:
         """Push ``vms, vcpus, ram_mb`` to Nova and ``volumes, disk_gb`` to Cinder; -1 = unlimited.
 
+        Only the keys in ``limits`` are written; the others keep the cloud's own limits. Volume keys
+        are skipped when the catalog has no block-storage service; the answer then has none of them.
+
         Nova gets ``force`` so that a limit below current use is stored (Glasspane's own breach
         handling deals with the excess); Cinder stores it unvalidated by default.
         """
         nova, cinder = split_limits(limits)
+        volumes_too = self.has_service("block-storage")  # without it, volume keys are skipped
         if nova:
             api.call(self.compute, "PUT", f"/os-quota-sets/{project_ref}", "update compute quotas", ADMIN,
                      microversion=self._mv(SERVER_MICROVERSION), json={"quota_set": {**nova, "force": True}})
-        if cinder:
+        if cinder and volumes_too:
             api.call(self.storage, "PUT", f"/os-quota-sets/{project_ref}", "update volume quotas", ADMIN,
                      json={"quota_set": cinder})
         nova_now, _ = api.call(self.compute, "GET", f"/os-quota-sets/{project_ref}", "read compute quotas",
                                ADMIN, microversion=self._mv(SERVER_MICROVERSION))
-        cinder_now, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_ref}",
-                                 "read volume quotas", ADMIN)
         result = {}
         for ours, theirs in NOVA_KEYS.items():
             result[ours] = int((nova_now.get("quota_set") or {}).get(theirs, -1))
-        for ours, theirs in CINDER_KEYS.items():
-            result[ours] = int((cinder_now.get("quota_set") or {}).get(theirs, -1))
+        if volumes_too:
+            cinder_now, _ = api.call(self.storage, "GET", f"/os-quota-sets/{project_ref}",
+                                     "read volume quotas", ADMIN)
+            for ours, theirs in CINDER_KEYS.items():
+                result[ours] = int((cinder_now.get("quota_set") or {}).get(theirs, -1))
         return result
 
 

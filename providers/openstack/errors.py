@@ -57,9 +57,13 @@ def translated(doing: str, role: str | None = None) -> Iterator[None]:
         raise ProviderUnavailable(f"OpenStack client failed to {doing}: {exc}") from exc
     except os_exc.HttpException as exc:
         raise _classify(exc.status_code, _sdk_message(exc), doing, role) from exc
-    except os_exc.ConfigException as exc:
-        raise ProviderAuthError(f"invalid OpenStack configuration, cannot {doing}: {exc}") from exc
+    except os_exc.ConfigException as exc:  # e.g. a service missing from the catalog: not the credentials
+        raise ProviderDataError(f"the cloud's service catalog or client configuration does not allow to "
+                                f"{doing}: {exc}") from exc
     except os_exc.SDKException as exc:
+        inner = exc.__cause__ or exc.__context__  # the SDK wraps keystoneauth's 401 on authorize()
+        if isinstance(inner, ks_exc.HttpError):
+            raise _classify(inner.http_status, inner.message or str(inner), doing, role) from exc
         raise ProviderDataError(f"openstacksdk failed to {doing}: {exc}") from exc
 
 

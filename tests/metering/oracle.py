@@ -23,8 +23,9 @@ class Event:
     deleted_at: int | None = None  # with attrs None: the provider's deletion time, if it says
 
 
-def minutes(events: list[Event], max_gap: int) -> list[tuple[int, tuple, bool]]:
-    """Every counted minute as (minute, attrs, estimated)."""
+def minutes(events: list[Event], max_gap: int, lookback: int | None = None) -> list[tuple[int, tuple, bool]]:
+    """Every counted minute as (minute, attrs, estimated). With ``lookback``, the very first
+    observation is dated back by its lifecycle stamps, but not before ``lookback``."""
     applied, last = [], None
     for e in events:  # only observations newer than everything before them count
         if last is None or e.at > last:
@@ -32,6 +33,7 @@ def minutes(events: list[Event], max_gap: int) -> list[tuple[int, tuple, bool]]:
             last = e.at
     out = []
     prev = None  # the previous observation while the resource exists
+    out_seen = False  # whether the resource was ever observed
     for e in applied:
         if e.attrs is None:
             if prev is not None:
@@ -40,6 +42,9 @@ def minutes(events: list[Event], max_gap: int) -> list[tuple[int, tuple, bool]]:
                 prev = None
             continue
         if prev is None:
+            if lookback is not None and not out_seen and e.started_at is not None and e.started_at < e.at:
+                out += _before_first(e, lookback)
+            out_seen = True
             prev = e
             continue
         t0, t1, a, b = prev.at, e.at, prev.attrs, e.attrs
@@ -52,7 +57,7 @@ def minutes(events: list[Event], max_gap: int) -> list[tuple[int, tuple, bool]]:
             stamp = None
             if a[1] == RUNNING and b[1] != RUNNING:
                 stamp = e.finished_at
-            elif b[1] == RUNNING and a[1] != RUNNING:
+            elif b[1] == RUNNING:  # a start, or a change of a running resource that restarted it
                 stamp = e.started_at
             if stamp is not None and t0 < stamp <= t1:
                 out += [(m, a, False) for m in range(t0, stamp)] + [(m, b, False) for m in range(stamp, t1)]
@@ -62,12 +67,26 @@ def minutes(events: list[Event], max_gap: int) -> list[tuple[int, tuple, bool]]:
     return out
 
 
-def totals(events: list[Event], max_gap: int, start: int, end: int) -> dict[str, Decimal]:
+def _before_first(e: Event, lookback: int) -> list[tuple[int, tuple, bool]]:
+    """What a resource first seen at ``e`` did before, per its own stamps: running since started_at,
+    or ran from started_at to finished_at and stopped since."""
+    state = e.attrs[1]
+    if state == RUNNING:
+        return [(m, e.attrs, False) for m in range(max(e.started_at, lookback), e.at)]
+    if state == STOPPED and e.finished_at is not None and e.started_at <= e.finished_at <= e.at:
+        ran = (e.attrs[0], RUNNING, *e.attrs[2:])
+        return ([(m, ran, False) for m in range(max(e.started_at, lookback), e.finished_at)]
+                + [(m, e.attrs, False) for m in range(max(e.finished_at, lookback), e.at)])
+    return []
+
+
+def totals(events: list[Event], max_gap: int, start: int, end: int,
+           lookback: int | None = None) -> dict[str, Decimal]:
     """Measures in hours over [start, end) minutes, as exact Decimals."""
     t = {"hours": Decimal(0), "vcpu_hours": Decimal(0), "ram_gb_hours": Decimal(0), "disk_gb_hours": Decimal(0),
          "running_hours": Decimal(0), "estimated_hours": Decimal(0)}
     minute = Decimal(1) / 60
-    for m, (_project, state, vcpus, ram_mb, disk_gb), estimated in minutes(events, max_gap):
+    for m, (_project, state, vcpus, ram_mb, disk_gb), estimated in minutes(events, max_gap, lookback):
         if not start <= m < end:
             continue
         t["hours"] += minute

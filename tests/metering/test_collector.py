@@ -177,3 +177,41 @@ def test_queries_grow_with_batches_not_resources(fake_account, world, project, d
         collector.refresh(fake_account)
     assert UsageSegment.objects.filter(open=True).count() == 300
     assert UsageSegment.objects.count() == 400
+
+
+def test_first_seen_resources_are_dated_by_their_own_start_and_never_before_the_lookback(fake_account, world,
+                                                                                          project, settings):
+    """The first-seen rule for every provider with lifecycle times (Docker StartedAt, Nova
+    launched_at): running since started_at; stopped after running started_at..finished_at;
+    clipped at the lookback (GLASSPANE_LOOKBACK_DAYS, default the month's start)."""
+    settings.GLASSPANE_LOOKBACK_DAYS = 0
+    at = T0 + timedelta(days=3)
+    world.put(vm("up", started_at=at - timedelta(hours=2)))
+    world.put(vm("old", started_at=T0 - timedelta(days=40)))
+    world.put(vm("off", state=State.STOPPED, started_at=at - timedelta(hours=5), finished_at=at - timedelta(hours=1)))
+    refresh_at(fake_account, world, at)
+    assert [(s.start, s.end) for s in segments("up")] == [(at - timedelta(hours=2), at)]
+    assert segments("old")[0].start == T0  # the start of the month
+    assert [(s.state, s.start, s.end) for s in segments("off")] == [
+        (State.RUNNING, at - timedelta(hours=5), at - timedelta(hours=1)),
+        (State.STOPPED, at - timedelta(hours=1), at)]
+    world.put(vm("late", started_at=at - timedelta(hours=1)))  # started before the 2nd refresh saw it
+    refresh_at(fake_account, world, at + timedelta(minutes=5))
+    assert segments("late")[0].start == at  # never before the previous refresh
+
+
+def test_deleted_before_the_first_refresh_within_the_lookback_are_recorded(fake_account, world, project):
+    at = T0 + timedelta(days=3)
+    world.put(vm("live", started_at=at - timedelta(hours=1)))
+    world.deleted = [
+        vm("gone", state=State.STOPPED, started_at=at - timedelta(hours=6), deleted_at=at - timedelta(hours=4)),
+        vm("ancient", state=State.STOPPED, started_at=T0 - timedelta(days=9), deleted_at=T0 - timedelta(days=8)),
+    ]
+    refresh_at(fake_account, world, at)
+    gone = Resource.objects.get(external_id="gone")
+    assert gone.state == State.DELETED and gone.deleted_at == at - timedelta(hours=4)
+    assert [(s.start, s.end, s.open) for s in segments("gone")] == [
+        (at - timedelta(hours=6), at - timedelta(hours=4), False)]
+    assert not Resource.objects.filter(external_id="ancient").exists()  # before the lookback
+    refresh_at(fake_account, world, at + timedelta(minutes=5))  # told again: nothing changes
+    assert len(segments("gone")) == 1

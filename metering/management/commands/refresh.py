@@ -48,6 +48,8 @@ class Command(GlasspaneCommand):
                 line += f": {run.error}"
                 failed += run.status == "failed"
             self.stdout.write(line)
+            for skipped in run.skipped:
+                self.stdout.write(f"  skipped: {skipped}")
             for issue in run.issues[:20]:
                 self.stdout.write(f"  issue {issue['external_id']}: {issue['message']}")
         if failed:

@@ -133,13 +133,13 @@ def test_quota_exceeded_on_create_uses_novas_403_body(sim):
     token = token_for(sim, project="webshop")
     response = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
                              json={"server": {"name": "big", "flavorRef": state.find_flavor("m1.large").id,
-                                              "networks": "auto"}})
+                                              "networks": "none"}})
     assert response.status_code == 403
     assert response.json() == {"forbidden": {"code": 403, "message":
                                "Quota exceeded for cores: Requested 4, but already used 8 of 10 cores"}}
     ok = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
                        json={"server": {"name": "small", "flavorRef": state.find_flavor("m1.small").id,
-                                        "networks": "auto"}})
+                                        "networks": "none"}})
     assert ok.status_code == 202 and ok.headers["Location"].endswith(ok.json()["server"]["id"])
 
 
@@ -229,3 +229,32 @@ def test_openstacksdk_reads_the_simulator(sim):
         assert sim.state.compute_quota(webshop.id)["cores"] == 33
     finally:
         conn.close()
+
+
+def test_like_the_real_cloud_auto_networks_are_refused_and_times_are_whole_seconds(sim):
+    """What the real control plane (scripts/openstack-real.sh) showed: with no networks and no
+    default external network Nova refuses ``auto`` in its own words before any quota check, and
+    launched_at/terminated_at carry whole seconds (MariaDB DATETIME)."""
+    state = sim.state
+    token = token_for(sim, project="webshop")
+    flavor = state.find_flavor("m1.small").id
+    auto = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
+                         json={"server": {"name": "a", "flavorRef": flavor, "networks": "auto"}})
+    assert auto.status_code == 400
+    assert auto.json()["badRequest"]["message"].startswith("Unable to automatically allocate a network for project")
+    state.clock.advance(seconds=1.5)
+    made = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
+                         json={"server": {"name": "b", "flavorRef": flavor, "networks": "none"}})
+    assert made.status_code == 202
+    assert state.servers[made.json()["server"]["id"]].launched_at.microsecond == 0
+
+
+def test_a_cloud_without_cinder_has_no_volume_endpoint_and_refresh_skips_volumes(make_sim, make_driver):
+    def no_cinder(state):
+        seed.demo(state)
+        state.volume_service = False
+
+    driver = make_driver(make_sim(no_cinder))
+    inventory = driver.inventory()
+    assert inventory.skipped == ["no block-storage endpoint in the catalog: volumes and volume quotas not collected"]
+    assert not [r for r in inventory.resources if r.kind == "volume"] and inventory.resources
