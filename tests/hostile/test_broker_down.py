@@ -12,7 +12,7 @@ import redis
 from rest_framework.test import APIClient
 
 from metering.choices import RequestState, RunStatus
-from metering.models import ProvisionRequest, RefreshRun, Reservation
+from metering.models import CollectionState, ProvisionRequest, RefreshRun, Reservation
 from metering.tasks import dispatch_refreshes
 from portal.celery import app
 from tests.hostile.invariants import violations
@@ -86,7 +86,7 @@ def test_refresh_with_the_broker_down_is_a_quick_503_and_blocks_no_later_refresh
     assert run.status == RunStatus.FAILED and "queue" in run.error
     broker.start()
     reset_pools()
-    type(api_world.account).objects.filter(pk=api_world.account.pk).update(last_refresh_started=None)
+    CollectionState.objects.filter(account=api_world.account).update(last_refresh_started=None)
     assert dispatch_refreshes() == [api_world.account.pk]  # not held back by the failed run
     assert violations() == []
 

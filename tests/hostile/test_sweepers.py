@@ -11,9 +11,8 @@ import pytest
 from django.utils import timezone
 
 from metering.choices import RequestState, RunStatus
-from metering.models import ProvisionRequest, RefreshRun, Reservation
+from metering.models import CollectionState, ProvisionRequest, RefreshRun, Reservation
 from metering.tasks import reap_runs, sweep_requests
-from providers.models import ProviderAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +56,8 @@ def test_lost_runs_end_abandoned_and_release_their_lease(fake_account, settings,
     RefreshRun.objects.filter(pk=lost_queued.pk).update(queued_at=now - timedelta(minutes=11))
     killed = RefreshRun.objects.create(account=fake_account, status=RunStatus.RUNNING,
                                        started_at=now - timedelta(seconds=961))
-    ProviderAccount.objects.filter(pk=fake_account.pk).update(refresh_lease_owner=f"run:{killed.pk}",
-                                                               refresh_lease_until=now + timedelta(minutes=5))
+    CollectionState.objects.update_or_create(account=fake_account, defaults={
+        "lease_owner": f"run:{killed.pk}", "lease_until": now + timedelta(minutes=5)})
     fresh = RefreshRun.objects.create(account=fake_account, status=RunStatus.RUNNING, started_at=now)
     with caplog.at_level(logging.WARNING):
         assert reap_runs() == 2
@@ -67,6 +66,6 @@ def test_lost_runs_end_abandoned_and_release_their_lease(fake_account, settings,
         assert run.status == RunStatus.FAILED and run.error.startswith("abandoned") and run.finished_at
     fresh.refresh_from_db()
     assert fresh.status == RunStatus.RUNNING
-    fake_account.refresh_from_db()
-    assert fake_account.refresh_lease_owner == "" and fake_account.refresh_lease_until is None
+    state = CollectionState.objects.get(account=fake_account)
+    assert state.lease_owner == "" and state.lease_until is None
     assert sum("audit" in r.getMessage() for r in caplog.records) == 2

@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 
 from metering import collector
+from metering.choices import AccountHealth as Health
 from metering.choices import Measure, RunStatus
-from metering.models import Project, Resource
+from metering.models import CollectionState, Project, Resource
 from metering.quotas import pushdown
 from metering.reports import usage_report
 from providers.base import State
-from providers.models import Health
 from providers.openstack.driver import NO_VOLUMES
 from providers.openstack.mapping import parse_time
 from tests.providers.openstack.real.conftest import add_account, run
@@ -58,8 +58,8 @@ def test_refresh_without_a_volume_service_collects_the_rest_and_says_so_once(ten
     out = run("refresh", "--provider", "real", "--wait")
     assert "real: ok" in out, out
     assert out.count(NO_VOLUMES) == 1, out
-    account.refresh_from_db()
-    assert account.health == Health.OK and NO_VOLUMES in account.health_message
+    state = CollectionState.objects.get(account=account)
+    assert state.health == Health.OK and NO_VOLUMES in state.health_message
     run_row = account.runs.first()
     assert run_row.status == RunStatus.OK and run_row.skipped == [NO_VOLUMES] and not run_row.issues
     row = Resource.objects.get(account=account, external_id=server.id)
