@@ -26,3 +26,9 @@ class PersonalAccessTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         n = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"{n} token(s) revoked")
+
+
+# the admin names the product, not the framework
+admin.site.site_header = "Glasspane administration"
+admin.site.site_title = "Glasspane administration"
+admin.site.index_title = "Inventory, metering, quotas and chargeback"
