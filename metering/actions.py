@@ -8,10 +8,13 @@ inventory and the ledger show the result as observed, never as assumed.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
+from django.core.cache import cache
+from django.utils import timezone
 
-from metering.models import Resource
+from metering.models import RefreshRun, Resource
 from metering.tasks import enqueue_refresh
 from providers.base import Action, Capability, ProviderError, ProviderUnavailable, UnsupportedCapability
 
@@ -22,6 +25,18 @@ ACTIONS_BY_KIND = {
     "vm": (Action.START, Action.STOP, Action.REBOOT, Action.DELETE),
     "container": (Action.START, Action.STOP, Action.REBOOT, Action.DELETE),
 }
+
+#: what makes sense in each observed state (no Start on a running VM); states not listed
+#: (building, unknown, ...) only allow delete
+ACTIONS_BY_STATE = {
+    "running": (Action.STOP, Action.REBOOT, Action.DELETE),
+    "paused": (Action.START, Action.STOP, Action.DELETE),
+    "suspended": (Action.START, Action.STOP, Action.DELETE),
+    "stopped": (Action.START, Action.DELETE),
+    "crashed": (Action.START, Action.STOP, Action.DELETE),
+    "error": (Action.START, Action.STOP, Action.DELETE),
+}
+PENDING_TTL = 15 * 60  # seconds a requested action is shown as pending at most
 
 
 def available_actions(resource: Resource) -> tuple[str, ...]:
@@ -34,7 +49,40 @@ def available_actions(resource: Resource) -> tuple[str, ...]:
         return ()
     if Capability.ACTIONS not in capabilities:
         return ()
-    return ACTIONS_BY_KIND.get(resource.kind, ())
+    allowed = ACTIONS_BY_STATE.get(resource.state, (Action.DELETE,))
+    return tuple(a for a in ACTIONS_BY_KIND.get(resource.kind, ()) if a in allowed)
+
+
+def _pending_key(resource_id: int) -> str:
+    return f"glasspane:action-pending:{resource_id}"
+
+
+def mark_pending(resource: Resource, action: str) -> None:
+    """Remember that ``action`` was requested, until a refresh observes the resource again."""
+    cache.set(_pending_key(resource.pk), {"action": action, "at": timezone.now().isoformat(), "error": ""},
+              PENDING_TTL)
+
+
+def pending_action(resource: Resource) -> dict | None:
+    """The requested action not yet observed: ``{"action", "at", "error"}``, or None once a
+    refresh of the account that started after the request has finished (then the page shows the
+    observed state)."""
+    entry = cache.get(_pending_key(resource.pk))
+    if not entry:
+        return None
+    at = datetime.fromisoformat(entry["at"])
+    observed = RefreshRun.objects.filter(account_id=resource.account_id, started_at__gte=at,
+                                         finished_at__isnull=False).exists()
+    if not entry["error"] and observed:
+        cache.delete(_pending_key(resource.pk))
+        return None
+    return {**entry, "at": at}
+
+
+def _fail_pending(resource_id: int, error: str) -> None:
+    entry = cache.get(_pending_key(resource_id))
+    if entry:
+        cache.set(_pending_key(resource_id), {**entry, "error": error}, PENDING_TTL)
 
 
 def run_action(resource: Resource, action: str) -> None:
@@ -57,6 +105,7 @@ def resource_action(resource_id: int, action: str, requested_by: int | None = No
         raise
     except ProviderError as exc:
         log.warning("action %s on %s (user %s) failed: %s", action, resource, requested_by, exc)
+        _fail_pending(resource_id, str(exc))
         return {"resource": resource_id, "action": action, "error": str(exc)}
     log.info("action %s on %s requested by user %s", action, resource, requested_by)
     run = enqueue_refresh(resource.account, trigger="action")

@@ -99,3 +99,63 @@ def test_django_admin_is_branded_with_plurals_and_iso_dates(dashboard, login, li
     page.goto(f"{live_server.url}/admin/metering/quotabreach/")
     assert T0.strftime("%Y-%m-%d %H:%M") in page.locator("#result_list").inner_text()
     shoot(page, "admin-breaches-1280")
+
+
+LIBVIRT_PROPERTIES = {
+    "domain_type": "kvm", "max_memory_mb": 8192, "autostart": True,
+    "disks": [{"target": "vda", "device": "disk", "type": "file", "source": "/var/lib/libvirt/images/db.qcow2",
+               "capacity_bytes": 21474836480, "capacity_from": "volume", "allocation_bytes": 3221225472}],
+    "nics": [{"mac": "52:54:00:12:34:56", "type": "network", "source": "default", "model": "virtio",
+              "target": "vnet3"}],
+    "macs": ["52:54:00:12:34:56"], "metadata": {},
+}
+
+
+def test_resource_detail_reads_like_an_operator_page(dashboard, login, live_server, monkeypatch):
+    from metering import actions
+
+    db = Resource.objects.get(name="alpha-db")  # stopped at T0+1h
+    db.properties = LIBVIRT_PROPERTIES
+    db.save(update_fields=["properties"])
+    page = login("mia")
+    page.goto(f"{live_server.url}/resources/{db.pk}/?window=7d")
+    disks = page.locator("#disks-table tbody tr").first.locator("th, td").all_inner_texts()
+    assert disks == ["vda", "disk", "20", "3", "/var/lib/libvirt/images/db.qcow2"]
+    nics = page.locator("#nics-table tbody tr").first.locator("th, td").all_inner_texts()
+    assert nics == ["vnet3", "52:54:00:12:34:56", "default", "network", "virtio", "—"]
+    props = page.locator("dl.props").inner_text()
+    assert "[{" not in props and "Max memory mb\n8,192" in props and "Autostart\nyes" in props
+    assert "RAM\n8 GiB" in props
+    durations = page.locator("#history-table tbody td:nth-child(3)").all_inner_texts()
+    assert durations and all(d.endswith(("min", "h", "d", "s")) for d in durations), durations
+    assert "1 h" in durations
+    # a stopped VM offers Start and Delete, not Stop or Reboot
+    buttons = page.get_by_role("group", name="Actions").get_by_role("button").all_inner_texts()
+    assert buttons == ["Start", "Delete"]
+    shoot(page, "resource-detail-stopped-1280")
+    # right after an action the page says it is pending and offers no more actions
+    monkeypatch.setattr(actions.resource_action, "delay", lambda *a, **k: None)
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_load_state()
+    assert page.locator("#pending-action").inner_text().startswith("Start pending since")
+    assert page.get_by_role("group", name="Actions").count() == 0
+    assert page.locator("meta[http-equiv='refresh']").count() == 1
+    shoot(page, "resource-detail-pending-1280")
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.reload()
+    assert fits(page) == []
+    shoot(page, "resource-detail-pending-390")
+
+
+def test_resource_detail_charts_are_titled_with_units(dashboard, login, live_server):
+    web = Resource.objects.get(name="alpha-web")
+    page = login("vera")
+    page.goto(f"{live_server.url}/resources/{web.pk}/?window=7d")
+    titles = page.locator("h3.chart-title").all_inner_texts()
+    assert titles == ["CPU use, % of one vCPU, per hour (7 days)", "Memory used, GiB, per hour (7 days)"]
+    page.wait_for_selector("canvas[data-chart='chart-memory'][data-drawn='true']")
+    shoot(page, "resource-detail-running-1280")
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.reload()
+    page.wait_for_selector("canvas[data-chart='chart-memory'][data-drawn='true']")
+    shoot(page, "resource-detail-running-390")

@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -31,7 +32,8 @@ def test_detail_shows_properties_and_utilization_from_rollups(as_user, dashboard
     # 150 s of CPU per 300 s on 2 vCPUs = 25 %
     assert [round(v) for v in cpu["datasets"][0]["data"][1:]] == [25, 25]
     memory = chart(page.content, "chart-memory")
-    assert memory["datasets"][1]["label"] == "peak" and max(memory["datasets"][1]["data"]) == 1264.0
+    assert memory["datasets"][1]["label"] == "peak" and max(memory["datasets"][1]["data"]) == round(1264 / 1024, 3)  # GiB
+    assert memory["unit"] == "GiB" and memory["title"].startswith("Memory used, GiB")
 
 
 def test_history_says_what_changed_when(as_user, dashboard):
@@ -51,9 +53,15 @@ def test_member_stops_a_vm_through_the_task_which_then_refreshes(as_user, dashbo
     client = as_user("member")
     url = f"/resources/{pk('alpha-web')}/"
     content = client.get(url).content.decode()
-    assert all(f'value="{a}"' in content for a in ("start", "stop", "reboot", "delete"))
+    # a running VM offers what makes sense while it runs: no Start
+    assert all(f'value="{a}"' in content for a in ("stop", "reboot", "delete"))
+    assert 'value="start"' not in content
+    dashboard["world"].now += timedelta(minutes=5)  # the refresh after the action observes a newer clock
     response = client.post(url + "action/", {"action": "stop"}, follow=True)
     assert response.redirect_chain[-1][0] == url and b"Stop requested for alpha-web" in response.content
+    # the task ran and its refresh observed the result: no pending badge, Start offered now
+    assert b"pending-action" not in response.content and b'value="start"' in response.content
+    assert b'value="stop"' not in response.content
     assert dashboard["world"].resources["va1"].state == State.STOPPED
     assert RefreshRun.objects.filter(trigger="action").exists()
 
