@@ -159,3 +159,80 @@ def test_resource_detail_charts_are_titled_with_units(dashboard, login, live_ser
     page.reload()
     page.wait_for_selector("canvas[data-chart='chart-memory'][data-drawn='true']")
     shoot(page, "resource-detail-running-390")
+
+
+def _orphans(dashboard):
+    """Two VMs without a project: one the provider names nothing for, one whose provider names a
+    project ("Gamma Team") that does not exist here; the refresh after them observes them."""
+    from datetime import timedelta
+
+    from metering import collector
+    from tests.conftest import vm
+
+    world = dashboard["world"]
+    world.put(vm("vo1", name="orphan-web", project="", flavor="m1.small",
+                 properties={"nics": [{"mac": "52:54:00:aa:bb:cc", "source": "default", "addresses": ["10.0.0.7"]}]}))
+    world.put(vm("vo2", name="gamma-batch", project="Gamma Team"))
+    world.put(vm("vo3", name="orphan-db", project=""))
+    world.now += timedelta(minutes=5)
+    collector.refresh(dashboard["account"])
+
+
+def test_inventory_filters_columns_and_assign_in_place(dashboard, login, live_server):
+    from metering.models import MappingRule
+
+    _orphans(dashboard)
+    page = login("admin")
+    page.goto(f"{live_server.url}/inventory/")
+    for label in ("Project (slug)", "Provider account (name)", "Kind", "State"):
+        assert page.get_by_label(label).locator("option").first.inner_text() == "All", label
+    assert page.get_by_label("Include deleted").get_attribute("type") == "checkbox"
+    headers = page.locator("#inventory-table thead th").all_inner_texts()
+    assert {"FLAVOR", "HOST", "ADDRESSES"} <= {h.strip(" ↑↓") for h in headers}
+    row = page.locator("tr", has=page.get_by_role("link", name="orphan-web"))
+    assert "m1.small" in row.inner_text() and "10.0.0.7" in row.inner_text()
+    # names and dates stay on one line
+    for cell in ("th[scope=row] a", "time"):
+        box = row.locator(cell).first.bounding_box()
+        assert box["height"] < 30, cell
+    shoot(page, "inventory-1280")
+
+    page.get_by_label("Only without a project").check()
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_load_state()
+    assert "unassigned=true" in page.url
+    names = page.locator("#inventory-table tbody th").all_inner_texts()
+    assert {"orphan-web", "orphan-db", "gamma-batch"} <= set(names) and "alpha-web" not in names
+    shoot(page, "inventory-unassigned-1280")
+
+    # one row in place
+    page.get_by_label("Project for orphan-web").select_option("beta")
+    page.get_by_role("button", name="Assign orphan-web").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Assigned 1 resource to beta").is_visible()
+    assert Resource.objects.get(name="orphan-web").project.slug == "beta"
+    assert MappingRule.objects.get(value="^orphan\\-web$").project.slug == "beta"
+    # the provider's hint names a project that does not exist: offer to create it
+    page.get_by_role("button", name="Create project “gamma-team” and assign").click()
+    page.wait_for_load_state()
+    assert Resource.objects.get(name="gamma-batch").project.slug == "gamma-team"
+    # bulk: the checked rows to the bulk select's project
+    page.get_by_label("Select orphan-db").check()
+    page.get_by_label("Assign checked rows to").select_option("alpha")
+    page.get_by_role("button", name="Assign selected").click()
+    page.wait_for_load_state()
+    assert Resource.objects.get(name="orphan-db").project.slug == "alpha"
+    # the next refresh keeps them where they were put
+    from datetime import timedelta
+
+    from metering import collector
+
+    dashboard["world"].now += timedelta(minutes=5)
+    collector.refresh(dashboard["account"])
+    assert {r.name: r.project.slug for r in Resource.objects.filter(name__in=["orphan-web", "orphan-db",
+                                                                            "gamma-batch"])} == {
+        "orphan-web": "beta", "orphan-db": "alpha", "gamma-batch": "gamma-team"}
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{live_server.url}/inventory/")
+    assert fits(page) == []
+    shoot(page, "inventory-390")
