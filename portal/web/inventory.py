@@ -93,7 +93,11 @@ def inventory_tree(request):
 
     def build(parent_id, depth=0):
         nodes = sorted(children.get(parent_id, []), key=lambda r: (order.get(r.kind, 9), r.name))
-        return [{"resource": r, "children": build(r.pk, depth + 1) if depth < 8 else []} for r in nodes]
+        out = []
+        for r in nodes:
+            kids = build(r.pk, depth + 1) if depth < 8 else []
+            out.append({"resource": r, "children": kids, "count": sum(1 + k["count"] for k in kids)})
+        return out
 
     return render(request, "web/inventory_tree.html", {
         "title": "Inventory tree",

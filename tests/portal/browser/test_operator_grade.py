@@ -236,3 +236,14 @@ def test_inventory_filters_columns_and_assign_in_place(dashboard, login, live_se
     page.goto(f"{live_server.url}/inventory/")
     assert fits(page) == []
     shoot(page, "inventory-390")
+
+
+def test_inventory_tree_collapses_and_counts(dashboard, login, live_server):
+    page = login("admin")
+    page.goto(f"{live_server.url}/inventory/tree/")
+    host = page.locator("details.tree-node", has=page.get_by_role("link", name="host-1")).first
+    assert host.locator("> summary .count").inner_text() == "4 under it"  # 3 VMs and a container
+    assert page.get_by_role("link", name="alpha-worker").is_visible()
+    host.locator("> summary").click(position={"x": 2, "y": 2})
+    assert not page.get_by_role("link", name="alpha-worker").is_visible()
+    shoot(page, "inventory-tree-1280")
