@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from metering.chargeback.costs import month_to_date
 from metering.choices import ChangeSource, QuotaKey
 from metering.models import UNLIMITED, Project, Quota, QuotaAudit, QuotaBreach, QuotaDefault
 from metering.quotas import (
@@ -31,7 +32,6 @@ from metering.quotas import (
     set_limits,
     usage_by_scope,
 )
-from metering.quotas.usage import budget_forecast
 from portal.web import charts
 from portal.web.forms import QuotaLimitsForm
 from portal.web.selection import staff_required
@@ -67,17 +67,24 @@ def bar(chart: charts.LimitChart, quota: QuotaUsage) -> dict:
     return out
 
 
-def bars(usage: dict[str, QuotaUsage]) -> list[dict]:
-    return [bar(chart, usage[chart.key]) for chart in charts.LIMIT_CHARTS]
+def bars(usage: dict[str, QuotaUsage], currency: str = "") -> list[dict]:
+    """Every limit's bar; the budget's unit names the currency when there is a budget to price."""
+    out = [bar(chart, usage[chart.key]) for chart in charts.LIMIT_CHARTS]
+    for b in out:
+        if b["key"] == QuotaKey.BUDGET and currency and not b["unlimited"]:
+            b["unit"] = f"{currency} per month"
+    return out
 
 
-def _with_budget(project: Project, usage: dict[str, QuotaUsage]) -> dict[str, QuotaUsage]:
-    """``usage_by_scope`` leaves the budget at 0; count the month's forecast where a budget is set."""
+def _with_budget(project: Project, usage: dict[str, QuotaUsage]) -> tuple[dict[str, QuotaUsage], str]:
+    """``usage_by_scope`` leaves the budget at 0; count the month's forecast where a budget is set,
+    and return the currency it is priced in."""
     budget = usage[QuotaKey.BUDGET]
     if budget.unlimited:
-        return usage
-    return {**usage, QuotaKey.BUDGET: QuotaUsage(budget.key, budget.limit, budget_forecast(project),
-                                                 budget.reserved, budget.account_id)}
+        return usage, ""
+    cost = month_to_date(project)
+    return {**usage, QuotaKey.BUDGET: QuotaUsage(budget.key, budget.limit, Decimal(cost.forecast),
+                                                 budget.reserved, budget.account_id)}, cost.currency or ""
 
 
 def limit_text(value: int | None, none: str) -> str:
@@ -101,7 +108,7 @@ def quota_list(request):
     projects = list(Project.objects.order_by("slug"))
     scopes = usage_by_scope([p.pk for p in projects])
     narrowed = set(Quota.objects.filter(account__isnull=False).values_list("project_id", flat=True))
-    rows = [{"project": p, "bars": bars(_with_budget(p, scopes[p.pk][None])), "narrowed": p.pk in narrowed}
+    rows = [{"project": p, "bars": bars(*_with_budget(p, scopes[p.pk][None])), "narrowed": p.pk in narrowed}
             for p in projects]
     open_breaches, closed = breaches()
     return render(request, "web/quotas.html", {
@@ -172,7 +179,7 @@ def quota_edit(request, slug: str):
         "account": account,
         "accounts": [{"account": a, "narrowed": a.pk in narrowed_ids} for a in ProviderAccount.objects.order_by("name")],
         "form": form,
-        "bars": bars(usage),
+        "bars": bars(*_with_budget(project, usage)) if account is None else bars(usage),
         "audit": _audit_rows(QuotaAudit.objects.filter(project=project), "default"),
         "open_breaches": open_breaches,
         "closed_breaches": closed,

@@ -247,3 +247,57 @@ def test_inventory_tree_collapses_and_counts(dashboard, login, live_server):
     host.locator("> summary").click(position={"x": 2, "y": 2})
     assert not page.get_by_role("link", name="alpha-worker").is_visible()
     shoot(page, "inventory-tree-1280")
+
+
+def test_numbers_units_and_quota_states(dashboard, login, live_server):
+    from decimal import Decimal
+
+    from metering.models import Quota, Rate, RatePlan
+    from tests.conftest import T0
+
+    plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
+    Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("1234.5"), effective_from=T0)
+    alpha = dashboard["alpha"]
+    Quota.objects.create(project=alpha, key="containers", limit=10)  # 1 of 10: ok
+    Quota.objects.create(project=alpha, key="disk_gb", limit=160)  # 140 of 160: near
+    Quota.objects.create(project=alpha, key="vms", limit=2)  # 2 of 2: at
+    Quota.objects.create(project=alpha, key="vcpus", limit=4)  # 6.5 of 4: over
+    Quota.objects.create(project=alpha, key="budget", limit=123456789)
+    page = login("admin")
+    page.goto(f"{live_server.url}/quotas/")
+    row = page.locator("#quota-alpha")
+
+    def cell(key):
+        return row.locator(f".quota-bar[data-key='{key}']")
+
+    assert cell("containers").get_attribute("class").split()[-1] == "ok"
+    assert "near the limit" in cell("disk_gb").inner_text()
+    assert "at the limit" in cell("vms").inner_text()
+    assert "over by 2.5" in cell("vcpus").inner_text()
+    budget = cell("budget").inner_text()
+    assert "123,456,789" in budget and "EUR per month" in budget
+    assert "GiB" in cell("ram_mb").inner_text() and "GiB" in cell("disk_gb").inner_text()
+    shoot(page, "quotas-states-1280")
+
+    page.goto(f"{live_server.url}/projects/alpha/?start=2026-11-01&end=2026-11-02")
+    costs = page.locator("dl.costs").inner_text()
+    assert "EUR" in page.locator("#cost-to-date").inner_text() and "EUR" in costs.split("Budget")[1]
+    assert "123,456,789.00 EUR" in costs
+    assert "GiB" in page.locator("dl.stats").first.inner_text()
+    assert "RAM (GIB)" in page.locator("#usage-table thead").inner_text()
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.reload()
+        assert fits(page) == [], width
+        # every stat stays inside its card
+        spill = page.evaluate("""() => [...document.querySelectorAll('.stats dd')].filter(
+            dd => dd.scrollWidth > dd.clientWidth + 1).map(dd => dd.textContent)""")
+        assert spill == [], spill
+        shoot(page, f"overview-numbers-{width}")
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin-overview/?start=2026-11-01&end=2026-11-02")
+    wrap = page.evaluate("""() => { const w = document.querySelector('#admin-usage-table').closest('.table-wrap');
+        return w.scrollWidth - w.clientWidth; }""")
+    assert wrap <= 1, f"the admin overview table scrolls by {wrap} px at 1280"
+    shoot(page, "admin-overview-1280")
