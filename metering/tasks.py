@@ -48,6 +48,13 @@ def enqueue_refresh(account: ProviderAccount, trigger: str = "manual") -> Refres
     return run
 
 
+def next_refresh_at(account: ProviderAccount):
+    """When the scheduler refreshes ``account`` next (also the retry after a failed run): its
+    last start plus its interval; None when it never ran (due now)."""
+    last = account.last_refresh_started
+    return None if last is None else last + timedelta(seconds=account.refresh_interval)
+
+
 @shared_task(name="metering.dispatch_refreshes")
 def dispatch_refreshes() -> list[int]:
     """Enqueue a refresh for every enabled account whose interval has passed and that has no
@@ -60,8 +67,8 @@ def dispatch_refreshes() -> list[int]:
     )
     queued = []
     for account in ProviderAccount.objects.filter(enabled=True).exclude(pk__in=busy):
-        last = account.last_refresh_started
-        if last is None or last + timedelta(seconds=account.refresh_interval) <= now:
+        due = next_refresh_at(account)
+        if due is None or due <= now:
             enqueue_refresh(account, trigger="schedule")
             queued.append(account.pk)
     return queued

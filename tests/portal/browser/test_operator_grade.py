@@ -301,3 +301,45 @@ def test_numbers_units_and_quota_states(dashboard, login, live_server):
         return w.scrollWidth - w.clientWidth; }""")
     assert wrap <= 1, f"the admin overview table scrolls by {wrap} px at 1280"
     shoot(page, "admin-overview-1280")
+
+
+def test_providers_page_running_since_retry_time_error_once_and_no_stale_skipped(
+        dashboard, login, live_server, make_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from metering.models import RefreshRun
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    fake1 = dashboard["account"]
+    # an ok run, then a "skipped" one (asked for while it ran): the skipped one must not linger
+    RefreshRun.objects.create(account=fake1, status="skipped", trigger="web")
+    broken = make_account(name="broken", world_name="nowhere", interval=600)
+    message = "connection refused by 10.0.0.9:16509"
+    broken.health, broken.health_message, broken.last_refresh_error = "unhealthy", message, message
+    broken.last_refresh_started = now - timedelta(minutes=2)
+    broken.save()
+    failed = RefreshRun.objects.create(account=broken, status="failed", trigger="schedule", error=message)
+    RefreshRun.objects.filter(pk=failed.pk).update(finished_at=now - timedelta(minutes=2))
+    busy = make_account(name="busy", world_name="busy")
+    running = RefreshRun.objects.create(account=busy, status="running", trigger="schedule")
+    RefreshRun.objects.filter(pk=running.pk).update(started_at=now - timedelta(minutes=7))
+
+    page = login("admin")
+    page.goto(f"{live_server.url}/providers/")
+    status = page.locator(f"#account-{fake1.pk} .run-status").inner_text()
+    assert status.startswith("Succeeded at") or status.startswith("Succeeded with data issues at"), status
+    assert "Skipped" not in page.locator(f"#account-{fake1.pk}").inner_text()
+    row = page.locator(f"#account-{broken.pk}")
+    assert row.inner_text().count(message) == 1
+    retry = (now + timedelta(minutes=8)).strftime("%H:%M")
+    assert row.locator(".run-status").inner_text() == \
+        f"Failed at {(now - timedelta(minutes=2)):%H:%M}; next try at {retry}"
+    busy_status = page.locator(f"#account-{busy.pk} .run-status")
+    assert busy_status.inner_text() == f"Running since {(now - timedelta(minutes=7)):%H:%M}"
+    shoot(page, "providers-1280")
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.reload()
+    assert fits(page) == []
+    shoot(page, "providers-390")
