@@ -89,8 +89,8 @@ def project_overview(request, slug: str):
         "totals": totals,
         "summary": [
             ("vCPU-hours", totals[Measure.VCPU_HOURS]),
-            ("RAM GB-hours", totals[Measure.RAM_GB_HOURS]),
-            ("Disk GB-hours", totals[Measure.DISK_GB_HOURS]),
+            (Measure.RAM_GB_HOURS.label, totals[Measure.RAM_GB_HOURS]),
+            (Measure.DISK_GB_HOURS.label, totals[Measure.DISK_GB_HOURS]),
             ("Estimated hours", totals[Measure.ESTIMATED_HOURS]),
         ],
         "limits": panels.limits(project, cost),

@@ -343,3 +343,51 @@ def test_providers_page_running_since_retry_time_error_once_and_no_stale_skipped
     page.reload()
     assert fits(page) == []
     shoot(page, "providers-390")
+
+
+def test_chargeback_month_field_precision_units_and_open_month_warning(dashboard, login, live_server):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from metering.models import Rate, RatePlan, Statement
+    from tests.conftest import T0
+
+    plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
+    Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("125.5"), effective_from=T0)
+    Rate.objects.create(plan=plan, measure="ram_gb_hours", unit_price=Decimal("0.01"), effective_from=T0)
+    page = login("admin")
+    # the default period is this month, and the Month field says which
+    page.goto(f"{live_server.url}/projects/alpha/chargeback/")
+    this_month = f"{timezone.now():%Y-%m}"
+    assert page.get_by_label("Month").input_value() == this_month
+    page.goto(f"{live_server.url}/projects/alpha/chargeback/?period=2026-11")
+    assert page.get_by_label("Month").input_value() == "2026-11"
+    # quantities with two decimals and separators, units that match the measure names
+    rows = {r.locator("th").inner_text(): r.locator("td").all_inner_texts()
+            for r in page.locator("#measure-subtotals tbody tr").all()}
+    assert rows["vCPU-hours"][:2] == ["13.00", "vCPU-hour"]
+    assert rows["vCPU-hours"][2] == "1,631.50"  # 13 x 125.5
+    assert rows["RAM GiB-hours"][1] == "GiB-hour"
+    assert "EUR" in page.locator("#measure-subtotals thead").inner_text()
+    assert page.locator("#statement-total").inner_text().endswith(" EUR")
+    # 2026-11 is the current month here only until it ends; an open month warns before issuing
+    open_month = timezone.now() < T0.replace(month=12)
+    if open_month:
+        assert page.locator("#period-open-warning").is_visible()
+        seen = []
+        page.once("dialog", lambda d: (seen.append(d.message), d.dismiss()))
+        page.get_by_role("button", name="Issue statement").click()
+        page.wait_for_timeout(300)
+        assert seen and "is not over yet" in seen[0] and not Statement.objects.exists()
+    shoot(page, "chargeback-open-month-1280")
+    # a month that is over: no warning, no confirmation
+    last_month = (timezone.now().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    page.goto(f"{live_server.url}/projects/alpha/chargeback/?period={last_month}")
+    assert page.get_by_label("Month").input_value() == last_month
+    assert page.locator("#period-open-warning").count() == 0
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{live_server.url}/projects/alpha/chargeback/?period=2026-11")
+    assert fits(page) == []
+    shoot(page, "chargeback-open-month-390")
