@@ -391,3 +391,30 @@ def test_chargeback_month_field_precision_units_and_open_month_warning(dashboard
     page.goto(f"{live_server.url}/projects/alpha/chargeback/?period=2026-11")
     assert fits(page) == []
     shoot(page, "chargeback-open-month-390")
+
+
+PROJECT_PAGES = ["/projects/{slug}/", "/projects/{slug}/chargeback/", "/projects/{slug}/members/",
+                 "/projects/{slug}/reports/", "/quotas/{slug}/edit/"]
+
+
+def test_the_switcher_nav_and_page_name_the_project_in_the_url(dashboard, login, live_server):
+    page = login("admin")
+    page.goto(f"{live_server.url}/projects/alpha/")  # alpha becomes the selected project
+    for slug in ("beta", "alpha", "beta"):
+        for path in PROJECT_PAGES:
+            url = path.format(slug=slug)
+            assert page.goto(live_server.url + url).status == 200, url
+            assert page.locator("#project-switcher summary strong").inner_text() == slug, url
+            assert page.locator("#project-switcher a[aria-current='true']").text_content().split()[0] == slug, url
+            nav = page.get_by_role("navigation", name="Main")
+            assert nav.get_by_role("link", name="Overview", exact=True).get_attribute("href") == f"/projects/{slug}/", url
+            assert nav.get_by_role("link", name="Chargeback", exact=True).get_attribute("href") == \
+                f"/projects/{slug}/chargeback/", url
+    # the last project opened stays selected for pages without one in the URL
+    page.goto(f"{live_server.url}/inventory/")
+    assert page.locator("#project-switcher summary strong").inner_text() == "beta"
+    beta_vm = Resource.objects.get(name="beta-batch")
+    page.goto(f"{live_server.url}/projects/alpha/")
+    page.goto(f"{live_server.url}/resources/{beta_vm.pk}/")  # a resource page names its project
+    assert page.locator("#project-switcher summary strong").inner_text() == "beta"
+    shoot(page, "switcher-resource-1280")
