@@ -98,11 +98,11 @@ def test_refresh_progress_is_followed_until_done(dashboard, login, live_server):
     page = login("admin")
     page.goto(f"{live_server.url}/providers/")
     status = page.locator(f"#account-{dashboard['account'].pk} .run-status")
-    page.wait_for_function("(el) => el.textContent.includes('queued')", arg=status.element_handle())
+    page.wait_for_function("(el) => el.textContent.includes('Queued since')", arg=status.element_handle())
     RefreshRun.objects.filter(pk=run.pk).update(status="ok")
     with page.expect_navigation():
-        page.wait_for_function("(el) => el.textContent.includes('succeeded')", arg=status.element_handle())
-    assert "Last run: Succeeded" in page.locator(f"#account-{dashboard['account'].pk}").inner_text()
+        page.wait_for_function("(el) => el.textContent.includes('Succeeded at')", arg=status.element_handle())
+    assert "Succeeded at" in page.locator(f"#account-{dashboard['account'].pk}").inner_text()
 
 
 PAGES = [
