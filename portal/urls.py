@@ -13,6 +13,7 @@ urlpatterns = [
     path("logout/", SignedOutView.as_view(), name="logout"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("portal.web.urls")),
     path("", include("portal.api.urls")),
