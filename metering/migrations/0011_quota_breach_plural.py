@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0009_lifecycle_event'),
+        ('metering', '0010_partition_utilization_samples'),
     ]
 
     operations = [

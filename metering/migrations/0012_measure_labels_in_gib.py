@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0010_quota_breach_plural'),
+        ('metering', '0011_quota_breach_plural'),
     ]
 
     operations = [
