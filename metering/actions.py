@@ -59,15 +59,22 @@ def _pending_key(resource_id: int) -> str:
 
 def mark_pending(resource: Resource, action: str) -> None:
     """Remember that ``action`` was requested, until a refresh observes the resource again."""
-    cache.set(_pending_key(resource.pk), {"action": action, "at": timezone.now().isoformat(), "error": ""},
-              PENDING_TTL)
+    try:
+        cache.set(_pending_key(resource.pk), {"action": action, "at": timezone.now().isoformat(), "error": ""},
+                  PENDING_TTL)
+    except Exception:  # the pending badge is a courtesy: an unreachable cache must not stop the action
+        log.warning("cannot mark %s pending on %s: cache unreachable", action, resource, exc_info=True)
 
 
 def pending_action(resource: Resource) -> dict | None:
     """The requested action not yet observed: ``{"action", "at", "error"}``, or None once a
     refresh of the account that started after the request has finished (then the page shows the
     observed state)."""
-    entry = cache.get(_pending_key(resource.pk))
+    try:
+        entry = cache.get(_pending_key(resource.pk))
+    except Exception:  # an unreachable cache: the page shows the observed state only
+        log.warning("cannot read the pending action of %s: cache unreachable", resource, exc_info=True)
+        return None
     if not entry:
         return None
     at = datetime.fromisoformat(entry["at"])
@@ -80,9 +87,12 @@ def pending_action(resource: Resource) -> dict | None:
 
 
 def _fail_pending(resource_id: int, error: str) -> None:
-    entry = cache.get(_pending_key(resource_id))
-    if entry:
-        cache.set(_pending_key(resource_id), {**entry, "error": error}, PENDING_TTL)
+    try:
+        entry = cache.get(_pending_key(resource_id))
+        if entry:
+            cache.set(_pending_key(resource_id), {**entry, "error": error}, PENDING_TTL)
+    except Exception:
+        log.warning("cannot record the failed action of resource %s: cache unreachable", resource_id, exc_info=True)
 
 
 def run_action(resource: Resource, action: str) -> None:

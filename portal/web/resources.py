@@ -61,7 +61,8 @@ def resource_detail(request, pk: int):
         "average": [_gib(r["memory_avg_mb"]) for r in rollups],
         "peak": [_gib(r["memory_max_mb"]) for r in rollups]}, "GiB")
     pending = pending_action(resource)
-    actions = available_actions(resource) if may_act(request.user, resource) and not pending else ()
+    busy = pending is not None and not pending["error"]  # a failed action offers the actions again
+    actions = available_actions(resource) if may_act(request.user, resource) and not busy else ()
     parent = (access.scope(Resource.objects.filter(pk=resource.parent_id), request.user).first()
               if resource.parent_id else None)
     return render(request, "web/resource_detail.html", {

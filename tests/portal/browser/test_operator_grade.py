@@ -23,6 +23,16 @@ OUTSIDE = """() => {
 }"""
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Pending actions live in the cache; resource ids repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def fits(page) -> list[str]:
     return page.evaluate(OUTSIDE)
 

@@ -79,3 +79,29 @@ def test_csrf_is_required_for_actions(dashboard):
     client = Client(enforce_csrf_checks=True)
     client.force_login(dashboard["users"]["member"])
     assert client.post(f"/resources/{pk('alpha-web')}/action/", {"action": "stop"}).status_code == 403
+
+
+@pytest.fixture
+def fresh_cache():
+    """Pending actions live in the cache; resource ids repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_a_requested_action_is_pending_until_observed_and_a_failure_is_shown(as_user, dashboard, monkeypatch,
+                                                                             fresh_cache):
+    from metering import actions
+
+    monkeypatch.setattr(actions.resource_action, "delay", lambda *a, **k: None)  # the worker has not run yet
+    client = as_user("member")
+    url = f"/resources/{pk('alpha-web')}/"
+    content = client.post(url + "action/", {"action": "stop"}, follow=True).content.decode()
+    assert "Stop pending since" in content and 'value="reboot"' not in content
+    assert '<meta http-equiv="refresh" content="5">' in content
+    actions._fail_pending(pk("alpha-web"), "domain is locked")
+    content = client.get(url).content.decode()
+    assert "Stop failed: domain is locked" in content and 'value="stop"' in content
+    assert 'http-equiv="refresh"' not in content
