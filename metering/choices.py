@@ -81,13 +81,13 @@ class Measure(models.TextChoices):
     INSTANCE_HOURS = "instance_hours", "Instance-hours"
     CONTAINER_HOURS = "container_hours", "Container-hours"
     VCPU_HOURS = "vcpu_hours", "vCPU-hours"
-    RAM_GB_HOURS = "ram_gb_hours", "RAM GB-hours"
-    DISK_GB_HOURS = "disk_gb_hours", "Disk GB-hours"
+    RAM_GB_HOURS = "ram_gb_hours", "RAM GiB-hours"
+    DISK_GB_HOURS = "disk_gb_hours", "Disk GiB-hours"
     RUNNING_HOURS = "running_hours", "Running hours"
     CPU_CORE_HOURS_USED = "cpu_core_hours_used", "CPU core-hours used"
-    MEMORY_GB_HOURS_USED = "memory_gb_hours_used", "Memory GB-hours used"
-    NET_GB = "net_gb", "Network GB transferred"
-    DISK_IO_GB = "disk_io_gb", "Disk GB transferred"
+    MEMORY_GB_HOURS_USED = "memory_gb_hours_used", "Memory GiB-hours used"
+    NET_GB = "net_gb", "Network GiB transferred"
+    DISK_IO_GB = "disk_io_gb", "Disk GiB transferred"
     ESTIMATED_HOURS = "estimated_hours", "Estimated hours"
 
 

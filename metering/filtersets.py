@@ -104,14 +104,15 @@ class LabelFilter(django_filters.CharFilter):
 
 class ResourceFilterSet(django_filters.FilterSet):
     project = django_filters.ModelChoiceFilter(
-        field_name="project", to_field_name="slug", queryset=_visible_projects, label="Project (slug)"
+        field_name="project", to_field_name="slug", queryset=_visible_projects, label="Project (slug)",
+        empty_label="All",
     )
     provider = django_filters.ModelChoiceFilter(
         field_name="account", to_field_name="name", queryset=ProviderAccount.objects.all(),
-        label="Provider account (name)",
+        label="Provider account (name)", empty_label="All",
     )
-    kind = django_filters.ChoiceFilter(choices=ResourceKind.choices)
-    state = django_filters.ChoiceFilter(choices=ResourceState.choices)
+    kind = django_filters.ChoiceFilter(choices=ResourceKind.choices, empty_label="All")
+    state = django_filters.ChoiceFilter(choices=ResourceState.choices, empty_label="All")
     label = LabelFilter(label="Label (key=value)", max_length=511)
     q = django_filters.CharFilter(method="search", label="Search (name or label value)", max_length=200)
     include_deleted = StrictBooleanFilter(method="keep", label="Include deleted resources")

@@ -16,9 +16,17 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from metering import collector, outbound, rollups
-from metering.actions import run_action
+from metering.actions import _fail_pending, run_action
 from metering.choices import RequestState, RunStatus
-from metering.models import BudgetAlert, Project, ProvisionRequest, QuotaBreach, RefreshRun, Resource
+from metering.models import (
+    BudgetAlert,
+    CollectionState,
+    Project,
+    ProvisionRequest,
+    QuotaBreach,
+    RefreshRun,
+    Resource,
+)
 from metering.notify.channels import DeliveryError
 from metering.quotas import breaches, provisioning, pushdown
 from metering.quotas.admission import release
@@ -73,6 +81,13 @@ def enqueue_refresh(account: ProviderAccount, trigger: str = "manual") -> Refres
     return run
 
 
+def next_refresh_at(account: ProviderAccount):
+    """When the scheduler refreshes ``account`` next (also the retry after a failed run): its
+    last start plus its interval; None when it never ran (due now)."""
+    last = CollectionState.of(account).last_refresh_started
+    return None if last is None else last + timedelta(seconds=account.refresh_interval)
+
+
 @shared_task(name="metering.dispatch_refreshes")
 def dispatch_refreshes() -> list[int]:
     """Enqueue a refresh for every enabled account whose interval has passed and that has no
@@ -85,8 +100,8 @@ def dispatch_refreshes() -> list[int]:
     )
     queued = []
     for account in ProviderAccount.objects.filter(enabled=True).exclude(pk__in=busy).select_related("collection"):
-        last = account.collection.last_refresh_started
-        if last is None or last + timedelta(seconds=account.refresh_interval) <= now:
+        due = next_refresh_at(account)
+        if due is None or due <= now:
             enqueue_refresh(account, trigger="schedule")
             queued.append(account.pk)
     return queued
@@ -147,6 +162,7 @@ def resource_action(resource_id: int, action: str, requested_by: int | None = No
         raise
     except ProviderError as exc:
         log.warning("action %s on %s (user %s) failed: %s", action, resource, requested_by, exc)
+        _fail_pending(resource_id, str(exc))
         return {"resource": resource_id, "action": action, "error": str(exc)}
     log.info("action %s on %s requested by user %s", action, resource, requested_by)
     run = enqueue_refresh(resource.account, trigger="action")

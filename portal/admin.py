@@ -46,3 +46,9 @@ for _model, _admin in ((get_user_model(), GlasspaneUserAdmin), (Group, Glasspane
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     admin.site.register(_model, _admin)
+
+
+# the admin names the product, not the framework
+admin.site.site_header = "Glasspane administration"
+admin.site.site_title = "Glasspane administration"
+admin.site.index_title = "Inventory, metering, quotas and chargeback"

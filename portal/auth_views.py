@@ -7,6 +7,7 @@ guessing cannot go on at the lockout's edge. A successful login resets that user
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -41,3 +42,14 @@ class ThrottledLoginView(auth_views.LoginView):
     def form_valid(self, form):
         login_failures().reset(self.request.POST.get("username", ""), client_ip(self.request))
         return super().form_valid(form)
+
+
+class SignedOutView(auth_views.LogoutView):
+    """Sign out, then say so on the login page (the session is gone; the message survives it)."""
+
+    def post(self, request, *args, **kwargs):
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.info(request, "You are signed out.")
+        return response

@@ -1,15 +1,17 @@
 """Top-level URLs: the web pages, the API, the admin, health and metrics."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import views
-from portal.auth_views import ThrottledLoginView
+from portal.auth_views import SignedOutView, ThrottledLoginView
 
 urlpatterns = [
     path("login/", ThrottledLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", SignedOutView.as_view(), name="logout"),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
@@ -18,3 +20,5 @@ urlpatterns = [
 ]
 
 handler400 = views.bad_request
+# styled error pages with the navigation (templates/403.html, 404.html, 500.html)
+handler500 = "portal.error_views.server_error"

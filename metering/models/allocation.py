@@ -13,9 +13,9 @@ class AllocationMethod(models.TextChoices):
     WEIGHTS = "weights", "By fixed weights"
 
 
-ALLOCATION_MEASURES = {"vcpu_hours": "vCPU-hours", "ram_gb_hours": "RAM GB-hours",
+ALLOCATION_MEASURES = {"vcpu_hours": "vCPU-hours", "ram_gb_hours": "RAM GiB-hours",
                        "instance_hours": "instance-hours", "container_hours": "container-hours",
-                       "disk_gb_hours": "disk GB-hours"}
+                       "disk_gb_hours": "disk GiB-hours"}
 
 
 class AllocationRule(models.Model):

@@ -141,6 +141,7 @@ class QuotaBreach(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        verbose_name_plural = "quota breaches"
         constraints = [
             models.UniqueConstraint(
                 fields=["project", "key"], condition=Q(closed_at__isnull=True), name="breach_one_open_per_key"

@@ -755,3 +755,16 @@ class RecommendationDecisionSerializer(serializers.Serializer):
     note = StrictCharField(required=False, allow_blank=True, max_length=500)
     id = serializers.IntegerField(read_only=True)
     at = serializers.DateTimeField(read_only=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    """``{"resources": [ids], "project": "slug"}`` for ``POST /api/v1/resources/assign/``."""
+
+    resources = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000)
+    project = serializers.SlugRelatedField(slug_field="slug", queryset=Project.objects.all())
+
+
+class AssignedSerializer(serializers.Serializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    resources = serializers.IntegerField(read_only=True)
+    rules = serializers.IntegerField(read_only=True)

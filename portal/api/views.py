@@ -26,7 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from metering import access, memberships, quotas, tasks
+from metering import access, assignment, memberships, quotas, tasks
 from metering import recommendations as recommendations_module
 from metering.chargeback.by_label import LabelReportError, cost_by_label
 from metering.chargeback.export import statement_json, statement_rows
@@ -307,6 +307,24 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Glasspan
         hours = UtilizationRollup.objects.filter(resource=resource, hour__gte=start, hour__lt=end).order_by("hour")
         return Response(s.UtilizationSerializer({"resource": resource.pk, "start": start, "end": end,
                                                  "hours": hours}).data)
+
+    @extend_schema(
+        summary="Assign resources to a project (staff)",
+        description="Puts the resources in the project now and keeps it with a mapping rule, so the next "
+                    "refresh maps them the same way (the inventory page's assign uses the same service).",
+        request=s.AssignSerializer, responses={200: s.AssignedSerializer},
+    )
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[],
+            permission_classes=[*BASE_PERMISSIONS, IsStaff])
+    def assign(self, request):
+        serializer = s.AssignSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        try:
+            done = assignment.assign(serializer.validated_data["resources"], serializer.validated_data["project"],
+                                     queryset=self.get_queryset())
+        except assignment.AssignmentError as exc:
+            raise ValidationError({"resources": [str(exc)]}) from None
+        return Response(s.AssignedSerializer(done).data)
 
 
 # -- refresh runs -------------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # storage and server time; pages show the user's own zone
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["portal.formats"]  # ISO dates (Y-m-d H:i) in the admin and pages
 GLASSPANE_DEFAULT_TIMEZONE = env.str("GLASSPANE_DEFAULT_TIMEZONE", default="UTC")
 
 STATIC_URL = "static/"

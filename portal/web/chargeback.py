@@ -34,6 +34,7 @@ from metering.chargeback.rates import NoRatePlan
 from metering.choices import Measure
 from metering.export import csv_stream
 from metering.models import PriceSheet, Project, Statement
+from portal import units
 from portal.web import charts
 from portal.web.forms import StatementPeriodForm, month_picks
 from portal.web.selection import staff_required, visible_project_or_404
@@ -80,6 +81,9 @@ def _lines(st) -> list:
     return st.lines
 
 
+QUANTITY_SHOWN = 2  # decimals of quantities on the page; downloads keep QUANTITY's precision
+
+
 def _fmt(value: Decimal | None, places: Decimal) -> str:
     return "" if value is None else f"{value.quantize(places):f}"
 
@@ -98,9 +102,10 @@ def line_groups(lines: Iterable, showback: bool) -> list[dict]:
         group = groups[-1]
         group["lines"].append({
             "measure": measure_label(line.measure), "description": line.description,
-            "quantity": _fmt(line.quantity, QUANTITY), "unit": line.unit,
-            "unit_price": "" if showback else _fmt(line.unit_price, UNIT_PRICE),
-            "amount": "" if showback or line.amount is None else f"{line.amount:f}",
+            "quantity": units.number(line.quantity, QUANTITY_SHOWN), "exact": _fmt(line.quantity, QUANTITY),
+            "unit": line.unit,
+            "unit_price": "" if showback else units.number(_fmt(line.unit_price, UNIT_PRICE)),
+            "amount": "" if showback or line.amount is None else units.number(line.amount, 2),
             "estimated": line.estimated,
         })
         if not showback and line.amount is not None:
@@ -201,6 +206,7 @@ def project_chargeback(request, slug: str):
         "draft_query": "?" + urlencode(period_query),
         "period_query": urlencode(period_query),
         "may_issue": request.user.is_staff,
+        "period_open": form.is_open(),
     }
     if st is not None:
         showback = st.showback
@@ -219,7 +225,8 @@ def project_chargeback(request, slug: str):
             "page": page,
             "groups": page.object_list,
             "page_query": query.urlencode(),
-            "measures": [{"measure": measure_label(m), "quantity": _fmt(q, QUANTITY),
+            "measures": [{"measure": measure_label(m), "quantity": units.number(q, QUANTITY_SHOWN),
+                          "exact": _fmt(q, QUANTITY),
                           "unit": next((x.unit for x in lines if x.measure == m), ""), "amount": a}
                          for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
             "providers": [{"provider": p or "(fixed costs)", "amount": a} for p, a in sorted(by_provider.items())],

@@ -33,21 +33,25 @@ LIMIT_CHARTS = [
     LimitChart(QuotaKey.VMS, "VMs"),
     LimitChart(QuotaKey.CONTAINERS, "Containers"),
     LimitChart(QuotaKey.VCPUS, "vCPUs"),
-    LimitChart(QuotaKey.RAM_MB, "RAM", "GB", Decimal(1024)),
-    LimitChart(QuotaKey.DISK_GB, "Disk", "GB"),
+    LimitChart(QuotaKey.RAM_MB, "RAM", "GiB", Decimal(1024)),
+    LimitChart(QuotaKey.DISK_GB, "Disk", "GiB"),
     LimitChart(QuotaKey.VOLUMES, "Volumes"),
     LimitChart(QuotaKey.BUDGET, "Budget", "per month"),
 ]
 
 
+LEVEL_WORDS = {"ok": "", "warn": "near the limit", "at": "at the limit", "over": "over the limit"}
+
+
 def level(used: Decimal, limit: Decimal | None) -> str:
-    """"ok", "warn" (>= 80 % of the limit) or "over" (above it); "ok" when unlimited."""
+    """"ok", "warn" (near: from 80 % of the limit), "at" (exactly the limit: nothing more fits)
+    or "over" (above it); "ok" when unlimited."""
     if limit is None or limit < 0:
         return "ok"
-    if limit == 0:
-        return "over" if used > 0 else "ok"
     if used > limit:
         return "over"
+    if used == limit:
+        return "at"
     return "warn" if used >= limit * WARN_AT else "ok"
 
 

@@ -311,6 +311,19 @@ class StatementPeriodForm(forms.Form):
     def label(self) -> str:
         return self.cleaned_data["label"] if self.is_valid() else current_month()[1]
 
+    def month_value(self) -> str:
+        """What the Month field shows: the month asked for, or the month shown by default (the
+        current UTC month) when neither a month nor From/To was given."""
+        if self.data.get("period"):
+            return self.data["period"]
+        if self.data.get("start") or self.data.get("end"):
+            return ""
+        return current_month()[1]
+
+    def is_open(self) -> bool:
+        """Whether the period shown has not ended yet (its statement would still change)."""
+        return self.range_or_default()[1] > timezone.now()
+
     def period_query(self) -> dict[str, str]:
         """The period part of the query as given (no revision, no format), for links and forms."""
         return {k: self.data[k] for k in ("period", "start", "end") if self.data.get(k)}

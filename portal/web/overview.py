@@ -7,8 +7,6 @@ download is exactly the table. Everything is read from the database; no provider
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
@@ -20,6 +18,7 @@ from metering.chargeback.costs import resource_costs
 from metering.choices import Measure
 from metering.export import csv_stream, usage_rows
 from metering.reports import usage_report
+from portal import units
 from portal.web import charts, panels
 from portal.web.daily import vcpu_hours_by_day
 from portal.web.forms import PeriodForm, quick_picks, today
@@ -90,8 +89,8 @@ def project_overview(request, slug: str):
         "totals": totals,
         "summary": [
             ("vCPU-hours", totals[Measure.VCPU_HOURS]),
-            ("RAM GB-hours", totals[Measure.RAM_GB_HOURS]),
-            ("Disk GB-hours", totals[Measure.DISK_GB_HOURS]),
+            (Measure.RAM_GB_HOURS.label, totals[Measure.RAM_GB_HOURS]),
+            (Measure.DISK_GB_HOURS.label, totals[Measure.DISK_GB_HOURS]),
             ("Estimated hours", totals[Measure.ESTIMATED_HOURS]),
         ],
         "limits": panels.limits(project, cost),
@@ -127,32 +126,20 @@ def _row(r, now, costs) -> dict:
         "name": r.name,
         "kind": r.kind,
         "provider": r.provider,
-        "vcpus": _plain(r.vcpus) if r.vcpus is not None else unlimited,
-        "ram_mb": str(r.ram_mb) if r.ram_mb is not None else unlimited,
-        "disk_gb": _plain(r.disk_gb) if r.disk_gb is not None else "",
+        "vcpus": units.number(r.vcpus) if r.vcpus is not None else unlimited,
+        "ram_gib": units.gib_from_mib(r.ram_mb) if r.ram_mb is not None else unlimited,
+        "disk_gb": units.number(r.disk_gb) if r.disk_gb is not None else "",
         "state": r.state,
         "uptime": humanize_seconds(uptime) if uptime is not None else "",
-        "hours": f"{hours:.2f}" if r.kind in ("vm", "container") else "—",
-        "vcpu_hours": f"{r.measures[Measure.VCPU_HOURS]:.2f}",
+        "hours": units.number(hours, 2) if r.kind in ("vm", "container") else "—",
+        "vcpu_hours": units.number(r.measures[Measure.VCPU_HOURS], 2),
         "cost": costs.get(r.resource_id) if costs is not None else None,
         "estimated": r.estimated,
         "estimated_hours": f"{r.measures[Measure.ESTIMATED_HOURS]:.2f}",
     }
 
 
-def _plain(value: Decimal) -> str:
-    """2.000 -> "2", 0.500 -> "0.5"."""
-    return f"{value.normalize():f}"
-
-
 def humanize_seconds(seconds: float) -> str:
-    """3 d 4 h, 5 h 12 min, 7 min: the two largest units."""
-    minutes = int(seconds // 60)
-    d, rem = divmod(minutes, 1440)
-    h, m = divmod(rem, 60)
-    if d:
-        return f"{d} d {h} h"
-    if h:
-        return f"{h} h {m} min"
-    return f"{m} min"
+    """3 d 4 h, 5 h 12 min, 7 min: the two largest units, to the minute (``portal.units``)."""
+    return units.duration(int(seconds // 60) * 60) if seconds >= 60 else "0 min"
 

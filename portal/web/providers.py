@@ -8,15 +8,15 @@ driver's own ``validate``; stored credentials are never sent back to the browser
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from metering.choices import RunStatus
-from metering.models import RefreshRun
-from metering.tasks import BrokerError, enqueue_refresh
+from metering.models import CollectionState, RefreshRun
+from metering.tasks import BrokerError, enqueue_refresh, next_refresh_at
 from portal.web.forms import ProviderAccountForm
 from portal.web.selection import staff_required
 from providers import registry
@@ -25,16 +25,42 @@ from providers.models import ProviderAccount
 DONE = {RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED}
 
 
+def _hhmm(at) -> str:
+    return timezone.localtime(at).strftime("%H:%M") if at else ""
+
+
+def run_phrase(run: RefreshRun | None, account: ProviderAccount) -> str:
+    """One line about an account's refresh: "Running since 08:12", "Queued since 08:12",
+    "Succeeded at 08:13", "Failed at 08:13; next try at 08:18" (times in the user's zone)."""
+    if run is None:
+        return ""
+    if run.status == RunStatus.RUNNING:
+        return f"Running since {_hhmm(run.started_at or run.queued_at)}"
+    if run.status == RunStatus.QUEUED:
+        return f"Queued since {_hhmm(run.queued_at)}"
+    text = f"{RunStatus(run.status).label} at {_hhmm(run.finished_at or run.queued_at)}"
+    if run.status == RunStatus.FAILED and account.enabled:
+        due = next_refresh_at(account)
+        text += f"; next try at {_hhmm(due)}" if due and due > timezone.now() else "; next try now"
+    return text
+
+
 @staff_required
 def provider_list(request):
-    latest = RefreshRun.objects.filter(account=OuterRef("pk")).order_by("-queued_at", "-id")
-    accounts = list(ProviderAccount.objects.select_related("collection").annotate(
-        run_id=Subquery(latest.values("pk")[:1]), run_status=Subquery(latest.values("status")[:1]),
-    ).order_by("name"))
+    accounts = list(ProviderAccount.objects.select_related("collection").order_by("name"))
+    # the newest run per account, leaving out "skipped" ones (a refresh asked for while another ran:
+    # it says nothing about the account once the other run has finished)
     for account in accounts:
-        account.in_progress = account.run_status in (RunStatus.QUEUED, RunStatus.RUNNING)
-        account.run_status_label = RunStatus(account.run_status).label if account.run_status else ""
+        run = (RefreshRun.objects.filter(account=account).exclude(status=RunStatus.SKIPPED)
+               .order_by("-queued_at", "-id").first())
+        account.run = run
+        account.in_progress = run is not None and run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+        account.run_phrase = run_phrase(run, account)
         account.resource_count = account.resources.filter(deleted_at__isnull=True).count()
+        # the health message and the last error are often the same text: show it once
+        state = CollectionState.of(account)
+        error = state.last_refresh_error.strip()
+        account.error_once = "" if not error or error in state.health_message else error
     return render(request, "web/providers.html", {"title": "Providers", "accounts": accounts})
 
 
@@ -101,4 +127,5 @@ def run_status(request, pk: int):
         "duration": run.duration,
         "counts": run.counts,
         "error": run.error,
+        "phrase": run_phrase(run, run.account),
     })

@@ -66,8 +66,24 @@ def bar(chart: charts.LimitChart, quota: QuotaUsage) -> dict:
     return out
 
 
-def bars(usage: dict[str, QuotaUsage]) -> list[dict]:
-    return [bar(chart, usage[chart.key]) for chart in charts.LIMIT_CHARTS]
+def _currency(project) -> str:
+    """The currency the project's budget is priced in (its rate plan this month), or ""."""
+    from django.utils import timezone
+
+    from metering.chargeback.costs import month_of
+    from metering.chargeback.rates import rate_book
+
+    start, end = month_of(timezone.now())
+    return rate_book(project, start, end).currency or ""
+
+
+def bars(usage: dict[str, QuotaUsage], currency: str = "") -> list[dict]:
+    """Every limit's bar; the budget's unit names the currency when there is a budget to price."""
+    out = [bar(chart, usage[chart.key]) for chart in charts.LIMIT_CHARTS]
+    for b in out:
+        if b["key"] == QuotaKey.BUDGET and currency and not b["unlimited"]:
+            b["unit"] = f"{currency} per month"
+    return out
 
 
 def limit_text(value: int | None, none: str) -> str:
@@ -162,7 +178,7 @@ def quota_edit(request, slug: str):
         "account": account,
         "accounts": [{"account": a, "narrowed": a.pk in narrowed_ids} for a in ProviderAccount.objects.order_by("name")],
         "form": form,
-        "bars": bars(usage),
+        "bars": bars(usage, _currency(project)) if account is None else bars(usage),
         "audit": _audit_rows(QuotaAudit.objects.filter(project=project), "default"),
         "open_breaches": open_breaches,
         "closed_breaches": closed,

@@ -18,16 +18,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from metering import access
-from metering.actions import available_actions
+from metering.actions import available_actions, mark_pending, pending_action
 from metering.choices import Role
 from metering.models import Resource, UtilizationRollup
 from metering.tasks import resource_action
-from portal.web import charts
+from portal import units
+from portal.web import charts, resource_facts
 
 WINDOWS = {"24h": ("24 hours", timedelta(hours=24)), "7d": ("7 days", timedelta(days=7)),
            "30d": ("30 days", timedelta(days=30))}
 HISTORY_LIMIT = 200
-SIZE_FIELDS = (("state", "state"), ("vcpus", "vCPUs"), ("ram_mb", "RAM MB"), ("disk_gb", "disk GB"),
+SIZE_FIELDS = (("state", "state"), ("vcpus", "vCPUs"), ("ram_mb", "RAM GiB"), ("disk_gb", "disk GiB"),
                ("flavor", "flavor"), ("project_id", "project"))
 
 
@@ -55,16 +56,20 @@ def resource_detail(request, pk: int):
                    .order_by("hour").values("hour", "cpu_pct_avg", "cpu_pct_max", "memory_avg_mb", "memory_max_mb"))
     tz = timezone.get_current_timezone()
     hours = [r["hour"].astimezone(tz).strftime("%m-%d %H:00") for r in rollups]
-    cpu = charts.lines(f"CPU % ({label})", hours, {
+    cpu = charts.lines(f"CPU use, % of one vCPU, per hour ({label})", hours, {
         "average": [r["cpu_pct_avg"] for r in rollups], "peak": [r["cpu_pct_max"] for r in rollups]}, "%")
-    memory = charts.lines(f"Memory MB ({label})", hours, {
-        "average": [r["memory_avg_mb"] for r in rollups], "peak": [r["memory_max_mb"] for r in rollups]}, "MB")
-    actions = available_actions(resource) if may_act(request.user, resource) else ()
+    memory = charts.lines(f"Memory used, GiB, per hour ({label})", hours, {
+        "average": [_gib(r["memory_avg_mb"]) for r in rollups],
+        "peak": [_gib(r["memory_max_mb"]) for r in rollups]}, "GiB")
+    pending = pending_action(resource)
+    busy = pending is not None and not pending["error"]  # a failed action offers the actions again
+    actions = available_actions(resource) if may_act(request.user, resource) and not busy else ()
+    parent = (access.scope(Resource.objects.filter(pk=resource.parent_id), request.user).first()
+              if resource.parent_id else None)
     return render(request, "web/resource_detail.html", {
         "title": f"{resource.get_kind_display()} {resource.name}",
         "resource": resource,
-        "parent": access.scope(Resource.objects.filter(pk=resource.parent_id), request.user).first()
-        if resource.parent_id else None,
+        "parent": parent,
         "children": access.scope(resource.children.select_related("account"), request.user).order_by("kind", "name"),
         "window": window,
         "windows": [(k, v[0]) for k, v in WINDOWS.items()],
@@ -73,7 +78,18 @@ def resource_detail(request, pk: int):
         "has_utilization": bool(rollups),
         "history": history(resource),
         "actions": actions,
+        "pending": pending,
+        "uptime": (end - resource.started_at) if resource.started_at else None,
+        "disks": resource_facts.disks(resource.properties),
+        "nics": resource_facts.nics(resource.properties),
+        "addresses": resource_facts.addresses(resource.properties),
+        "host": resource_facts.host_name(resource, parent is not None),
+        "other_properties": resource_facts.other_properties(resource.properties),
     })
+
+
+def _gib(mib):
+    return None if mib is None else round(float(mib) / 1024, 3)
 
 
 def history(resource: Resource) -> list[dict]:
@@ -91,6 +107,10 @@ def history(resource: Resource) -> list[dict]:
                 if old != new:
                     if field == "project_id":
                         old, new = before.project or "none", seg.project or "none"
+                    elif field == "ram_mb":
+                        old, new = units.gib_from_mib(old), units.gib_from_mib(new)
+                    elif field in ("vcpus", "disk_gb"):
+                        old, new = units.number(old), units.number(new)
                     changes.append(f"{name} {old if old not in (None, '') else '—'} → "
                                    f"{new if new not in (None, '') else '—'}")
             if not changes and before.estimated != seg.estimated:
@@ -109,7 +129,8 @@ def resource_action_view(request, pk: int):
         raise PermissionDenied("members and above may act on resources")
     if action not in available_actions(resource):
         return HttpResponseBadRequest(f"action {action!r} is not available for this resource")
+    mark_pending(resource, action)
     resource_action.delay(resource.pk, action, request.user.pk)
     messages.success(request, f"{action.capitalize()} requested for {resource.name}; "
-                              "the page shows the result after the next refresh.")
+                              "this page follows it until a refresh observes the result.")
     return redirect("web:resource_detail", pk=resource.pk)

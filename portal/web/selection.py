@@ -20,13 +20,40 @@ from metering.models import Project, Resource
 SESSION_KEY = "project"
 
 
+#: pages whose URL names a project (``<slug:slug>``): that project is the page's, the switcher's
+#: and the navigation's, and becomes the selected one
+PROJECT_URL_NAMES = {"web:project_overview", "web:project_chargeback", "web:chargeback_issue",
+                     "web:project_members", "web:project_reports", "web:quota_edit"}
+
+
+def project_in_url(request, projects) -> Project | None:
+    """The visible project a project page's URL names, or the project of the resource a resource
+    page shows; None elsewhere (or when the user may not see it: the view answers 404)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None
+    if match.view_name in PROJECT_URL_NAMES and match.kwargs.get("slug"):
+        return projects.filter(slug=match.kwargs["slug"]).first()
+    if match.view_name in ("web:resource_detail", "web:resource_action") and match.kwargs.get("pk"):
+        resource = access.scope(Resource.objects.filter(pk=match.kwargs["pk"]), request.user).only(
+            "project_id").first()
+        if resource is not None and resource.project_id:
+            return projects.filter(pk=resource.project_id).first()
+    return None
+
+
 def selected_project(request) -> Project | None:
-    """The session's project if the user may still see it, else their first visible project that
-    has resources (an empty one, such as OpenStack's own ``admin`` project, is a poor first page),
-    else their first visible project."""
+    """The project the URL names (which then becomes the selected one), else the session's
+    project if the user may still see it, else their first visible project that has resources (an
+    empty one, such as OpenStack's own ``admin`` project, is a poor first page), else their first
+    visible project."""
     if hasattr(request, "_selected_project"):
         return request._selected_project
     projects = access.visible_projects(request.user)
+    named = project_in_url(request, projects)
+    if named is not None:
+        select(request, named)
+        return named
     slug = request.session.get(SESSION_KEY)
     project = (projects.filter(slug=slug).first() if slug else None) or (
         projects.annotate(busy=Exists(Resource.objects.live().filter(project=OuterRef("pk"))))

@@ -23,6 +23,7 @@ urlpatterns = [
     path("projects/<slug:slug>/", overview.project_overview, name="project_overview"),
     path("inventory/", inventory.inventory, name="inventory"),
     path("inventory/tree/", inventory.inventory_tree, name="inventory_tree"),
+    path("inventory/assign/", inventory.assign_resources, name="inventory_assign"),
     path("resources/<int:pk>/", resources.resource_detail, name="resource_detail"),
     path("resources/<int:pk>/action/", resources.resource_action_view, name="resource_action"),
     path("providers/", providers.provider_list, name="provider_list"),

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var PALETTE = ["#2563eb", "#0d9488", "#9333ea", "#ea580c", "#0891b2", "#65a30d", "#db2777", "#475569"];
-  var LEVEL = { ok: "#2563eb", warn: "#d97706", over: "#dc2626" };
+  var LEVEL = { ok: "#2563eb", warn: "#d97706", at: "#ea580c", over: "#dc2626" };
   var FREE = "#e2e8f0";
 
   function doughnut(spec) {

@@ -42,7 +42,7 @@ def test_usage_csv_has_summary_and_rows_and_neutralises_formulas(history):
     names = {r["Name"] for r in table}
     assert names == {"'=HYPERLINK(\"http://evil\")", "db-1"}
     db = next(r for r in table if r["Name"] == "db-1")
-    assert db["RAM GB-hours (GiB-hour)"] == "8.000000" and db["Estimated"] == "no"
+    assert db["RAM GiB-hours (GiB-hour)"] == "8.000000" and db["Estimated"] == "no"
 
 
 def test_usage_json_matches(history):

@@ -69,6 +69,7 @@ MATRIX = [
     ("resource-utilization",      "get",    "A", 401, 200, 200, 200, 200, 200),
     ("resource-utilization",      "get",    "B", *N),
     ("resource-utilization",      "get",    "U", *N),
+    ("resource-assign",           "post",   "U", 401, 403, 403, 403, 200, 403),
     ("refresh-run-list",          "get",    "-", 401, 403, 403, 403, 200, 403),
     ("refresh-run-list",          "post",   "X", 401, 403, 403, 403, 202, 403),
     ("refresh-run-detail",        "get",    "X", 401, 403, 403, 403, 200, 403),
@@ -119,7 +120,7 @@ SLUG = {"A": "alpha", "B": "bravo"}
 
 def kwargs_for(route: str, obj: str, w) -> dict:
     if route.endswith("-list") or route in ("quota-defaults", "costs-by-label", "recommendations",
-                                            "recommendation-decisions"):
+                                            "recommendation-decisions", "resource-assign"):
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
@@ -142,6 +143,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
         return {**PERIOD, "key": "team"}
     if route == "recommendation-decisions":
         return {"resource": w.resources[obj].pk, "kind": "idle", "action": "dismiss"}
+    if route == "resource-assign":
+        return {"resources": [w.resources[obj].pk], "project": "alpha"}
     bodies = {
         ("project-list", "post"): {"slug": "charlie", "name": "Charlie"},
         ("project-detail", "put"): {"slug": SLUG.get(obj), "name": "Renamed"},

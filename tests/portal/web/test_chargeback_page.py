@@ -53,11 +53,12 @@ def csv_lines(response) -> tuple[list[str], list[list[str]]]:
 
 
 def page_lines(response) -> list[tuple]:
-    """(resource, measure label, quantity, amount) of every line on the page, in order."""
+    """(resource, measure label, exact quantity, amount) of every line on the page, in order (the
+    page shows 2 decimals and keeps the exact quantity in the cell's title)."""
     out = []
     for group in response.context["groups"]:
         for line in group["lines"]:
-            out.append((group["name"], line["measure"], line["quantity"], line["amount"]))
+            out.append((group["name"], line["measure"], line["exact"], line["amount"]))
     return out
 
 
@@ -83,7 +84,7 @@ def test_statement_lines_by_resource_subtotals_chart_and_total(as_user, dashboar
     subtotals = {g["name"]: g["subtotal"] for g in response.context["groups"]}
     assert sum(subtotals.values()) == draft.total
     measures = {m["measure"]: m for m in response.context["measures"]}
-    assert measures["vCPU-hours"]["quantity"] == "13.000000" and measures["Instance-hours"]["amount"] == Decimal("0.40")
+    assert measures["vCPU-hours"]["quantity"] == "13.00" and measures["vCPU-hours"]["exact"] == "13.000000" and measures["Instance-hours"]["amount"] == Decimal("0.40")
     data = chart(content, "chart-measures")
     assert data["type"] == "bar" and dict(zip(data["labels"], data["datasets"][0]["data"], strict=True)) == {
         "Instance-hours": 0.4, "vCPU-hours": 0.16}

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def names(content: bytes) -> list[str]:
     body = content.decode().split('id="inventory-table"', 1)[1].split("</tbody>", 1)[0]
-    return re.findall(r'<th scope="row"><a href="/resources/\d+/">([^<]+)</a>', body)
+    return re.findall(r'<th scope="row"[^>]*><a href="/resources/\d+/">([^<]+)</a>', body)
 
 
 def test_filters_by_kind_state_project_and_provider(as_user, dashboard):

@@ -29,18 +29,18 @@ def test_a_doughnut_per_limit_with_its_level(as_user, dashboard):
     content = as_user("viewer").get("/projects/alpha/" + PERIOD).content.decode()
     charts = limit_charts(content)
     assert list(charts) == ["VMs", "Containers", "vCPUs", "RAM", "Disk", "Volumes", "Budget"]
-    assert (charts["VMs"]["level"], charts["VMs"]["used"], charts["VMs"]["limit"]) == ("warn", "2", "2")
+    assert (charts["VMs"]["level"], charts["VMs"]["used"], charts["VMs"]["limit"]) == ("at", "2", "2")  # 2 of 2: at, not near
     assert (charts["vCPUs"]["level"], charts["vCPUs"]["used"]) == ("over", "6.5")
     assert charts["vCPUs"]["datasets"][0]["data"] == [6.5, 0.0]
     assert charts["Containers"]["level"] == "ok" and charts["Containers"]["datasets"][0]["data"] == [1.0, 9.0]
-    assert "over the limit" in content and "near the limit" in content
+    assert "over the limit" in content and "at the limit" in content
 
 
 def test_unlimited_limits_say_so(as_user, dashboard):
     Quota.objects.create(project=dashboard["alpha"], key="ram_mb", limit=-1)
     charts = limit_charts(as_user("viewer").get("/projects/alpha/" + PERIOD).content.decode())
     assert charts["RAM"]["limit"] == "unlimited" and charts["RAM"]["level"] == "ok"
-    assert charts["RAM"]["used"] == "10.5" and charts["RAM"]["unit"] == "GB"  # 2048 + 8192 + 512 MB
+    assert charts["RAM"]["used"] == "10.5" and charts["RAM"]["unit"] == "GiB"  # 2048 + 8192 + 512 MB
 
 
 def test_open_breach_shows_a_banner_closed_one_does_not(as_user, dashboard):

@@ -41,7 +41,8 @@ def test_a_queued_run_is_followed_by_the_page(as_user, dashboard):
     assert f'data-run-url="/providers/runs/{run.pk}/"'.encode() in client.get("/providers/").content
     assert client.get(f"/providers/runs/{run.pk}/").json() == {
         "id": run.pk, "account": "fake1", "status": "queued", "label": "Queued", "done": False,
-        "duration": None, "counts": run.counts, "error": ""}
+        "duration": None, "counts": run.counts, "error": "",
+        "phrase": f"Queued since {run.queued_at:%H:%M}"}
 
 
 def test_add_validates_through_the_driver_with_field_errors(as_user, dashboard):

@@ -30,13 +30,13 @@ def test_anonymous_logs_in_and_non_staff_are_refused(client, as_user, dashboard,
 
 def test_every_project_and_limit_with_usage_bars(as_user, dashboard):
     Quota.objects.create(project=dashboard["alpha"], key="vcpus", limit=4)  # 6.5 in use: red
-    Quota.objects.create(project=dashboard["alpha"], key="vms", limit=2)  # 2 of 2: amber
+    Quota.objects.create(project=dashboard["alpha"], key="vms", limit=2)  # 2 of 2: at the limit
     QuotaDefault.objects.create(key="containers", limit=10)
     content = as_user("staff").get("/quotas/").content.decode()
     assert re.findall(r'id="quota-([a-z]+)"', content) == ["alpha", "beta"]
     vcpus = bar(content, "alpha", "vcpus")
     assert "6.5 / 4" in vcpus and "over by 2.5" in vcpus and 'high="4"' in vcpus and 'max="6.5"' in vcpus
-    assert "near the limit" in bar(content, "alpha", "vms") and 'low="1.6' in bar(content, "alpha", "vms")
+    assert "at the limit" in bar(content, "alpha", "vms") and 'low="1.6' in bar(content, "alpha", "vms")
     assert "1 / 10" in bar(content, "alpha", "containers")  # the default applies
     assert "0 / 10" in bar(content, "beta", "containers")
     assert "2 / unlimited" in bar(content, "beta", "vcpus") and "<meter" not in bar(content, "beta", "vcpus")

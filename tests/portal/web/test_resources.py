@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -31,7 +32,8 @@ def test_detail_shows_properties_and_utilization_from_rollups(as_user, dashboard
     # 150 s of CPU per 300 s on 2 vCPUs = 25 %
     assert [round(v) for v in cpu["datasets"][0]["data"][1:]] == [25, 25]
     memory = chart(page.content, "chart-memory")
-    assert memory["datasets"][1]["label"] == "peak" and max(memory["datasets"][1]["data"]) == 1264.0
+    assert memory["datasets"][1]["label"] == "peak" and max(memory["datasets"][1]["data"]) == round(1264 / 1024, 3)  # GiB
+    assert memory["unit"] == "GiB" and memory["title"].startswith("Memory used, GiB")
 
 
 def test_history_says_what_changed_when(as_user, dashboard):
@@ -51,9 +53,15 @@ def test_member_stops_a_vm_through_the_task_which_then_refreshes(as_user, dashbo
     client = as_user("member")
     url = f"/resources/{pk('alpha-web')}/"
     content = client.get(url).content.decode()
-    assert all(f'value="{a}"' in content for a in ("start", "stop", "reboot", "delete"))
+    # a running VM offers what makes sense while it runs: no Start
+    assert all(f'value="{a}"' in content for a in ("stop", "reboot", "delete"))
+    assert 'value="start"' not in content
+    dashboard["world"].now += timedelta(minutes=5)  # the refresh after the action observes a newer clock
     response = client.post(url + "action/", {"action": "stop"}, follow=True)
     assert response.redirect_chain[-1][0] == url and b"Stop requested for alpha-web" in response.content
+    # the task ran and its refresh observed the result: no pending badge, Start offered now
+    assert b"pending-action" not in response.content and b'value="start"' in response.content
+    assert b'value="stop"' not in response.content
     assert dashboard["world"].resources["va1"].state == State.STOPPED
     assert RefreshRun.objects.filter(trigger="action").exists()
 
@@ -71,3 +79,29 @@ def test_csrf_is_required_for_actions(dashboard):
     client = Client(enforce_csrf_checks=True)
     client.force_login(dashboard["users"]["member"])
     assert client.post(f"/resources/{pk('alpha-web')}/action/", {"action": "stop"}).status_code == 403
+
+
+@pytest.fixture
+def fresh_cache():
+    """Pending actions live in the cache; resource ids repeat between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_a_requested_action_is_pending_until_observed_and_a_failure_is_shown(as_user, dashboard, monkeypatch,
+                                                                             fresh_cache):
+    from metering import actions
+
+    monkeypatch.setattr(actions.resource_action, "delay", lambda *a, **k: None)  # the worker has not run yet
+    client = as_user("member")
+    url = f"/resources/{pk('alpha-web')}/"
+    content = client.post(url + "action/", {"action": "stop"}, follow=True).content.decode()
+    assert "Stop pending since" in content and 'value="reboot"' not in content
+    assert '<meta http-equiv="refresh" content="5">' in content
+    actions._fail_pending(pk("alpha-web"), "domain is locked")
+    content = client.get(url).content.decode()
+    assert "Stop failed: domain is locked" in content and 'value="stop"' in content
+    assert 'http-equiv="refresh"' not in content

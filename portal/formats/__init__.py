@@ -1,0 +1,1 @@
+"""ISO dates everywhere (``FORMAT_MODULE_PATH``): the admin and ``|date`` without an argument."""

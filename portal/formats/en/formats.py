@@ -1,0 +1,13 @@
+"""English with ISO 8601 dates and 24-hour times, so the admin shows 2026-11-30 14:05."""
+
+DATE_FORMAT = "Y-m-d"
+DATETIME_FORMAT = "Y-m-d H:i"
+SHORT_DATE_FORMAT = "Y-m-d"
+SHORT_DATETIME_FORMAT = "Y-m-d H:i"
+TIME_FORMAT = "H:i"
+MONTH_DAY_FORMAT = "m-d"
+YEAR_MONTH_FORMAT = "Y-m"
+FIRST_DAY_OF_WEEK = 1
+DECIMAL_SEPARATOR = "."
+THOUSAND_SEPARATOR = ","
+NUMBER_GROUPING = 3
