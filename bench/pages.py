@@ -117,8 +117,8 @@ def build(n_resources: int, days: int, seed: int = 7) -> None:
     UtilizationRollup.objects.bulk_create(rollups, batch_size=5000)
     plan = RatePlan.objects.create(name="bench", currency="EUR")
     for measure, price in PRICES.items():
-        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin)
-    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin)
+        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin - timedelta(days=31))
+    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin - timedelta(days=31))
     User = get_user_model()
     User.objects.create_user("bench-admin", is_staff=True)
     member = User.objects.create_user("bench-member")

@@ -34,6 +34,7 @@ from metering.chargeback.rates import NoRatePlan
 from metering.choices import Measure
 from metering.export import csv_stream
 from metering.models import PriceSheet, Project, Statement
+from metering.reports import UsageReport, usage_report
 from portal.web import charts
 from portal.web.forms import StatementPeriodForm, month_picks
 from portal.web.selection import staff_required, visible_project_or_404
@@ -263,9 +264,22 @@ def ranking(start, end) -> list[dict]:
     statement cannot be built (no rate plan), each with the reason.
     """
     rows = []
-    for project in Project.objects.order_by("slug"):
+    projects = list(Project.objects.order_by("slug"))
+    # one usage report for every project (one pass over the segments), each statement reuses its part
+    # (a project holding a resource that moved between projects in the period computes its own: its
+    # own report gives that resource's used measures to it, the shared one to the first project)
+    parts: dict[str, list] = {p.slug: [] for p in projects}
+    first_project: dict[int, str | None] = {}
+    moved: set[str | None] = set()
+    for row in usage_report(start, end, projects=projects).rows:
+        if first_project.setdefault(row.resource_id, row.project) != row.project:
+            moved.update((row.project, first_project[row.resource_id]))
+        if row.project in parts:
+            parts[row.project].append(row)
+    for project in projects:
+        report = None if project.slug in moved else UsageReport(start, end, project, parts[project.slug])
         try:
-            st = build_statement(project, start, end)
+            st = build_statement(project, start, end, report=report)
         except NoRatePlan:
             rows.append({"project": project, "problem": "no rate plan"})
             continue
