@@ -58,6 +58,20 @@ URI_SCHEME = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?$")
 GIB = 1024**3
 
 
+#: per URI, each domain's last XML and its parsed facts: a steady-state refresh parses only the
+#: domains whose XML changed (a resize, a restart's new id, edited metadata). Replaced whole by
+#: every inventory, so it holds the current domains only.
+_parsed: dict[str, dict[str, tuple[str, DomainFacts]]] = {}
+
+
+def parse_cached(uri: str, previous: dict, current: dict, uuid: str, xml: str) -> DomainFacts:
+    """``parse_domain(xml)``, reusing the previous inventory's facts when the XML is unchanged."""
+    seen = previous.get(uuid)
+    facts = seen[1] if seen is not None and seen[0] == xml else parse_domain(xml)
+    current[uuid] = (xml, facts)
+    return facts
+
+
 class LibvirtDriver(Driver):
     kind = "libvirt"
     label = "KVM (libvirt)"
@@ -199,6 +213,7 @@ class LibvirtDriver(Driver):
         resources = [host]
         issues: list[DataIssue] = []
         complete = True
+        previous, parsed = _parsed.get(self.uri, {}), {}
         for dom, state_code in listing:
             uuid = dom.UUIDString()
             try:
@@ -212,7 +227,7 @@ class LibvirtDriver(Driver):
                 complete = False
                 continue
             try:
-                facts = parse_domain(xml)
+                facts = parse_cached(self.uri, previous, parsed, uuid, xml)
                 resource = self.observe(
                     facts,
                     state_code,
@@ -233,6 +248,7 @@ class LibvirtDriver(Driver):
             if facts.metadata_problem:
                 issues.append(DataIssue(uuid, facts.metadata_problem))
             resources.append(resource)
+        _parsed[self.uri] = parsed
         return Inventory(resources=resources, observed_at=observed_at, issues=issues, complete=complete)
 
     def _listing(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, int]]:
