@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.db import connection
 from django.db.models import Sum
 
+from metering import daily
 from metering.choices import Measure
 from metering.models import Project, Resource, UtilizationRollup
 from metering.periods import PeriodError
@@ -107,37 +108,14 @@ class UsageReport:
         }
 
 
-def _micros_sql(hi: str, lo: str) -> str:
-    """SQL for the whole microseconds from ``lo`` to ``hi`` (two timestamp expressions)."""
-    if connection.vendor == "postgresql":
-        return f"CAST(ROUND(EXTRACT(EPOCH FROM ({hi} - {lo})) * 1000000) AS BIGINT)"
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'; whole seconds plus the microsecond digits
-    def us(x):
-        return f"(CAST(strftime('%%s', {x}) AS INTEGER) * 1000000 + CAST(substr({x} || '.000000', 21, 6) AS INTEGER))"
-    return f"({us(hi)} - {us(lo)})"
-
-
-def _clip_sql() -> str:
-    hi = "CASE WHEN s.\"end\" < %(end)s THEN s.\"end\" ELSE %(end)s END"
-    lo = "CASE WHEN s.start > %(start)s THEN s.start ELSE %(start)s END"
-    return _micros_sql(hi, lo)
-
-
 def _segment_groups(start: datetime, end: datetime, project_ids: list[int] | None):
-    where = ["s.start < %(end)s", "s.\"end\" > %(start)s", "s.kind <> 'host'"]
-    params = {"start": start, "end": end}
+    """``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)`` per group:
+    rolled whole days from ``DailyUsage``, the rest from the segments (``metering.daily``)."""
+    where, params = "", {}
     if project_ids is not None:
-        where.append("s.project_id IN (" + ", ".join(f"%(p{i})s" for i in range(len(project_ids))) + ")")
+        where = "project_id IN (" + ", ".join(f"%(p{i})s" for i in range(len(project_ids))) + ")"
         params.update({f"p{i}": pid for i, pid in enumerate(project_ids)})
-    sql = f"""
-        SELECT s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated,
-               SUM({_clip_sql()}) AS us
-        FROM metering_usagesegment s
-        WHERE {' AND '.join(where)}
-        GROUP BY s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated
-    """
-    adapt = connection.ops.adapt_datetimefield_value  # the database's own datetime format
-    params = {k: adapt(v) if isinstance(v, datetime) else v for k, v in params.items()}
+    sql, params = daily.group_sql(start, end, where, params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         yield from cursor.fetchall()

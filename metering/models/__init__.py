@@ -28,9 +28,11 @@ from metering.models.quotas import (
 from metering.models.recommendations import RecommendationDecision
 from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
+    DailyUsage,
     ExternalProject,
     ProviderUsage,
     RefreshRun,
+    RolledDay,
     UsageSegment,
     UtilizationRollup,
     UtilizationSample,
@@ -41,6 +43,7 @@ __all__ = [
     "AllocationRule",
     "BudgetAlert",
     "BudgetAlertPolicy",
+    "DailyUsage",
     "ExchangeRate",
     "ExternalProject",
     "FixedCost",
@@ -68,6 +71,7 @@ __all__ = [
     "Resource",
     "Statement",
     "StatementLine",
+    "RolledDay",
     "UsageSegment",
     "UtilizationRollup",
     "UtilizationSample",
