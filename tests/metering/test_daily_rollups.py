@@ -128,3 +128,25 @@ def test_rollup_command_refuses_a_bad_period(db):
 
     with pytest.raises(CommandError, match="expected a date"):
         call_command("rollup_usage", "--start", "nope", "--end", "2026-11-05")
+
+
+def test_daily_chart_reads_rolled_days_and_matches_the_segments(fake_account, world, project):
+    from portal.web.daily import vcpu_hours_by_day
+
+    world.put(vm("v1", vcpus="2"))
+    world.put(vm("v2", vcpus="1", state=State.STOPPED))
+    for minutes in range(0, 3 * 24 * 60 + 1, 360):
+        if minutes == 30 * 60:
+            world.put(vm("v1", vcpus="8"))
+        world.now = T0 + timedelta(minutes=minutes, seconds=7)
+        collector.refresh(fake_account)
+    start, end = T0 + timedelta(hours=5), T0 + timedelta(days=4)
+    with CaptureQueriesContext(connection) as ctx:
+        days, rolled = vcpu_hours_by_day(start, end, UTC, [project.pk])
+    assert any("metering_dailyusage" in q["sql"] for q in ctx.captured_queries)
+    RolledDay.objects.all().delete()
+    _, plain = vcpu_hours_by_day(start, end, UTC, [project.pk])
+    assert rolled.keys() == plain.keys() and len(days) == 4
+    for name in plain:
+        assert rolled[name] == pytest.approx(plain[name], abs=1e-5)
+    assert plain["fake1"][1] == pytest.approx(2 * 6 + 8 * 18 + 24, abs=0.02)  # Nov 2: resized at 06:00:07
