@@ -429,7 +429,7 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
         disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
         rows.append(UtilizationSample(
-            resource=res, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
+            resource_id=res.pk, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
             cpu_core_seconds=cpu / 1e9 if cpu is not None else None,
             memory_used_mb=_float(s.memory_used_mb), memory_total_mb=_float(s.memory_total_mb),
             net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes,
