@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import libvirt
@@ -64,7 +65,7 @@ GIB = 1024**3
 _parsed: dict[str, dict[str, tuple[str, DomainFacts]]] = {}
 
 
-def parse_cached(uri: str, previous: dict, current: dict, uuid: str, xml: str) -> DomainFacts:
+def parse_cached(previous: dict, current: dict, uuid: str, xml: str) -> DomainFacts:
     """``parse_domain(xml)``, reusing the previous inventory's facts when the XML is unchanged."""
     seen = previous.get(uuid)
     facts = seen[1] if seen is not None and seen[0] == xml else parse_domain(xml)
@@ -227,7 +228,7 @@ class LibvirtDriver(Driver):
                 complete = False
                 continue
             try:
-                facts = parse_cached(self.uri, previous, parsed, uuid, xml)
+                facts = parse_cached(previous, parsed, uuid, xml)
                 resource = self.observe(
                     facts,
                     state_code,
@@ -352,12 +353,14 @@ class LibvirtDriver(Driver):
             records = stats.active_domain_stats(conn)
         at = utcnow()
         result = []
+        parsed = _parsed.get(self.uri, {})
         for dom, record in records:
-            if wanted is not None and dom.UUIDString() not in wanted:
+            uuid = dom.UUIDString()
+            if wanted is not None and uuid not in wanted:
                 continue
             try:
-                with self._calls(f"sampling domain {dom.UUIDString()}"):
-                    result.append(stats.sample_domain(dom, record, at))
+                with self._calls(f"sampling domain {uuid}"):
+                    result.append(stats.sample_domain(dom, record, at, parse=partial(parse_cached, parsed, {}, uuid)))
             except (stats.DomainGone, ProviderDataError):
                 continue  # stopped or vanished meanwhile, or unreadable (inventory reports that)
         return result

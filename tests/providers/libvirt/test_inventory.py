@@ -177,3 +177,23 @@ def test_a_steady_state_inventory_parses_only_domains_whose_xml_changed(node, mo
     third = {r.external_id: r for r in driver.inventory().resources}
     assert len(parsed) == domains + 1  # only the resized domain
     assert third[running.UUIDString()].vcpus == 1
+
+
+def test_samples_reuse_the_inventorys_parsed_domains(node, monkeypatch):
+    """Issue 21: the per-domain fallback of ``samples()`` (device names for block and interface
+    stats) reuses the facts the inventory parsed from the same XML instead of parsing it again."""
+    from providers.libvirt import driver as driver_module
+    from providers.libvirt import domains
+
+    driver_module._parsed.pop(node.uri, None)
+    driver = node.driver()
+    driver.inventory()
+    parsed = []
+    real = domains.parse_domain
+    from providers.libvirt import stats as stats_module
+
+    for module in (driver_module, stats_module):
+        monkeypatch.setattr(module, "parse_domain", lambda xml: parsed.append(xml) or real(xml))
+    samples = driver.samples()
+    assert samples and parsed == []
+    assert all(s.disk_read_bytes is not None for s in samples)
