@@ -134,40 +134,45 @@ def rolled_run(start: datetime, end: datetime) -> tuple[date, date] | None:
     return best
 
 
-def group_sql(start: datetime, end: datetime, where_extra: str, params: dict) -> tuple[str, dict]:
+def group_sql(start: datetime, end: datetime, where_extra: str, params: dict, per_resource: bool = False
+              ) -> tuple[str, dict]:
     """The usage report's grouped query over [start, end): rollups for the longest run of rolled
-    days inside it, segments for the rest. ``where_extra`` filters on ``project_id`` (or is empty)."""
+    days inside it, segments for the rest. ``where_extra`` filters on ``project_id`` (or is empty).
+
+    Rows are ``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)``, or
+    with ``per_resource`` (PostgreSQL: exact numeric sums) ``(resource, project, microseconds,
+    vCPU-us, RAM-MB-us, disk-GB-us, running us, estimated us)``."""
     params = {**params, "start": start, "end": end}
-    run = rolled_run(start, end)
     seg_where = "s.kind <> 'host'" + (f" AND s.{where_extra}" if where_extra else "")
-    if run is None:
-        sql = f"""
-            SELECT s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated,
-                   SUM({clip_sql("start", "end")}) AS us
-            FROM metering_usagesegment s
-            WHERE s.start < %(end)s AND s."end" > %(start)s AND {seg_where}
-            GROUP BY s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated
-        """
-        return sql, _adapt(params)
-    a, b = day_start(run[0]), day_start(run[1])
-    params.update({"a": a, "b": b, "da": run[0], "db": run[1]})
-    pieces = []
     cols = "s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated"
-    if start < a:
-        pieces.append(f"SELECT {cols}, {clip_sql('start', 'a')} AS us FROM metering_usagesegment s "
-                      f"WHERE s.start < %(a)s AND s.\"end\" > %(start)s AND {seg_where}")
-    pieces.append(f"SELECT {cols}, s.us FROM {DailyUsage._meta.db_table} s WHERE s.day >= %(da)s AND s.day < %(db)s"
-                  + (f" AND s.{where_extra}" if where_extra else ""))
-    if b < end:
-        pieces.append(f"SELECT {cols}, {clip_sql('b', 'end')} AS us FROM metering_usagesegment s "
-                      f"WHERE s.start < %(end)s AND s.\"end\" > %(b)s AND {seg_where}")
-    # zero-length segments on a midnight strictly inside the period belong to no day's rollup
-    midnights = [m for m in (a + DAY * i for i in range((b - a).days + 1)) if start < m < end]
-    if midnights:
-        params.update({f"m{i}": m for i, m in enumerate(midnights)})
-        inside = ", ".join(f"%(m{i})s" for i in range(len(midnights)))
-        pieces.append(f"SELECT {cols}, 0 AS us FROM metering_usagesegment s "
-                      f"WHERE s.start = s.\"end\" AND s.start IN ({inside}) AND {seg_where}")
-    sql = ("SELECT resource_id, project_id, state, vcpus, ram_mb, disk_gb, estimated, SUM(us) AS us FROM ("
-           + " UNION ALL ".join(pieces) + f") u GROUP BY {GROUP}")
+    run = rolled_run(start, end)
+    if run is None:
+        pieces = [f"SELECT {cols}, {clip_sql('start', 'end')} AS us FROM metering_usagesegment s "
+                  f"WHERE s.start < %(end)s AND s.\"end\" > %(start)s AND {seg_where}"]
+    else:
+        a, b = day_start(run[0]), day_start(run[1])
+        params.update({"a": a, "b": b, "da": run[0], "db": run[1]})
+        pieces = []
+        if start < a:
+            pieces.append(f"SELECT {cols}, {clip_sql('start', 'a')} AS us FROM metering_usagesegment s "
+                          f"WHERE s.start < %(a)s AND s.\"end\" > %(start)s AND {seg_where}")
+        pieces.append(f"SELECT {cols}, s.us FROM {DailyUsage._meta.db_table} s "
+                      f"WHERE s.day >= %(da)s AND s.day < %(db)s" + (f" AND s.{where_extra}" if where_extra else ""))
+        if b < end:
+            pieces.append(f"SELECT {cols}, {clip_sql('b', 'end')} AS us FROM metering_usagesegment s "
+                          f"WHERE s.start < %(end)s AND s.\"end\" > %(b)s AND {seg_where}")
+        # zero-length segments on a midnight strictly inside the period belong to no day's rollup
+        midnights = [m for m in (a + DAY * i for i in range((b - a).days + 1)) if start < m < end]
+        if midnights:
+            params.update({f"m{i}": m for i, m in enumerate(midnights)})
+            inside = ", ".join(f"%(m{i})s" for i in range(len(midnights)))
+            pieces.append(f"SELECT {cols}, 0 AS us FROM metering_usagesegment s "
+                          f"WHERE s.start = s.\"end\" AND s.start IN ({inside}) AND {seg_where}")
+    union = " UNION ALL ".join(pieces)
+    if per_resource:
+        sql = (f"SELECT resource_id, project_id, SUM(us), SUM(us * vcpus), SUM(CAST(us AS numeric) * ram_mb), "
+               f"SUM(us * disk_gb), SUM(us) FILTER (WHERE state = 'running'), SUM(us) FILTER (WHERE estimated) "
+               f"FROM ({union}) u GROUP BY resource_id, project_id")
+    else:
+        sql = f"SELECT {GROUP}, SUM(us) AS us FROM ({union}) u GROUP BY {GROUP}"
     return sql, _adapt(params)
