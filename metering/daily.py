@@ -134,14 +134,10 @@ def rolled_run(start: datetime, end: datetime) -> tuple[date, date] | None:
     return best
 
 
-def group_sql(start: datetime, end: datetime, where_extra: str, params: dict, per_resource: bool = False
-              ) -> tuple[str, dict]:
+def group_sql(start: datetime, end: datetime, where_extra: str, params: dict) -> tuple[str, dict]:
     """The usage report's grouped query over [start, end): rollups for the longest run of rolled
     days inside it, segments for the rest. ``where_extra`` filters on ``project_id`` (or is empty).
-
-    Rows are ``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)``, or
-    with ``per_resource`` (PostgreSQL: exact numeric sums) ``(resource, project, microseconds,
-    vCPU-us, RAM-MB-us, disk-GB-us, running us, estimated us)``."""
+    Rows are ``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)``."""
     params = {**params, "start": start, "end": end}
     seg_where = "s.kind <> 'host'" + (f" AND s.{where_extra}" if where_extra else "")
     cols = "s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated"
@@ -152,15 +148,20 @@ def group_sql(start: datetime, end: datetime, where_extra: str, params: dict, pe
     else:
         a, b = day_start(run[0]), day_start(run[1])
         params.update({"a": a, "b": b, "da": run[0], "db": run[1]})
-        pieces = []
-        if start < a:
+        pieces = [f"SELECT {cols}, s.us FROM {DailyUsage._meta.db_table} s "
+                  f"WHERE s.day >= %(da)s AND s.day < %(db)s" + (f" AND s.{where_extra}" if where_extra else "")]
+        left = "s.start < %(a)s AND s.\"end\" > %(start)s"
+        right = "s.start < %(end)s AND s.\"end\" > %(b)s"
+        if start < a and b < end:  # both edges in one pass over the segments
+            pieces.append(f"SELECT {cols}, CASE WHEN {left} THEN {clip_sql('start', 'a')} ELSE 0 END"
+                          f" + CASE WHEN {right} THEN {clip_sql('b', 'end')} ELSE 0 END AS us"
+                          f" FROM metering_usagesegment s WHERE (({left}) OR ({right})) AND {seg_where}")
+        elif start < a:
             pieces.append(f"SELECT {cols}, {clip_sql('start', 'a')} AS us FROM metering_usagesegment s "
-                          f"WHERE s.start < %(a)s AND s.\"end\" > %(start)s AND {seg_where}")
-        pieces.append(f"SELECT {cols}, s.us FROM {DailyUsage._meta.db_table} s "
-                      f"WHERE s.day >= %(da)s AND s.day < %(db)s" + (f" AND s.{where_extra}" if where_extra else ""))
-        if b < end:
+                          f"WHERE {left} AND {seg_where}")
+        elif b < end:
             pieces.append(f"SELECT {cols}, {clip_sql('b', 'end')} AS us FROM metering_usagesegment s "
-                          f"WHERE s.start < %(end)s AND s.\"end\" > %(b)s AND {seg_where}")
+                          f"WHERE {right} AND {seg_where}")
         # zero-length segments on a midnight strictly inside the period belong to no day's rollup
         midnights = [m for m in (a + DAY * i for i in range((b - a).days + 1)) if start < m < end]
         if midnights:
@@ -169,10 +170,4 @@ def group_sql(start: datetime, end: datetime, where_extra: str, params: dict, pe
             pieces.append(f"SELECT {cols}, 0 AS us FROM metering_usagesegment s "
                           f"WHERE s.start = s.\"end\" AND s.start IN ({inside}) AND {seg_where}")
     union = " UNION ALL ".join(pieces)
-    if per_resource:
-        sql = (f"SELECT resource_id, project_id, SUM(us), SUM(us * vcpus), SUM(CAST(us AS numeric) * ram_mb), "
-               f"SUM(us * disk_gb), SUM(us) FILTER (WHERE state = 'running'), SUM(us) FILTER (WHERE estimated) "
-               f"FROM ({union}) u GROUP BY resource_id, project_id")
-    else:
-        sql = f"SELECT {GROUP}, SUM(us) AS us FROM ({union}) u GROUP BY {GROUP}"
-    return sql, _adapt(params)
+    return f"SELECT {GROUP}, SUM(us) AS us FROM ({union}) u GROUP BY {GROUP}", _adapt(params)

@@ -187,7 +187,7 @@ def month_figures(project: Project, now: datetime | None = None, report=None, re
     if priced is None:
         priced = _price_month(project, book, lo, hi, now, currency, settled and not rules, report, report_end, fixed)
         if key:
-            cache.set(key, priced, timeout=None)
+            cache.set(key, priced, timeout=24 * 3600)  # keys are content-addressed; old ones just expire
     to_date = priced.usage
     extra = priced.forward
     if now > lo:
