@@ -15,6 +15,7 @@ from django.db.models import Avg, Count, F, FloatField, Max, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from metering import partitions
 from metering.models import Resource, UtilizationRollup, UtilizationSample
 
 
@@ -108,7 +109,13 @@ def _rollup_hours_sql(lo: datetime, hi: datetime, account) -> int:
 
 
 def prune_samples(now: datetime | None = None) -> int:
-    """Delete raw samples older than ``GLASSPANE_RAW_RETENTION`` days (their rollups stay)."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.GLASSPANE_RAW_RETENTION)
+    """Remove raw samples older than ``GLASSPANE_RAW_RETENTION`` days (their rollups stay); returns
+    how many. On PostgreSQL whole days go (their partitions are dropped, and the coming days'
+    created), so a sample is kept up to one day longer than the retention; elsewhere rows are deleted."""
+    now = now or timezone.now()
+    if partitions.is_partitioned():
+        _, removed = partitions.maintain(now, settings.GLASSPANE_RAW_RETENTION)
+        return removed
+    cutoff = now - timedelta(days=settings.GLASSPANE_RAW_RETENTION)
     deleted, _ = UtilizationSample.objects.filter(at__lt=cutoff).delete()
     return deleted

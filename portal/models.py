@@ -116,3 +116,16 @@ class PersonalAccessToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class SchedulerLease(models.Model):
+    """Who may dispatch periodic tasks: exactly one Celery beat holds this lease (``portal.beat``);
+    a second beat started by mistake waits as a standby and takes over when the holder stops
+    renewing it."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    owner = models.CharField(max_length=200, blank=True, default="")
+    until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.owner or 'nobody'} until {self.until}"

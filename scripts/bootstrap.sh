@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 DEBS=(libvirt-dev pkg-config gcc python3-dev python3-venv podman runc busybox-static uidmap slirp4netns
-      fuse-overlayfs chromium fonts-liberation redis-server)
+      fuse-overlayfs chromium fonts-liberation redis-server systemd)
 missing=()
 for pkg in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: migrate, seed the demo, start the local engines, a Celery worker and beat on the
-# embedded defaults (SQLite, filesystem broker) and the web server. Ctrl-C stops everything.
+# embedded defaults (SQLite, filesystem broker) and the web server (gunicorn). Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8000}
@@ -72,7 +72,11 @@ $PY manage.py demo | tee var/log/demo.log
 .venv/bin/celery -A portal beat --loglevel INFO >var/log/beat.log 2>&1 & pids+=($!)
 # lifecycle events of libvirt accounts, recorded as they happen (metering.listener)
 $PY manage.py listen_events >var/log/events.log 2>&1 & pids+=($!)
-$PY manage.py runserver "127.0.0.1:$PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
+# the same web server as production (deploy/gunicorn.conf.py), a few workers; WhiteNoise serves static.
+# In a session of its own, so Ctrl-C reaches only its master, through cleanup's TERM: a graceful stop
+# (a terminal's SIGINT to the workers themselves would cut requests in flight).
+GLASSPANE_BIND="127.0.0.1:$PORT" GLASSPANE_WEB_WORKERS=${WEB_WORKERS:-3} \
+  setsid .venv/bin/gunicorn -c deploy/gunicorn.conf.py portal.wsgi >var/log/web.log 2>&1 & pids+=($!)
 
 for _ in $(seq 1 60); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break

@@ -418,7 +418,8 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             return Response({"detail": exc.message, "key": exc.key, "requested": str(exc.requested),
                              "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)
         body = self.get_serializer(created).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+        # str(): the serializer's url is a Hyperlink (a str subclass), which strict WSGI servers refuse
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 
 
 # -- chargeback --------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("GLASSPANE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -76,6 +78,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("GLASSPANE_CONN_MAX_AGE", default=0))
+
+
+def use_connection_pool(databases: dict, max_size: int) -> None:
+    """Django's psycopg pool on PostgreSQL: each process keeps up to ``max_size`` connections open
+    and lends them to requests and tasks (no connect per request). Off on SQLite or when 0."""
+    db = databases["default"]
+    if max_size > 0 and db["ENGINE"] == "django.db.backends.postgresql":
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": max_size, "timeout": 10}
+        db["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django refuses both at once
+
+
+#: connections per process in the psycopg pool (PostgreSQL); 0 = none (production's default is 4)
+GLASSPANE_DB_POOL = env.int("GLASSPANE_DB_POOL", default=0)
+use_connection_pool(DATABASES, GLASSPANE_DB_POOL)
+
+# -- cache: login and API throttles, any page cache ---------------------------------------------------
+#: ``redis://host:6379/N``: one cache shared by every process and machine (production); unset: each
+#: process keeps its own in memory, which is right only for one process (tests) or ``make run``
+GLASSPANE_CACHE_URL = env.str("GLASSPANE_CACHE_URL", default="")
+if GLASSPANE_CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": GLASSPANE_CACHE_URL,
+                          "KEY_PREFIX": "glasspane", "TIMEOUT": 300,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+elif GLASSPANE_CACHE_URL:
+    raise ImproperlyConfigured(f"GLASSPANE_CACHE_URL must be a redis:// URL, got {GLASSPANE_CACHE_URL!r}")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "glasspane"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -123,8 +152,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (VAR_DIR / "results").mkdir(exist_ok=True)
     _default_results = f"file://{VAR_DIR / 'results'}"
 else:
-    # a message not acknowledged within this many seconds (its worker died) is delivered again
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("GLASSPANE_VISIBILITY_TIMEOUT", default=3600)}
+    # a message not acknowledged within this many seconds (its worker died) is delivered again; it must
+    # stay above the longest task's time limit, or a task still running is handed to a second worker
+    # (``manage.py check`` says so: portal.E001)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int(
+        "GLASSPANE_VISIBILITY_TIMEOUT", default=max(3600, 2 * env.int("GLASSPANE_TASK_TIME_LIMIT", default=900)))}
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_results)
 CELERY_RESULT_EXPIRES = 3600
@@ -134,6 +166,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for redelivery
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env.int("GLASSPANE_WORKER_CONCURRENCY", default=0) or None  # None: one per core
 CELERY_TASK_TIME_LIMIT = env.int("GLASSPANE_TASK_TIME_LIMIT", default=900)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("GLASSPANE_TASK_SOFT_TIME_LIMIT", default=840)
 CELERY_TIMEZONE = "UTC"
@@ -143,6 +176,31 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.bool("GLASSPANE_TASKS_EAGER", default=False)
 CELERY_IMPORTS = ["metering.actions"]  # tasks outside an app's tasks.py
+CELERY_BEAT_SCHEDULER = "portal.beat:SingleBeatScheduler"  # only the beat holding the lease dispatches
+#: seconds a beat's lease lasts without renewal: a standby beat takes over this long after the holder dies
+GLASSPANE_BEAT_LEASE = env.int("GLASSPANE_BEAT_LEASE", default=30)
+
+# -- work queues ---------------------------------------------------------------------------------------
+# One queue per kind of work, so a slow provider's refreshes never delay provisioning; routing is by
+# task name, here and nowhere else (the README's "Work queues" table says the same). A worker started
+# without -Q consumes all four (``make run``); in production each queue gets workers of its own.
+GLASSPANE_QUEUE_TASKS = {
+    # collection: long (up to GLASSPANE_TASK_TIME_LIMIT), one per account at a time (the lease)
+    "refresh": ["metering.refresh_account"],
+    # changes made on providers for users: provisioning, resource actions, stop-newest, quota push-down
+    "provisioning": ["metering.provision_request", "metering.resource_action", "metering.enforce_breach",
+                     "metering.push_quotas"],
+    # reports and exports: hourly utilization rollups, budget evaluation (costs of every project),
+    # scheduled reports (statements and exports rendered and mailed)
+    "reports": ["metering.rollup_utilization", "metering.check_budgets", "metering.send_scheduled_reports"],
+    # short periodic and notification work: the refresh dispatcher, partition maintenance, alert mail
+    # and webhooks, pings
+    "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
+                     "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping"],
+}
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in GLASSPANE_QUEUE_TASKS.items() for task in tasks}
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval

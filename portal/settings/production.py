@@ -1,12 +1,13 @@
 """Production: every secret from the environment, HTTPS only. Passes ``check --deploy``.
 
-Required: ``SECRET_KEY``, ``GLASSPANE_CREDENTIAL_KEYS``, ``DATABASE_URL``, ``GLASSPANE_ALLOWED_HOSTS``.
+Required: ``SECRET_KEY``, ``GLASSPANE_CREDENTIAL_KEYS``, ``DATABASE_URL``, ``GLASSPANE_ALLOWED_HOSTS``;
+``check --deploy`` also warns until ``GLASSPANE_CACHE_URL`` names a shared Redis cache (portal.W002).
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.settings.base import *  # noqa: F403
-from portal.settings.base import env
+from portal.settings.base import DATABASES, env, use_connection_pool
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
@@ -23,3 +24,10 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# every web and worker process keeps a small pool of PostgreSQL connections
+GLASSPANE_DB_POOL = env.int("GLASSPANE_DB_POOL", default=4)
+use_connection_pool(DATABASES, GLASSPANE_DB_POOL)
+
+# load balancers probe the web machines directly over plain HTTP: the probes answer, never redirect
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -20,6 +20,7 @@ def production_env(tmp_path) -> dict:
         "GLASSPANE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
         "GLASSPANE_ALLOWED_HOSTS": "glasspane.example.com",
         "GLASSPANE_VAR_DIR": str(tmp_path),
+        "GLASSPANE_CACHE_URL": "redis://127.0.0.1:6379/6",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests' conftest, never in production
     return env
@@ -44,3 +45,50 @@ def test_collectstatic_with_the_manifest_storage(tmp_path):
     hashed = manifest["paths"]["vendor/chartjs/chart.umd.min.js"]
     assert (tmp_path / "staticfiles" / hashed).is_file()
     assert (tmp_path / "staticfiles" / (hashed + ".gz")).is_file()  # WhiteNoise's compressed copy
+
+
+def settings_of(env: dict, *names: str) -> dict:
+    code = ("import json, django; django.setup(); from django.conf import settings; "
+            f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}, default=str))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_production_pools_postgresql_connections_and_shares_a_redis_cache(tmp_path):
+    env = {**production_env(tmp_path), "DATABASE_URL": "postgres://glasspane@db.internal:5432/glasspane"}
+    got = settings_of(env, "DATABASES", "CACHES", "SECURE_REDIRECT_EXEMPT")
+    assert sorted(got["SECURE_REDIRECT_EXEMPT"]) == ["^healthz$", "^readyz$"]  # probes over plain HTTP
+    assert got["DATABASES"]["default"]["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
+    assert got["DATABASES"]["default"]["CONN_MAX_AGE"] == 0
+    assert got["CACHES"]["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert got["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/6"
+
+
+def test_the_pool_is_postgresql_only_and_zero_turns_it_off():
+    from portal.settings.base import use_connection_pool
+
+    sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x", "CONN_MAX_AGE": 60}}
+    use_connection_pool(sqlite, 4)
+    assert "OPTIONS" not in sqlite["default"] and sqlite["default"]["CONN_MAX_AGE"] == 60
+    off = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x", "CONN_MAX_AGE": 60}}
+    use_connection_pool(off, 0)
+    assert "OPTIONS" not in off["default"]
+
+
+def test_development_cache_stays_in_memory_and_a_bad_cache_url_is_named(tmp_path, settings):
+    if not os.environ.get("GLASSPANE_CACHE_URL"):
+        assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev", "GLASSPANE_VAR_DIR": str(tmp_path),
+           "GLASSPANE_CACHE_URL": "memcached://x"}
+    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode != 0 and "GLASSPANE_CACHE_URL must be a redis:// URL, got 'memcached://x'" in proc.stderr
+
+
+def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
+    env = production_env(tmp_path)
+    env.pop("GLASSPANE_CACHE_URL")
+    proc = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "portal.W002" in proc.stdout + proc.stderr
