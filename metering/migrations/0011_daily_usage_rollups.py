@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0009_lifecycle_event'),
+        ('metering', '0010_partition_utilization_samples'),
         ('providers', '0001_initial'),
     ]
 
