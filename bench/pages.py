@@ -106,6 +106,8 @@ def build(n_resources: int, days: int, seed: int = 7) -> None:
                 disk_gb=r.disk_gb, start=lo, end=hi, open=last and r.deleted_at is None,
                 estimated=rng.random() < 0.02))
     UsageSegment.objects.bulk_create(segments, batch_size=2000)
+    # bulk-inserted, not collected: roll the finished days as the collector would have
+    call_command("rollup_usage", start=f"{begin:%Y-%m-%d}", end=f"{now:%Y-%m-%d}", stdout=open(os.devnull, "w"))
     rollups = []
     hour0 = now.replace(minute=0, second=0) - timedelta(days=7)
     for r in Resource.objects.filter(kind="vm", deleted_at__isnull=True)[:300]:
@@ -117,8 +119,8 @@ def build(n_resources: int, days: int, seed: int = 7) -> None:
     UtilizationRollup.objects.bulk_create(rollups, batch_size=5000)
     plan = RatePlan.objects.create(name="bench", currency="EUR")
     for measure, price in PRICES.items():
-        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin)
-    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin)
+        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin - timedelta(days=31))
+    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin - timedelta(days=31))
     User = get_user_model()
     User.objects.create_user("bench-admin", is_staff=True)
     member = User.objects.create_user("bench-member")

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from metering import accounting
+from metering import accounting, daily
 from metering import events as lifecycle_events
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
@@ -233,6 +233,7 @@ class _Plan:
     extend: dict[datetime, list[int]] = field(default_factory=lambda: defaultdict(list))  # end -> seg ids
     seg_update: list[UsageSegment] = field(default_factory=list)
     seg_create: list[tuple[Resource, Seg]] = field(default_factory=list)
+    spans: list[tuple[Resource, datetime, datetime]] = field(default_factory=list)  # changed segment time
 
 
 def _attrs(found: ObservedResource, project_id: int | None) -> Attrs:
@@ -452,9 +453,11 @@ def _plan_change(plan: _Plan, row: Resource, seg_row: UsageSegment, change: acco
     if current is not None:
         only_end = (current.open and not change.added and current.start == seg_row.start
                     and current.estimated == seg_row.estimated)
-        if only_end:
+        if only_end:  # only the time after the old end changed
+            plan.spans.append((row, seg_row.end, current.end))
             plan.extend[current.end].append(seg_row.pk)
         else:
+            plan.spans.append((row, min(seg_row.start, current.start), max(seg_row.end, current.end)))
             seg_row.start, seg_row.end = current.start, current.end
             seg_row.open, seg_row.estimated = current.open, current.estimated
             plan.seg_update.append(seg_row)
@@ -483,6 +486,9 @@ def _write(plan: _Plan, at: datetime) -> None:
         ],
         batch_size=BATCH,
     )
+    spans = [(row.pk, lo, hi) for row, lo, hi in plan.spans]
+    spans += [(row.pk, seg.start, seg.end) for row, seg in plan.seg_create]
+    daily.segments_changed(spans, at)
 
 
 def _chunks(items: list, size: int = BATCH):
@@ -536,7 +542,7 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
         disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
         rows.append(RawSample(
-            resource=res, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
+            resource_id=res.pk, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
             cpu_core_seconds=cpu / 1e9 if cpu is not None else None,
             memory_used_mb=_float(s.memory_used_mb), memory_total_mb=_float(s.memory_total_mb),
             net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes,

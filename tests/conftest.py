@@ -64,6 +64,15 @@ def fake_account(make_account, world, request):
     return make_account(world_name=request.node.name)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache (the month-to-date figures) starts empty in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def project(db):
     from metering.models import Project

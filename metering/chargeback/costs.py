@@ -9,21 +9,33 @@ not forecast: nobody knows them yet. Tiered rates continue from the month-to-dat
 Both functions stay fast: one rate book (two queries), the statement to date (one usage-report
 call per rate change in the month, usually one), one query for live resources.
 A project without any rate plan costs nothing here (currency ``""``).
+
+The month-to-date figures (the statement's priced usage, each resource's cost and the live
+allocations' forward price) are cached with Django's cache under a key that names what they are
+computed from: the project's ledger (count, open count, newest id and latest end of its segments,
+the latest change of its resources) and the content of its rate book. The next refresh that
+touches the project's segments, or any change of its plans or rates, makes a new key. Fixed
+costs (prorated by the clock) and the budget are read live. Nothing is cached while an enabled
+allocation rule exists (shares depend on other projects' ledgers) or while the ledger holds time
+after ``now`` (a ``now`` in the past).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from metering.chargeback.engine import US_PER_HOUR, _micros, build_statement, fixed_cost_lines
+from metering.chargeback.engine import FIXED_COST, US_PER_HOUR, _micros, build_statement, fixed_cost_lines
 from metering.chargeback.money import QUANTITY, line_amount, round_money
-from metering.chargeback.rates import Subject, rate_book
+from metering.chargeback.rates import RateBook, Subject, rate_book
 from metering.choices import BillingMode, Measure, QuotaKey
-from metering.models import UNLIMITED, Project, Resource
+from metering.models import UNLIMITED, AllocationRule, FixedCost, Project, Resource, UsageSegment
 from metering.quotas.limits import effective_limits
 from providers.base import Kind, State
 
@@ -93,29 +105,117 @@ def _price_forward(periods, since: datetime, per_hour: dict[str, Decimal], subje
 
 
 def month_to_date(project: Project, now: datetime | None = None) -> CostSummary:
+    return month_figures(project, now)[0]
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """What the cache holds: the month's priced usage to date, without fixed costs."""
+
+    usage: Decimal  # the statement's lines other than fixed costs (allocation shares included)
+    forward: Decimal  # the live resources' allocations priced to the end of the month
+    by_resource: dict[int, Decimal]
+
+
+def ledger_state(project: Project) -> tuple[str, datetime | None, bool]:
+    """``(signature, latest segment end, allocation rules exist)`` in one query: what the
+    month-to-date figures are computed from, besides the rate book."""
+    segs = UsageSegment.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    res = Resource.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    row = (Project.objects.filter(pk=project.pk)
+           .annotate(n=Subquery(segs.annotate(x=Count("pk")).values("x")),
+                     n_open=Subquery(segs.annotate(x=Count("pk", filter=Q(open=True))).values("x")),
+                     top=Subquery(segs.annotate(x=Max("pk")).values("x")),
+                     last_end=Subquery(segs.annotate(x=Max("end")).values("x")),
+                     res_changed=Subquery(res.annotate(x=Max("updated_at")).values("x")),
+                     res_n=Subquery(res.annotate(x=Count("pk")).values("x")),
+                     rules=Exists(AllocationRule.objects.filter(enabled=True)))
+           .values_list("n", "n_open", "top", "last_end", "res_changed", "res_n", "rules").first())
+    if row is None:
+        return "", None, False
+    n, n_open, top, last_end, res_changed, res_n, rules = row
+    sig = f"{n}:{n_open}:{top}:{last_end and last_end.isoformat()}:{res_changed and res_changed.isoformat()}:{res_n}"
+    return sig, last_end, bool(rules)
+
+
+def book_fingerprint(book: RateBook) -> str:
+    """The rate book's content (plans over time, every rate's snapshot) as a short digest."""
+    parts = [f"{lo.isoformat()}/{hi.isoformat()}/{plan.pk if plan else '-'}/{plan.currency if plan else ''}"
+             for lo, hi, plan in book.spans]
+    parts += [repr(r.snapshot()) for pid in sorted(book.rates) for r in sorted(book.rates[pid], key=lambda r: r.id)]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+def month_cache_key(project: Project, lo: datetime, sig: str, book: RateBook) -> str:
+    return f"glasspane:mtd:{project.pk}:{lo:%Y-%m}:{hashlib.sha256(sig.encode()).hexdigest()[:24]}:" \
+           f"{book_fingerprint(book)}"
+
+
+def month_figures(project: Project, now: datetime | None = None, report=None, report_end: datetime | None = None
+                  ) -> tuple[CostSummary, ResourceCosts | None]:
+    """The month's cost summary and, when the ledger holds nothing after ``now``, each resource's
+    cost this month to date (for pages whose period is this month); one statement at most, cached.
+
+    ``report`` is the project's usage report of [first of the month, ``report_end``) if the page
+    has one (``report_end`` at or after the latest segment end and within the month): it is
+    reused for the statement instead of computing the month's usage again.
+    """
     now = now or timezone.now()
     lo, hi = month_of(now)
     book = rate_book(project, lo, hi)
     budget = budget_of(project)
     currency = book.currency
     if currency is None:
-        return CostSummary(Decimal(0), Decimal(0), "", budget)
-    counters: dict = {}
-    to_date = round_money(Decimal(0), currency)
+        return CostSummary(Decimal(0), Decimal(0), "", budget), None
+    sig, last_end, rules = ledger_state(project)
+    settled = last_end is None or last_end <= now  # the ledger holds nothing after now
+    key = month_cache_key(project, lo, sig, book) if settled and not rules else None
+    priced = cache.get(key) if key else None
+    fixed = list(FixedCost.objects.filter(project=project, effective_from__lt=hi).exclude(effective_to__lte=lo)
+                 .order_by("name", "effective_from", "pk"))
+    if priced is None:
+        priced = _price_month(project, book, lo, hi, now, currency, settled and not rules, report, report_end, fixed)
+        if key:
+            cache.set(key, priced, timeout=24 * 3600)  # keys are content-addressed; old ones just expire
+    to_date = priced.usage
+    extra = priced.forward
     if now > lo:
-        draft = build_statement(project, lo, now, showback=False, book=book, allow_gaps=True)
-        to_date, counters = draft.total, dict(draft.counters)
+        for line in fixed_cost_lines(project, lo, now, currency, showback=False, costs=fixed):
+            to_date += line_amount(line.quantity, line.unit_price, currency)
+    if now < hi:
+        for line in fixed_cost_lines(project, now, hi, currency, showback=False, costs=fixed):
+            extra += line_amount(line.quantity, line.unit_price, currency)
+    to_date = round_money(to_date, currency)
+    costs = ResourceCosts(currency, priced.by_resource) if settled else None
+    return CostSummary(to_date, to_date + extra, currency, budget), costs
+
+
+def _price_month(project, book, lo, hi, now, currency, reusable, report, report_end, fixed) -> _Priced:
+    counters: dict = {}
+    usage = Decimal(0)
+    by_resource: dict[int, Decimal] = {}
+    if now > lo:
+        # with nothing in the ledger after now (and no allocation shares, which depend on other
+        # projects), [lo, report_end) has the same priced lines as [lo, now)
+        reuse = report is not None and reusable and report_end is not None and now <= report_end <= hi
+        end = report_end if reuse else now
+        draft = build_statement(project, lo, end, showback=False, book=book, allow_gaps=True,
+                                report=report if reuse else None, fixed_costs=fixed)
+        counters = dict(draft.counters)
+        for line in draft.lines:
+            if line.measure == FIXED_COST or line.amount is None:
+                continue
+            usage += line.amount
+            if line.resource_id is not None:
+                by_resource[line.resource_id] = by_resource.get(line.resource_id, Decimal(0)) + line.amount
     periods = book.periods(lo, hi)
-    extra = Decimal(0)
+    forward = Decimal(0)
     for r in Resource.objects.live().filter(project=project).exclude(kind=Kind.HOST).select_related("account"):
         since = max(lo, min(r.last_seen, now))
         subject = Subject(r.account.kind, r.account_id, r.flavor, r.labels or {})
-        extra += _price_forward(periods, since, hourly(r.kind, r.state, r.vcpus, r.ram_mb, r.disk_gb), subject,
-                                counters, currency)
-    if now < hi:
-        for line in fixed_cost_lines(project, now, hi, currency, showback=False):
-            extra += line_amount(line.quantity, line.unit_price, currency)
-    return CostSummary(to_date, to_date + extra, currency, budget)
+        forward += _price_forward(periods, since, hourly(r.kind, r.state, r.vcpus, r.ram_mb, r.disk_gb), subject,
+                                  counters, currency)
+    return _Priced(usage, forward, by_resource)
 
 
 @dataclass(frozen=True)

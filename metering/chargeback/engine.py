@@ -103,7 +103,7 @@ def subtotals(lines) -> tuple[dict, dict]:
 
 def build_statement(project: Project, start: datetime, end: datetime, *, showback: bool | None = None,
                     book: RateBook | None = None, allow_gaps: bool = False,
-                    report: UsageReport | None = None, allocations: bool = True) -> Draft:
+                    report: UsageReport | None = None, allocations: bool = True, fixed_costs=None) -> Draft:
     """The live statement of ``project`` over [start, end): priced lines, or quantities if showback.
 
     Raises ``NoRatePlan`` for a billed project without a plan somewhere in the period, and
@@ -134,7 +134,7 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
             _price_row(row, flavor, sp, accounts, showback, counters, used, merged)
     lines = sorted(merged.values(), key=lambda x: (x.provider, x.resource_name, x.resource_id or 0, x.measure,
                                                    x.start, x.description))
-    lines += fixed_cost_lines(project, start, end, currency, showback)
+    lines += fixed_cost_lines(project, start, end, currency, showback, costs=fixed_costs)
     if not showback:
         for line in lines:
             line.amount = line_amount(line.quantity, line.unit_price, currency)
@@ -258,12 +258,17 @@ def month_spans(start: datetime, end: datetime):
         cur = nxt
 
 
-def fixed_cost_lines(project: Project, start: datetime, end: datetime, currency: str, showback: bool) -> list[Line]:
-    """Each fixed cost prorated by days, one line per cost and calendar month."""
+def fixed_cost_lines(project: Project, start: datetime, end: datetime, currency: str, showback: bool,
+                     costs=None) -> list[Line]:
+    """Each fixed cost prorated by days, one line per cost and calendar month. ``costs``: the
+    project's fixed costs already read (a superset of those overlapping the period, in order)."""
     lines = []
-    costs = (FixedCost.objects.filter(project=project, effective_from__lt=end)
-             .exclude(effective_to__lte=start).order_by("name", "effective_from", "pk"))
+    if costs is None:
+        costs = (FixedCost.objects.filter(project=project, effective_from__lt=end)
+                 .exclude(effective_to__lte=start).order_by("name", "effective_from", "pk"))
     for fc in costs:
+        if fc.effective_from >= end or (fc.effective_to is not None and fc.effective_to <= start):
+            continue
         lo = max(start, fc.effective_from)
         hi = min(end, fc.effective_to) if fc.effective_to else end
         for a, b, days_in_month, month in month_spans(lo, hi):

@@ -29,10 +29,12 @@ from metering.models.quotas import (
 from metering.models.recommendations import RecommendationDecision
 from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
+    DailyUsage,
     ExternalProject,
     ProviderUsage,
     RawSample,
     RefreshRun,
+    RolledDay,
     UsageSegment,
     UtilizationRollup,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "AllocationRule",
     "BudgetAlert",
     "BudgetAlertPolicy",
+    "DailyUsage",
     "ExchangeRate",
     "ExternalProject",
     "FixedCost",
@@ -70,6 +73,7 @@ __all__ = [
     "Resource",
     "Statement",
     "StatementLine",
+    "RolledDay",
     "UsageSegment",
     "UtilizationRollup",
     "RawSample",

@@ -189,3 +189,42 @@ class ProviderUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.external_project} usage from {self.start:%Y-%m-%d}"
+
+
+class DailyUsage(models.Model):
+    """One UTC day of one resource's segments, grouped like the usage report groups them: the
+    overlapping microseconds per project, state, size and estimated flag (hosts left out).
+
+    Maintained by the collector for rolled days (``RolledDay``) as segments change, rebuilt for a
+    day on demand (``manage.py usage --rollup``); reports read it for whole rolled days and the
+    segments for the rest (``metering.daily``)."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ProviderAccount, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    day = models.DateField()
+    state = models.CharField(max_length=10, choices=ResourceState.choices)
+    vcpus = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    ram_mb = models.BigIntegerField(null=True, blank=True)
+    disk_gb = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
+    estimated = models.BooleanField(default=False)
+    us = models.BigIntegerField(help_text="microseconds of the day in this state and size")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day", "project"], name="daily_usage_day_project"),
+            models.Index(fields=["resource", "day"], name="daily_usage_resource_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_id} {self.day} {self.us} us"
+
+
+class RolledDay(models.Model):
+    """A UTC day whose ``DailyUsage`` rows are complete: reports may read them instead of segments."""
+
+    day = models.DateField(unique=True)
+    rolled_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rolled {self.day}"

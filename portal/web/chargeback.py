@@ -30,10 +30,11 @@ from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.chargeback.money import QUANTITY, UNIT_PRICE
-from metering.chargeback.rates import NoRatePlan
-from metering.choices import Measure
+from metering.chargeback.rates import NoRatePlan, rate_book
+from metering.choices import BillingMode, Measure
 from metering.export import csv_stream
 from metering.models import PriceSheet, Project, Statement
+from metering.reports import UsageReport, usage_report
 from portal import units
 from portal.web import charts
 from portal.web.forms import StatementPeriodForm, month_picks
@@ -270,9 +271,40 @@ def ranking(start, end) -> list[dict]:
     statement cannot be built (no rate plan), each with the reason.
     """
     rows = []
+    # each project's rate book first: a project without a plan gets no statement (and no usage read)
+    books, projects = {}, []
     for project in Project.objects.order_by("slug"):
         try:
-            st = build_statement(project, start, end)
+            book = rate_book(project, start, end)
+            if project.billing_mode != BillingMode.SHOWBACK:
+                book.require_plans(start, end)
+            book.currency  # noqa: B018  (refuses plans in several currencies)
+        except NoRatePlan:
+            rows.append({"project": project, "problem": "no rate plan"})
+            continue
+        except ValueError as exc:
+            rows.append({"project": project, "problem": str(exc)})
+            continue
+        books[project.pk] = book
+        projects.append(project)
+    # one usage report for the projects with a statement (one pass over the segments), each
+    # statement reuses its part (a project holding a resource that moved between projects in the
+    # period computes its own: its own report gives that resource's used measures to it, the shared
+    # one to the first project)
+    parts: dict[str, list] = {p.slug: [] for p in projects}
+    first_project: dict[int, str | None] = {}
+    moved: set[str | None] = set()
+    if len(projects) > 1:
+        for row in usage_report(start, end, projects=projects).rows:
+            if first_project.setdefault(row.resource_id, row.project) != row.project:
+                moved.update((row.project, first_project[row.resource_id]))
+            if row.project in parts:
+                parts[row.project].append(row)
+    for project in projects:
+        shared = len(projects) > 1 and project.slug not in moved
+        report = UsageReport(start, end, project, parts[project.slug]) if shared else None
+        try:
+            st = build_statement(project, start, end, book=books[project.pk], report=report)
         except NoRatePlan:
             rows.append({"project": project, "problem": "no rate plan"})
             continue

@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from metering.chargeback.costs import resource_costs
-from metering.choices import Measure
+from metering.chargeback.costs import month_of, resource_costs
+from metering.choices import BillingMode, Measure
 from metering.export import csv_stream, usage_rows
 from metering.reports import usage_report
 from portal import units
@@ -67,13 +67,22 @@ def project_overview(request, slug: str):
         return response
 
     report = usage_report(start, end, project=project)
-    cost = panels.month_cost(project)
     now = timezone.now()
+    # one statement per page: when the period is this month, the month-to-date statement (cached)
+    # gives the cost panel, the forecast and each row's cost
+    lo, hi = month_of(now)
+    this_month = start == lo and now <= end <= hi
+    cost, month_costs = panels.month_cost(project, report=report if this_month else None, report_end=end)
     totals = report.totals
     days, series = vcpu_hours_by_day(start, end, timezone.get_current_timezone(), [project.pk])
     daily = charts.stacked_bars("vCPU-hours per day", [d.isoformat() for d in days], series, "vCPU-hours")
     page = Paginator(report.rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    costs = resource_costs(project, start, end, report)
+    if project.billing_mode == BillingMode.SHOWBACK:
+        costs = None
+    elif this_month and (month_costs is not None or not cost.currency):
+        costs = month_costs
+    else:
+        costs = resource_costs(project, start, end, report)
     rows = [_row(r, now, costs) for r in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)

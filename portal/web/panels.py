@@ -2,7 +2,7 @@
 
 Limits come from ``metering.quotas.usage.project_usage`` (Horizon's ``QuotaUsage``: used plus
 reserved against the limit), the month's cost to date and forecast from
-``metering.chargeback.costs.month_to_date``, open breaches from ``QuotaBreach``. The forecast is
+``metering.chargeback.costs.month_figures``, open breaches from ``QuotaBreach``. The forecast is
 computed once and handed to the usage builder, which counts it as the budget's "used".
 """
 
@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from metering.chargeback.costs import CostSummary, month_of, month_to_date
+from metering.chargeback.costs import CostSummary, ResourceCosts, month_figures, month_of
 from metering.choices import QuotaKey
 from metering.models import BudgetAlert, Project, QuotaBreach
 from metering.quotas.usage import project_usage
 from portal.web import charts
 
 
-def month_cost(project: Project) -> CostSummary:
-    return month_to_date(project)
+def month_cost(project: Project, report=None, report_end=None) -> tuple[CostSummary, ResourceCosts | None]:
+    """The month's cost summary and each resource's cost this month (None when not known); the
+    page's usage report of [first of the month, ``report_end``) is reused if it has one."""
+    return month_figures(project, report=report, report_end=report_end)
 
 
 def limits(project: Project, cost: CostSummary) -> list[dict]:

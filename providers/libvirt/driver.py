@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import libvirt
@@ -56,6 +57,20 @@ from providers.libvirt.storage import VolumeIndex, block_capacity, volume_index
 
 URI_SCHEME = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?$")
 GIB = 1024**3
+
+
+#: per URI, each domain's last XML and its parsed facts: a steady-state refresh parses only the
+#: domains whose XML changed (a resize, a restart's new id, edited metadata). Replaced whole by
+#: every inventory, so it holds the current domains only.
+_parsed: dict[str, dict[str, tuple[str, DomainFacts]]] = {}
+
+
+def parse_cached(previous: dict, current: dict, uuid: str, xml: str) -> DomainFacts:
+    """``parse_domain(xml)``, reusing the previous inventory's facts when the XML is unchanged."""
+    seen = previous.get(uuid)
+    facts = seen[1] if seen is not None and seen[0] == xml else parse_domain(xml)
+    current[uuid] = (xml, facts)
+    return facts
 
 
 class LibvirtDriver(Driver):
@@ -200,6 +215,7 @@ class LibvirtDriver(Driver):
         resources = [host]
         issues: list[DataIssue] = []
         complete = True
+        previous, parsed = _parsed.get(self.uri, {}), {}
         for dom, state_code in listing:
             uuid = dom.UUIDString()
             try:
@@ -213,7 +229,7 @@ class LibvirtDriver(Driver):
                 complete = False
                 continue
             try:
-                facts = parse_domain(xml)
+                facts = parse_cached(previous, parsed, uuid, xml)
                 resource = self.observe(
                     facts,
                     state_code,
@@ -234,6 +250,7 @@ class LibvirtDriver(Driver):
             if facts.metadata_problem:
                 issues.append(DataIssue(uuid, facts.metadata_problem))
             resources.append(resource)
+        _parsed[self.uri] = parsed
         return Inventory(resources=resources, observed_at=observed_at, issues=issues, complete=complete)
 
     def _listing(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, int]]:
@@ -337,12 +354,14 @@ class LibvirtDriver(Driver):
             records = stats.active_domain_stats(conn)
         at = utcnow()
         result = []
+        parsed = _parsed.get(self.uri, {})
         for dom, record in records:
-            if wanted is not None and dom.UUIDString() not in wanted:
+            uuid = dom.UUIDString()
+            if wanted is not None and uuid not in wanted:
                 continue
             try:
-                with self._calls(f"sampling domain {dom.UUIDString()}"):
-                    result.append(stats.sample_domain(dom, record, at))
+                with self._calls(f"sampling domain {uuid}"):
+                    result.append(stats.sample_domain(dom, record, at, parse=partial(parse_cached, parsed, {}, uuid)))
             except (stats.DomainGone, ProviderDataError):
                 continue  # stopped or vanished meanwhile, or unreadable (inventory reports that)
         return result

@@ -102,8 +102,9 @@ def _call(fn, *args):
         raise
 
 
-def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime) -> UtilizationSample:
-    """One sample from bulk ``record``, filling its gaps per domain. Raises ``DomainGone``."""
+def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime, parse=parse_domain) -> UtilizationSample:
+    """One sample from bulk ``record``, filling its gaps per domain. Raises ``DomainGone``.
+    ``parse`` reads the domain XML (the driver passes one that reuses the inventory's facts)."""
     info = None
     cpu = record.get("cpu.time")
     if cpu is None:
@@ -120,7 +121,7 @@ def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime) -> Utiliza
     block = _bulk_sum(record, "block", ("rd.bytes", "wr.bytes"))
     net = _bulk_sum(record, "net", ("rx.bytes", "tx.bytes"))
     if block is None or net is None:
-        facts = parse_domain(_call(dom.XMLDesc, 0))
+        facts = parse(_call(dom.XMLDesc, 0))
         if block is None:
             block = _sum_device_stats(dom.blockStats, [d.target for d in facts.disks if d.counts], (1, 3))
         if net is None:

@@ -152,3 +152,48 @@ def test_a_domain_with_a_disk_outside_every_pool_reports_it_as_unknown(node):
     got = by_id(driver.inventory())[dom.UUIDString()]
     assert got.disk_gb == Decimal("0.000")
     assert got.properties["disk_capacity_unknown"] == ["vda"]
+
+
+def test_a_steady_state_inventory_parses_only_domains_whose_xml_changed(node, monkeypatch):
+    """Issue 21: unchanged domain XML is not parsed again; a changed domain is, and shows the change."""
+    from providers.libvirt import driver as driver_module
+
+    parsed = []
+    real = driver_module.parse_domain
+    monkeypatch.setattr(driver_module, "parse_domain", lambda xml: parsed.append(xml) or real(xml))
+    driver_module._parsed.pop(node.uri, None)
+    driver = node.driver()
+    first = {r.external_id: r for r in driver.inventory().resources}
+    domains = len(first) - 1  # less the host
+    assert len(parsed) == domains
+    again = {r.external_id: r for r in driver.inventory().resources}
+    assert len(parsed) == domains  # nothing parsed: every XML was the same
+    assert again == first
+
+    conn = driver.connection()
+    running = next(d for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+                   if first[d.UUIDString()].vcpus > 1)
+    running.setVcpusFlags(1, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    third = {r.external_id: r for r in driver.inventory().resources}
+    assert len(parsed) == domains + 1  # only the resized domain
+    assert third[running.UUIDString()].vcpus == 1
+
+
+def test_samples_reuse_the_inventorys_parsed_domains(node, monkeypatch):
+    """Issue 21: the per-domain fallback of ``samples()`` (device names for block and interface
+    stats) reuses the facts the inventory parsed from the same XML instead of parsing it again."""
+    from providers.libvirt import domains
+    from providers.libvirt import driver as driver_module
+
+    driver_module._parsed.pop(node.uri, None)
+    driver = node.driver()
+    driver.inventory()
+    parsed = []
+    real = domains.parse_domain
+    from providers.libvirt import stats as stats_module
+
+    for module in (driver_module, stats_module):
+        monkeypatch.setattr(module, "parse_domain", lambda xml: parsed.append(xml) or real(xml))
+    samples = driver.samples()
+    assert samples and parsed == []
+    assert all(s.disk_read_bytes is not None for s in samples)
