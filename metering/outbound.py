@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 from urllib.parse import urlsplit
 
@@ -65,12 +66,17 @@ def check_url(url: str, *, resolve_failures_ok: bool = False) -> str:
     return host
 
 
-def post_json(url: str, body: dict) -> int:
-    """POST ``body``; the HTTP status of a 2xx answer, else ``Refused`` or ``Failed``."""
+def post_json(url: str, body: dict, headers: dict | None = None) -> int:
+    """POST ``body`` as JSON; the HTTP status of a 2xx answer, else ``Refused`` or ``Failed``."""
+    return post(url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+def post(url: str, data: bytes, headers: dict) -> int:
+    """POST ``data`` with ``headers`` (a signed body must be sent byte for byte as signed)."""
     host = check_url(url)
     timeout = settings.GLASSPANE_WEBHOOK_TIMEOUT
     try:
-        response = requests.post(url, json=body, timeout=(timeout, timeout), allow_redirects=False)
+        response = requests.post(url, data=data, headers=headers, timeout=(timeout, timeout), allow_redirects=False)
     except requests.Timeout:
         raise Failed(f"{host} timed out after {timeout} s", retry=True) from None
     except requests.RequestException as exc:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import requests
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +26,6 @@ from metering.models import (
     RefreshRun,
     Resource,
 )
-from metering.notify.channels import DeliveryError
 from metering.quotas import breaches, provisioning, pushdown
 from metering.quotas.admission import release
 from providers.base import ProviderError, ProviderUnavailable
@@ -306,27 +304,36 @@ def notify_budget_alerts(alert_ids: list[int]) -> dict:
 @shared_task(
     name="metering.budget_webhook",
     bind=True,
-    autoretry_for=(requests.RequestException, DeliveryError),
+    autoretry_for=(WebhookRetry,),
     retry_backoff=10,
     retry_backoff_max=600,
     retry_jitter=True,
     max_retries=6,
 )
 def budget_webhook(self, alert_id: int) -> int:
-    """POST one alert, signed, to the project's webhook; retried with backoff, never redirected."""
+    """POST one alert, signed, to the project's webhook (``metering.outbound``: no redirects, a
+    timeout, denied addresses refused); retried with backoff on timeouts and 5xx."""
     from metering.notify import budgets, channels
 
     alert = BudgetAlert.objects.select_related("project").get(pk=alert_id)
     policy = budgets.policy_of(alert.project)
+
+    def note(text: str) -> None:
+        BudgetAlert.objects.filter(pk=alert_id).update(deliveries={**alert.deliveries, "webhook": text[:300]})
+
     try:
         status = channels.post_signed(policy.webhook_url, budgets.payload(alert), policy.webhook_secret,
                                       event="budget.threshold")
-    except (requests.RequestException, DeliveryError) as exc:
-        final = self.request.retries >= self.max_retries
-        note = f"{'failed' if final else 'retrying'}: {exc}"[:300]
-        BudgetAlert.objects.filter(pk=alert_id).update(deliveries={**alert.deliveries, "webhook": note})
-        raise
-    BudgetAlert.objects.filter(pk=alert_id).update(deliveries={**alert.deliveries, "webhook": "sent"})
+    except outbound.Refused as exc:
+        note(f"refused: {exc}")
+        return 0
+    except outbound.Failed as exc:
+        final = not exc.retry or self.request.retries >= self.max_retries
+        note(f"{'failed' if final else 'retrying'}: {exc}")
+        if exc.retry:
+            raise WebhookRetry(str(exc)) from None
+        return 0
+    note("sent")
     return status
 
 

@@ -3,9 +3,9 @@
 A signed webhook is a JSON POST whose ``X-Glasspane-Signature`` header is
 ``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` under the receiver's secret, with the
 timestamp in ``X-Glasspane-Timestamp`` (Unix seconds), so a receiver can check both that the body
-is ours and that it is fresh. Redirects are never followed (a redirect is a failure: the receiver
-must give its final URL), every call times out within ``WEBHOOK_TIMEOUT`` seconds, and a non-2xx
-answer raises so that the Celery task retries with backoff.
+is ours and that it is fresh. The POST itself goes through ``metering.outbound``, the one rule for
+every outbound call: no redirects (a redirect is a failure), a timeout, private and link-local
+targets refused where the settings say so; ``outbound.Failed`` says whether a retry may help.
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ import json
 import time
 from collections.abc import Iterable
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-WEBHOOK_TIMEOUT = (3.05, 10)  # connect, read (seconds)
+from metering import outbound
+
 SIGNATURE_HEADER = "X-Glasspane-Signature"
 TIMESTAMP_HEADER = "X-Glasspane-Timestamp"
-
-
-class DeliveryError(Exception):
-    """A webhook answered something other than 2xx (or redirected); worth retrying."""
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -44,17 +40,15 @@ def verify(secret: str, timestamp: str, body: bytes, header: str, *, max_age: in
 
 
 def post_signed(url: str, payload: dict, secret: str, *, event: str) -> int:
-    """POST ``payload`` as JSON, signed with ``secret``; the HTTP status, or ``DeliveryError``."""
+    """POST ``payload`` as JSON, signed with ``secret``; the HTTP status, or ``outbound.Refused`` /
+    ``outbound.Failed``."""
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": "Glasspane", "X-Glasspane-Event": event,
                TIMESTAMP_HEADER: timestamp}
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-    response = requests.post(url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT, allow_redirects=False)
-    if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"webhook answered HTTP {response.status_code}")
-    return response.status_code
+    return outbound.post(url, body, headers)
 
 
 def send_email(subject: str, body: str, to: Iterable[str], attachments: Iterable[tuple[str, bytes, str]] = ()) -> int:

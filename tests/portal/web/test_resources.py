@@ -93,9 +93,9 @@ def fresh_cache():
 
 def test_a_requested_action_is_pending_until_observed_and_a_failure_is_shown(as_user, dashboard, monkeypatch,
                                                                              fresh_cache):
-    from metering import actions
+    from metering import actions, tasks
 
-    monkeypatch.setattr(actions.resource_action, "delay", lambda *a, **k: None)  # the worker has not run yet
+    monkeypatch.setattr(tasks.resource_action, "delay", lambda *a, **k: None)  # the worker has not run yet
     client = as_user("member")
     url = f"/resources/{pk('alpha-web')}/"
     content = client.post(url + "action/", {"action": "stop"}, follow=True).content.decode()
