@@ -250,7 +250,7 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     mapper = ProjectMapper(account)
     gap = max_gap(account)
     # recorded lifecycle events date the changes this inventory shows (metering.events)
-    times = lifecycle_events.event_times(account, account.last_observed_at, at)
+    times = lifecycle_events.event_times(account, last_observed_at, at)
     existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
     open_segs = {s.resource_id: s for s in UsageSegment.objects.filter(account=account, open=True)}
     plan = _Plan()
