@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from metering.chargeback.costs import month_of
-from metering.choices import Measure
+from metering.choices import AccountHealth, Measure
 from metering.models import BudgetAlert, Project, QuotaBreach, Resource
 from metering.reports import usage_report
 from portal.web.chargeback import ranking
@@ -27,7 +27,7 @@ TOP = 5
 
 
 def unhealthy_accounts():
-    return ProviderAccount.objects.filter(health="unhealthy").order_by("name")
+    return ProviderAccount.objects.filter(collection__health=AccountHealth.UNHEALTHY).order_by("name")
 
 
 def all_projects_home(request):

@@ -7,15 +7,14 @@ import pytest
 from django.utils import timezone
 
 from metering.chargeback.costs import month_of
-from metering.models import BudgetAlert, QuotaBreach, Resource
-from providers.models import ProviderAccount
+from metering.models import BudgetAlert, CollectionState, QuotaBreach, Resource
 
 pytestmark = pytest.mark.django_db
 
 
 def test_staff_land_on_the_all_projects_home(as_user, dashboard):
     account = dashboard["account"]
-    ProviderAccount.objects.filter(pk=account.pk).update(health="unhealthy")
+    CollectionState.objects.filter(account=account).update(health="unhealthy")
     QuotaBreach.objects.create(project=dashboard["beta"], key="vms", limit=0, used=1, over_by=1,
                                opened_at=timezone.now())
     Resource.objects.filter(name="alpha-data").update(project=None)
