@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from metering.models import LifecycleEvent
+from metering.models import CollectionState, LifecycleEvent
 from providers.base import EventAction, ObservedEvent, ObservedResource
 from providers.models import ProviderAccount
 
@@ -49,7 +49,7 @@ def replay_from(account: ProviderAccount) -> datetime | None:
               .values_list("at", flat=True).first())
     if newest is not None:
         return newest
-    return ProviderAccount.objects.filter(pk=account.pk).values_list("last_observed_at", flat=True).first()
+    return CollectionState.objects.filter(account=account).values_list("last_observed_at", flat=True).first()
 
 
 def prune(older_than: timedelta = RETENTION) -> int:
