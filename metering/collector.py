@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -100,6 +101,41 @@ def acquire_lease(account: ProviderAccount, owner: str, ttl: float) -> bool:
     return taken == 1
 
 
+class Heartbeat:
+    """Keeps a refresh's lease short and alive: a thread renews it every ``GLASSPANE_LEASE_HEARTBEAT``
+    seconds for ``GLASSPANE_LEASE_TTL`` seconds more, while the refresh runs. A worker that dies
+    stops renewing, so the lease lapses within the TTL (two minutes by default, not the task's
+    15-minute time limit) and the next refresh of the account proceeds; the reaper
+    (``metering.tasks.reap_runs``) ends the dead run as abandoned once its lease has lapsed."""
+
+    def __init__(self, account: ProviderAccount, owner: str):
+        self.account, self.owner = account, owner
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{owner}", daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(settings.GLASSPANE_LEASE_HEARTBEAT):
+                try:
+                    CollectionState.objects.filter(account=self.account, lease_owner=self.owner).update(
+                        lease_until=timezone.now() + timedelta(seconds=settings.GLASSPANE_LEASE_TTL))
+                except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the next one retries
+                    log.warning("lease heartbeat of %s missed a beat", self.owner, exc_info=True)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        return False
+
+
 def last_observed(account: ProviderAccount):
     """The provider's clock at the last complete inventory applied (None before the first)."""
     return CollectionState.objects.filter(account=account).values_list("last_observed_at", flat=True).first()
@@ -123,7 +159,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     run = run or new_run(account, trigger)
     # the lease belongs to the run, so a task redelivered after its worker died takes it back
     owner = f"run:{run.pk}"
-    if not acquire_lease(account, owner, ttl=settings.CELERY_TASK_TIME_LIMIT + 60):
+    if not acquire_lease(account, owner, ttl=settings.GLASSPANE_LEASE_TTL):
         run.status = RunStatus.SKIPPED
         run.finished_at = timezone.now()
         run.error = "another refresh of this account was running"
@@ -134,10 +170,11 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     run.save(update_fields=["status", "started_at"])
     CollectionState.objects.filter(account=account).update(last_refresh_started=run.started_at)
     try:
-        inventory, samples, usage, sample_issue = _observe(account)
-        with transaction.atomic():
-            apply(account, inventory, samples, run)
-            _store_provider_usage(account, usage)
+        with Heartbeat(account, owner):
+            inventory, samples, usage, sample_issue = _observe(account)
+            with transaction.atomic():
+                apply(account, inventory, samples, run)
+                _store_provider_usage(account, usage)
         if sample_issue:
             run.issues.append({"external_id": "", "message": sample_issue})
         run.status = RunStatus.PARTIAL if run.issues else RunStatus.OK

@@ -109,11 +109,13 @@ def dispatch_refreshes() -> list[int]:
 def reap_runs() -> int:
     """End refresh runs nobody will finish (beat, every minute), so they never hold an account back.
 
-    A run still ``queued`` after ``GLASSPANE_RUN_QUEUE_TIMEOUT`` seconds lost its message; one still
-    ``running`` after the task's hard time limit (+60 s) lost its worker (no task can run longer).
-    Each ends ``failed`` with ``abandoned: ...``, its lease on the account is released, and an
-    audit line is logged. A worker killed mid-run is usually sooner: its task is redelivered and
-    takes the run (and the lease) over.
+    A run still ``queued`` after ``GLASSPANE_RUN_QUEUE_TIMEOUT`` seconds lost its message. A
+    ``running`` run lost its worker when its lease has lapsed (the refresh renews it every
+    ``GLASSPANE_LEASE_HEARTBEAT`` seconds while it works, ``collector.Heartbeat``; so within
+    ``GLASSPANE_LEASE_TTL``, two minutes by default) or, in any case, after the task's hard time
+    limit (+60 s). Each ends ``failed`` with ``abandoned: ...``, its lease is released, and an audit
+    line is logged. A worker killed mid-run is often sooner: its task is redelivered and takes the
+    run (and the lease) over.
     """
     now = timezone.now()
     queued_before = now - timedelta(seconds=settings.GLASSPANE_RUN_QUEUE_TIMEOUT)
@@ -121,8 +123,16 @@ def reap_runs() -> int:
     reaped = 0
     stale = (RefreshRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=queued_before)
              | RefreshRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=running_before))
+    # a run takes its lease before it starts, so one running past a TTL without a live lease is dead
+    running = RefreshRun.objects.filter(status=RunStatus.RUNNING, started_at__gte=running_before,
+                                        started_at__lt=now - timedelta(seconds=settings.GLASSPANE_LEASE_TTL))
+    held = dict(CollectionState.objects.filter(account__in=running.values("account"), lease_until__gte=now)
+                .values_list("account_id", "lease_owner"))
+    lapsed = [r.pk for r in running.only("pk", "account_id") if held.get(r.account_id) != f"run:{r.pk}"]
+    stale = stale | RefreshRun.objects.filter(pk__in=lapsed)
     for run in stale.select_related("account"):
         why = ("never started: its task was lost" if run.status == RunStatus.QUEUED
+               else "its worker was lost: its lease lapsed" if run.pk in lapsed
                else "its worker was lost or killed past the time limit")
         if not RefreshRun.objects.filter(pk=run.pk, status=run.status).update(
                 status=RunStatus.FAILED, finished_at=now, error=f"abandoned: {why}"):

@@ -221,6 +221,10 @@ GLASSPANE_PROVISION_START_TIMEOUT = env.int("GLASSPANE_PROVISION_START_TIMEOUT",
 GLASSPANE_PROVISION_TIMEOUT = env.int("GLASSPANE_PROVISION_TIMEOUT", default=3600)
 #: seconds a refresh run may stay queued before it is ended as abandoned
 GLASSPANE_RUN_QUEUE_TIMEOUT = env.int("GLASSPANE_RUN_QUEUE_TIMEOUT", default=900)
+#: a running refresh's lease on its account lasts this many seconds and is renewed every
+#: GLASSPANE_LEASE_HEARTBEAT seconds; a lost worker's lease lapses within the TTL
+GLASSPANE_LEASE_TTL = env.int("GLASSPANE_LEASE_TTL", default=120)
+GLASSPANE_LEASE_HEARTBEAT = env.int("GLASSPANE_LEASE_HEARTBEAT", default=30)
 
 # -- accounting ---------------------------------------------------------------------------------------
 #: seconds a gap between two observations may last and still be trusted; 0 = 3 x the account's interval

@@ -69,3 +69,50 @@ def test_lost_runs_end_abandoned_and_release_their_lease(fake_account, settings,
     state = CollectionState.objects.get(account=fake_account)
     assert state.lease_owner == "" and state.lease_until is None
     assert sum("audit" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_lost_workers_lease_lapses_in_minutes_and_the_next_refresh_runs(fake_account, world, settings):
+    """The refresh's lease is short and renewed by a heartbeat: when its worker dies the lease lapses
+    within GLASSPANE_LEASE_TTL, the reaper ends the run, and the next refresh is not skipped (before,
+    the lease lasted the task's time limit + 60 s: refreshes were skipped for 16 minutes)."""
+    from metering import collector
+
+    now = timezone.now()
+    dead = RefreshRun.objects.create(account=fake_account, status=RunStatus.RUNNING,
+                                     started_at=now - timedelta(minutes=5))
+    CollectionState.objects.update_or_create(account=fake_account, defaults={
+        "lease_owner": f"run:{dead.pk}", "lease_until": now - timedelta(seconds=30)})  # its heartbeat stopped
+    assert reap_runs() == 1
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and dead.error == "abandoned: its worker was lost: its lease lapsed"
+    assert collector.refresh(fake_account).status == RunStatus.OK
+
+
+def test_a_running_refresh_takes_a_short_lease(fake_account, world, settings, monkeypatch):
+    from metering import collector
+
+    seen = {}
+    real_apply = collector.apply
+
+    def spy(account, *args, **kwargs):
+        seen["until"] = CollectionState.objects.get(account=account).lease_until
+        return real_apply(account, *args, **kwargs)
+
+    monkeypatch.setattr(collector, "apply", spy)
+    before = timezone.now()
+    collector.refresh(fake_account)
+    assert before + timedelta(seconds=100) < seen["until"] <= timezone.now() + timedelta(seconds=120)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_renews_the_lease_while_the_refresh_works(fake_account, settings):
+    import time
+
+    from metering.collector import Heartbeat
+
+    settings.GLASSPANE_LEASE_HEARTBEAT, settings.GLASSPANE_LEASE_TTL = 0.05, 60
+    CollectionState.objects.update_or_create(account=fake_account, defaults={
+        "lease_owner": "run:1", "lease_until": timezone.now() + timedelta(seconds=1)})
+    with Heartbeat(fake_account, "run:1"):
+        time.sleep(0.5)
+    assert CollectionState.objects.get(account=fake_account).lease_until > timezone.now() + timedelta(seconds=50)
