@@ -765,6 +765,6 @@ class AssignSerializer(serializers.Serializer):
 
 
 class AssignedSerializer(serializers.Serializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    project = serializers.CharField(source="project.slug", read_only=True, help_text="project slug")
     resources = serializers.IntegerField(read_only=True)
     rules = serializers.IntegerField(read_only=True)

@@ -107,7 +107,8 @@ def quota_list(request):
     projects = list(Project.objects.order_by("slug"))
     scopes = usage_by_scope([p.pk for p in projects])
     narrowed = set(Quota.objects.filter(account__isnull=False).values_list("project_id", flat=True))
-    rows = [{"project": p, "bars": bars(scopes[p.pk][None]), "narrowed": p.pk in narrowed}
+    rows = [{"project": p, "narrowed": p.pk in narrowed,
+             "bars": bars(scopes[p.pk][None], "" if scopes[p.pk][None][QuotaKey.BUDGET].unlimited else _currency(p))}
             for p in projects]
     open_breaches, closed = breaches()
     return render(request, "web/quotas.html", {

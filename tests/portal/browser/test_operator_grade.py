@@ -122,7 +122,7 @@ LIBVIRT_PROPERTIES = {
 
 
 def test_resource_detail_reads_like_an_operator_page(dashboard, login, live_server, monkeypatch):
-    from metering import actions
+    from metering import tasks
 
     db = Resource.objects.get(name="alpha-db")  # stopped at T0+1h
     db.properties = LIBVIRT_PROPERTIES
@@ -144,7 +144,7 @@ def test_resource_detail_reads_like_an_operator_page(dashboard, login, live_serv
     assert buttons == ["Start", "Delete"]
     shoot(page, "resource-detail-stopped-1280")
     # right after an action the page says it is pending and offers no more actions
-    monkeypatch.setattr(actions.resource_action, "delay", lambda *a, **k: None)
+    monkeypatch.setattr(tasks.resource_action, "delay", lambda *a, **k: None)
     page.get_by_role("button", name="Start").click()
     page.wait_for_load_state()
     assert page.locator("#pending-action").inner_text().startswith("Start pending since")
@@ -327,9 +327,11 @@ def test_providers_page_running_since_retry_time_error_once_and_no_stale_skipped
     RefreshRun.objects.create(account=fake1, status="skipped", trigger="web")
     broken = make_account(name="broken", world_name="nowhere", interval=600)
     message = "connection refused by 10.0.0.9:16509"
-    broken.health, broken.health_message, broken.last_refresh_error = "unhealthy", message, message
-    broken.last_refresh_started = now - timedelta(minutes=2)
-    broken.save()
+    from metering.models import CollectionState
+
+    CollectionState.objects.update_or_create(account=broken, defaults={
+        "health": "unhealthy", "health_message": message, "last_refresh_error": message,
+        "last_refresh_started": now - timedelta(minutes=2)})
     failed = RefreshRun.objects.create(account=broken, status="failed", trigger="schedule", error=message)
     RefreshRun.objects.filter(pk=failed.pk).update(finished_at=now - timedelta(minutes=2))
     busy = make_account(name="busy", world_name="busy")

@@ -46,4 +46,4 @@ def test_detail_page_of_a_real_guest_has_cpu_and_memory_charts(client, guests):
     memory = chart(content, "chart-memory")
     assert memory["labels"] == cpu["labels"]
     used = [v for v in memory["datasets"][0]["data"] if v is not None]
-    assert used and all(1 < v <= 192 for v in used)  # MB of a 128 MiB guest, host-side
+    assert used and all(0.001 < v <= 0.1875 for v in used)  # GiB of a 128 MiB guest, host-side (<= 192 MiB)
