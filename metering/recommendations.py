@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from metering.chargeback.costs import _price_forward, hourly
@@ -154,19 +154,24 @@ def recommend(projects: list[Project] | None = None, window_days: int = 14, now:
             .distinct()):
         if vcpus and ram:
             flavors.setdefault(account_id, []).append((flavor, vcpus, ram))
+    # when each stopped resource last ran: one grouped query, not one per resource
+    last_ran = dict(UsageSegment.objects.filter(
+        resource_id__in=[r.pk for r in resources if r.state == State.STOPPED], state=State.RUNNING)
+        .values("resource_id").annotate(end=Max("end")).values_list("resource_id", "end"))
     skip = set() if include_hidden else hidden(now)
     pricer = Pricer(now)
     out = []
     for r in resources:
-        rec = _one(r, hourly_rows.get(r.pk, []), flavors.get(r.account_id, []), window_days, now, pricer)
+        rec = _one(r, hourly_rows.get(r.pk, []), flavors.get(r.account_id, []), window_days, now, pricer,
+                   last_ran.get(r.pk))
         if rec is not None and (r.pk, rec.kind) not in skip:
             out.append(rec)
     return sorted(out, key=lambda x: (-(x.monthly_saving or 0), x.resource.name))
 
 
-def _one(r: Resource, rows, flavors, window_days, now, pricer: Pricer) -> Recommendation | None:
+def _one(r: Resource, rows, flavors, window_days, now, pricer: Pricer, last_ran=None) -> Recommendation | None:
     if r.state == State.STOPPED:
-        return _stopped(r, now, pricer)
+        return _stopped(r, now, pricer, last_ran)
     if r.state != State.RUNNING:
         return None
     cpu = [c for c, _, _ in rows if c is not None]
@@ -194,11 +199,9 @@ def _one(r: Resource, rows, flavors, window_days, now, pricer: Pricer) -> Recomm
     return None
 
 
-def _stopped(r: Resource, now, pricer: Pricer) -> Recommendation | None:
+def _stopped(r: Resource, now, pricer: Pricer, last_running) -> Recommendation | None:
     if not r.disk_gb:
         return None
-    last_running = (UsageSegment.objects.filter(resource=r, state=State.RUNNING).order_by("-end")
-                    .values_list("end", flat=True).first())
     since = last_running or r.first_seen
     if since is None or now - since < timedelta(days=STOPPED_DAYS):
         return None
