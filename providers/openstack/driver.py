@@ -410,7 +410,8 @@ class OpenStackDriver(Driver):
             networks += [LaunchChoice(str(n["id"]), str(n.get("name") or n["id"]))
                          for n in body.get("networks") or [] if isinstance(n, Mapping) and n.get("id")]
         return LaunchOptions(kinds=(Kind.VM,), images=tuple(sorted(images, key=lambda c: c.label)),
-                             flavors=tuple(flavors), networks=tuple(networks), notes=tuple(notes))
+                             flavors=tuple(flavors), networks=tuple(networks), notes=tuple(notes),
+                             image_required=self.has_service("image"))
 
     def _image_id(self, ref: str) -> str:
         """An image id from an id or a name, through the image service (as given when there is none)."""
