@@ -10,6 +10,8 @@ The request page polls ``launch_request_status`` (a small JSON view) until the r
 
 from __future__ import annotations
 
+import shlex
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -17,6 +19,7 @@ from django.db import IntegrityError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from metering import access, quotas
 from metering.choices import ChangeSource, QuotaKey, RequestState, Role
@@ -24,7 +27,7 @@ from metering.launching import options_for, serving_accounts
 from metering.models import ProvisionRequest, Resource
 from metering.quotas.admission import build_spec
 from portal import units
-from portal.web.launch_form import LaunchForm
+from portal.web.launch_form import KIND_LABELS, LaunchForm
 from portal.web.selection import visible_project_or_404
 
 RECENT = 10
@@ -92,7 +95,7 @@ def launch(request, slug: str):
                           accounts=accounts, options=options, kind=kind)
     else:  # a first look, or another account or kind chosen: its choices, keeping what still applies
         kept = {k: v for k, v in data.items() if k in ("name", "image", "flavor", "vcpus", "ram_mb", "disk_gb",
-                                                        "network", "token") and v}
+                                                        "network", "command", "token") and v}
         form = LaunchForm(initial={**initial, **kept, "account": account.name, "kind": kind},
                           accounts=accounts, options=options, kind=kind)
     found, spec = None, None
@@ -159,7 +162,8 @@ def status_of(made: ProvisionRequest) -> dict:
     return {"state": made.state, "phase": PHASES.get(made.state, made.state), "message": made.message,
             "final": made.state in FINAL and (made.state != RequestState.DONE or resource is not None),
             "resource_url": reverse("web:resource_detail", args=[resource.pk]) if resource else "",
-            "resource_name": resource.name if resource else ""}
+            "resource_name": resource.name if resource else "",
+            "finished_at": timezone.localtime(made.finished_at).strftime("%Y-%m-%d %H:%M:%S") if made.finished_at else "—"}
 
 
 def step_marks(state: str) -> list[dict]:
@@ -185,12 +189,15 @@ def launch_request(request, slug: str, pk: int):
     made = _request_or_404(request, slug, pk)
     status = status_of(made)
     spec = made.spec or {}
-    details = [("Provider account", made.account.name), ("Kind", spec.get("kind", made.kind)),
+    kind = spec.get("kind", made.kind)
+    details = [("Provider account", made.account.name), ("Kind", KIND_LABELS.get(kind, kind)),
                ("Image", spec.get("image") or "—"), ("Flavor", spec.get("flavor") or "—"),
                ("vCPUs", units.number(spec.get("vcpus")) if spec.get("vcpus") else "—"),
                ("RAM", f"{units.gib_from_mib(spec['ram_mb'])} GiB" if spec.get("ram_mb") else "—"),
                ("Disk", f"{units.number(spec.get('disk_gb'))} GiB" if spec.get("disk_gb") else "—"),
                ("Network", spec.get("network") or "the provider's default")]
+    if spec.get("command"):
+        details.append(("Command", shlex.join(spec["command"])))
     steps = step_marks(made.state)
     return render(request, "web/launch_request.html", {
         "title": f"Request {spec.get('name') or made.pk}", "project": made.project, "made": made,

@@ -7,6 +7,7 @@ bad size is reported by ``ProvisionSpec.parse`` in the same words wherever it co
 
 from __future__ import annotations
 
+import shlex
 import uuid
 
 from django import forms
@@ -15,7 +16,7 @@ from providers.base import Kind, LaunchOptions
 
 KIND_LABELS = {Kind.VM: "Virtual machine", Kind.CONTAINER: "Container", Kind.VOLUME: "Volume"}
 #: the fields that make the spec, in the order the form shows them
-SPEC_FIELDS = ("kind", "name", "image", "flavor", "vcpus", "ram_mb", "disk_gb", "network")
+SPEC_FIELDS = ("kind", "name", "image", "flavor", "vcpus", "ram_mb", "disk_gb", "network", "command")
 
 
 class LaunchForm(forms.Form):
@@ -29,11 +30,15 @@ class LaunchForm(forms.Form):
     disk_gb = forms.CharField(label="Disk (GiB)", required=False,
                               widget=forms.TextInput(attrs={"inputmode": "decimal"}))
     network = forms.ChoiceField(label="Network", required=False)
+    command = forms.CharField(label="Command", required=False, max_length=1000,
+                              help_text="what the container runs, as in a shell (empty: the image's own)")
     token = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, accounts, options: LaunchOptions | None, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.options = options
+        if kind != Kind.CONTAINER:
+            del self.fields["command"]
         self.fields["account"].choices = [(a.name, f"{a.name} ({a.driver_class.label or a.kind})") for a in accounts]
         kinds = options.kinds if options is not None else tuple(KIND_LABELS)
         self.fields["kind"].choices = [(k, KIND_LABELS.get(k, k)) for k in kinds]
@@ -69,10 +74,20 @@ class LaunchForm(forms.Form):
         """A fresh idempotency key: the same form sent twice makes one request."""
         return uuid.uuid4().hex
 
+    def clean_command(self):
+        try:
+            return shlex.split(self.cleaned_data.get("command") or "")
+        except ValueError as exc:  # an unclosed quote
+            raise forms.ValidationError(f"cannot be split into words: {exc}") from None
+
     def spec_fields(self) -> dict:
-        """The request's fields as typed (cleaned choices, raw numbers), for ``build_spec``."""
+        """The request's fields as typed (cleaned choices, raw numbers, the command as words), for
+        ``build_spec``."""
         data = self.cleaned_data if self.is_bound else {k: self.initial.get(k) for k in self.fields}
-        return {k: data.get(k) for k in SPEC_FIELDS if k in self.fields and data.get(k) not in (None, "")}
+        fields = {k: data.get(k) for k in SPEC_FIELDS if k in self.fields and data.get(k) not in (None, "", [])}
+        if isinstance(fields.get("command"), str):
+            fields["command"] = shlex.split(fields["command"])
+        return fields
 
     def spec_field_names(self) -> list[str]:
         return [k for k in SPEC_FIELDS if k in self.fields]

@@ -63,6 +63,8 @@
           } else if (status.state === "done") {
             resource.innerHTML = '<span class="muted">Waiting for the inventory to show it…</span>';
           }
+          var finished = document.getElementById("request-finished");
+          if (finished) { finished.textContent = status.finished_at; }
           mark(status);
           if (status.final) { progress.dataset.final = "true"; } else { window.setTimeout(tick, 1000); }
         })
