@@ -116,11 +116,20 @@ def launch(request, slug: str):
         return render(request, "web/launch_preview.html", context)
     if request.method == "POST" and request.POST.get("intent") == "launch" and spec is not None and not form.errors:
         return _submit(request, project, account, spec, form, context)
-    return render(request, "web/launch.html", context)
+    return _render_form(request, form, context)
+
+
+def _render_form(request, form, context, status: int = 200):
+    """The form page; a bound form gets a fresh idempotency key, so what is sent after a refusal
+    or a correction is a new request (the same page sent twice still makes one)."""
+    if form.is_bound:
+        form.data["token"] = LaunchForm.new_token()
+    return render(request, "web/launch.html", context, status=status)
 
 
 def _submit(request, project, account, spec, form, context):
-    key = f"portal-{form.cleaned_data.get('token') or ''}"[:255] if form.cleaned_data.get("token") else ""
+    token = form.cleaned_data.get("token") or ""
+    key = f"portal-{token}"[:255] if token else ""
     try:
         made = quotas.submit(project, account, spec, user=request.user, source=ChangeSource.PORTAL,
                              idempotency_key=key)
@@ -130,11 +139,11 @@ def _submit(request, project, account, spec, form, context):
             raise
     except quotas.QuotaExceeded as exc:
         context["refused"] = exc.message
-        return render(request, "web/launch.html", context, status=403)
+        return _render_form(request, form, context, status=403)
     except quotas.SpecError as exc:
         for name, message in exc.errors.items():
             form.add_error(name if name in form.fields else None, message)
-        return render(request, "web/launch.html", context)
+        return _render_form(request, form, context)
     except quotas.QueueUnavailable:
         made = ProvisionRequest.objects.filter(project=project, requested_by=request.user).order_by("-pk").first()
         messages.error(request, "The task queue cannot be reached: the request was not started and holds no quota.")

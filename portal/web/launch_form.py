@@ -42,8 +42,10 @@ class LaunchForm(forms.Form):
         self.fields["account"].choices = [(a.name, f"{a.name} ({a.driver_class.label or a.kind})") for a in accounts]
         kinds = options.kinds if options is not None else tuple(KIND_LABELS)
         self.fields["kind"].choices = [(k, KIND_LABELS.get(k, k)) for k in kinds]
-        if options is None:
-            return  # the platform could not be asked: every value is typed
+        if options is None:  # the platform could not be asked: every value is typed
+            del self.fields["flavor"]
+            self.fields["network"] = forms.CharField(label="Network", required=False, max_length=255)
+            return
         images = options.images_for(kind)
         if images:
             blank = [] if options.image_required else [("", "none")]

@@ -114,3 +114,33 @@ def test_the_preview_fragment_for_the_form_script(as_user, offers):
     text = response.content.decode()
     assert "<html" not in text and 'id="impact-table"' in text and 'data-key="containers"' in text
 
+
+
+def test_the_same_page_sent_twice_makes_one_request_and_a_corrected_one_a_new_one(as_user, offers, queued,
+                                                                                  dashboard):
+    client = as_user("member")
+    set_limits(dashboard["alpha"], {"vcpus": 7}, user=None, source=ChangeSource.CLI)
+    base = {"account": "fake1", "kind": "vm", "name": "twice", "image": "debian-12", "flavor": "m1.small",
+            "intent": "launch", "token": "same-page"}
+    refused = client.post("/projects/alpha/launch/", base)
+    assert refused.status_code == 403
+    fresh = refused.context["form"].data["token"]
+    assert fresh != "same-page"  # the corrected form is a new request
+    set_limits(dashboard["alpha"], {"vcpus": 20}, user=None, source=ChangeSource.CLI)
+    first = client.post("/projects/alpha/launch/", {**base, "token": fresh})
+    again = client.post("/projects/alpha/launch/", {**base, "token": fresh})  # a double click
+    assert first.status_code == again.status_code == 302 and first["Location"] == again["Location"]
+    assert [r.state for r in ProvisionRequest.objects.filter(spec__name="twice").order_by("pk")] == [
+        RequestState.REFUSED, RequestState.PENDING]
+
+
+def test_a_provider_that_cannot_be_asked_says_why_and_takes_typed_values(as_user, dashboard, queued):
+    from providers.base import ProviderUnavailable
+
+    dashboard["world"].fail = ProviderUnavailable("the fake cloud is down")
+    response = as_user("member").get("/projects/alpha/launch/")
+    assert response.status_code == 200
+    assert "fake1 could not list its images, flavors and networks: the fake cloud is down" in (
+        response.content.decode())
+    form = response.context["form"]
+    assert "flavor" not in form.fields and not hasattr(form.fields["network"], "choices")
