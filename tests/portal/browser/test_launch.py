@@ -13,6 +13,7 @@ Celery work: admission's hand-off is captured, so the page can be seen queued fi
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from decimal import Decimal
 
@@ -94,11 +95,25 @@ def impact(page, key: str, account: str | None = None) -> list[str]:
     return row.locator("td").all_inner_texts()
 
 
-def follow_to_done(page, request_id: int) -> None:
+def follow_to_done(page, request_id: int, gate: threading.Event | None = None) -> None:
+    """Queued, then the task runs; with a ``gate`` (held by the driver call), the page is first seen
+    provisioning while the task waits inside the provider."""
     progress = page.locator("#request-progress")
     assert page.locator("#request-phase").inner_text() == "Queued"
     assert progress.locator("li.current").inner_text() == "Queued"
-    run_task(request_id)
+    if gate is None:
+        run_task(request_id)
+    else:
+        worker = threading.Thread(target=run_task, args=(request_id,))
+        worker.start()
+        page.wait_for_function("() => document.querySelector('#request-progress').dataset.state === "
+                               "'provisioning'", timeout=30_000)
+        assert page.locator("#request-phase").inner_text() == "Provisioning"
+        assert progress.locator("li.current").inner_text() == "Provisioning"
+        assert progress.locator("li.done").all_inner_texts() == ["Queued"]
+        shoot(page, "launch-provisioning-1280")
+        gate.set()
+        worker.join(60)
     page.wait_for_function("() => document.querySelector('#request-progress').dataset.final === 'true'",
                            timeout=30_000)
     assert page.locator("#request-phase").inner_text() == "Done"
@@ -106,7 +121,25 @@ def follow_to_done(page, request_id: int) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", page.locator("#request-finished").inner_text())
 
 
-def test_launch_a_container_on_the_docker_engine(team, engine, handed_off, login, live_server, page):
+@pytest.fixture
+def gated(monkeypatch):
+    """The Docker driver's real ``provision`` waits for the test to open the gate, so the request is
+    seen in its provisioning phase (the call itself is unchanged)."""
+    from providers.docker.driver import DockerDriver
+
+    gate = threading.Event()
+    real = DockerDriver.provision
+
+    def provision(self, spec):
+        gate.wait(60)
+        return real(self, spec)
+
+    monkeypatch.setattr(DockerDriver, "provision", provision)
+    yield gate
+    gate.set()
+
+
+def test_launch_a_container_on_the_docker_engine(team, engine, handed_off, gated, login, live_server, page):
     plan = RatePlan.objects.create(name="standard", currency="EUR", is_default=True)
     Rate.objects.create(plan=plan, measure="vcpu_hours", unit_price=Decimal("0.04"), effective_from=T0)
     set_limits(team, {"containers": 2, "vcpus": 4, "ram_mb": 4096}, user=None, source=ChangeSource.CLI)
@@ -151,7 +184,7 @@ def test_launch_a_container_on_the_docker_engine(team, engine, handed_off, login
     assert handed_off == [made.pk]
     assert made.spec["command"] == ["sleep", "3600"] and made.spec["network"] == "none"
     shoot(page, "launch-docker-queued-1280")
-    follow_to_done(page, made.pk)
+    follow_to_done(page, made.pk, gated)
     link = page.locator("#request-resource a")
     assert link.inner_text() == f"alpha-box-{RUN}"
     shoot(page, "launch-docker-done-1280")
