@@ -25,6 +25,7 @@ from metering import access, quotas
 from metering.choices import ChangeSource, QuotaKey, RequestState, Role
 from metering.launching import options_for, serving_accounts
 from metering.models import ProvisionRequest, Resource
+from metering.quotas import states
 from metering.quotas.admission import build_spec
 from portal import units
 from portal.web.launch_form import KIND_LABELS, LaunchForm
@@ -65,8 +66,7 @@ def impact_rows(found) -> list[dict]:
         rows.append({"key": i.key, "label": KEY_LABELS.get(i.key, i.key), "account": i.account,
                      "in_use": show(i.in_use), "requested": show(i.requested), "after": show(i.after),
                      "limit": "unlimited" if i.unlimited else show(i.limit), "state": i.state,
-                     "state_word": {"ok": "ok", "near": "near the limit", "at": "at the limit",
-                                    "over": "over the limit"}[i.state]})
+                     "state_word": states.WORDS[i.state] or "ok"})
     return rows
 
 
