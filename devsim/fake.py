@@ -15,8 +15,13 @@ from providers.base import (
     Driver,
     Health,
     Inventory,
+    Kind,
+    LaunchChoice,
+    LaunchFlavor,
+    LaunchOptions,
     ObservedProject,
     ObservedResource,
+    ProviderDataError,
     ProviderError,
     ProviderUnavailable,
     ProvisionSpec,
@@ -37,6 +42,9 @@ class FakeWorld:
     now: datetime | None = None  # the provider's clock; None = real time
     fail: ProviderError | None = None  # raised by inventory() and health()
     quotas: dict[str, dict] = field(default_factory=dict)
+    images: list[str] = field(default_factory=list)  # what launch_options offers
+    flavors: list[LaunchFlavor] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
 
     def put(self, resource: ObservedResource) -> None:
         self.resources[resource.external_id] = resource
@@ -108,6 +116,20 @@ class FakeDriver(Driver):
         )
         world.put(resource)
         return resource
+
+    def launch_options(self) -> LaunchOptions:
+        world = self.world
+        if world.fail:
+            raise world.fail
+        return LaunchOptions(kinds=(Kind.VM, Kind.CONTAINER, Kind.VOLUME),
+                             images=tuple(LaunchChoice(i, i) for i in world.images),
+                             flavors=tuple(world.flavors), networks=tuple(LaunchChoice(n, n) for n in world.networks))
+
+    def flavor_size(self, ref: str):
+        for flavor in self.world.flavors:
+            if flavor.value == ref:
+                return flavor.vcpus, flavor.ram_mb, flavor.disk_gb
+        raise ProviderDataError(f"the fake world has no flavor {ref!r}")
 
     def act(self, external_id: str, action: str) -> None:
         world = self.world

@@ -453,6 +453,52 @@ def _positive(errors: dict[str, str], data: Mapping[str, Any], name: str, *, who
 
 
 @dataclass(frozen=True)
+class LaunchChoice:
+    """One image or network a platform offers for a new resource: ``value`` goes into the
+    ``ProvisionSpec`` as it is; ``label`` is for a person."""
+
+    value: str
+    label: str = ""
+    kinds: tuple[str, ...] = ()  # the kinds it applies to (empty: every kind)
+
+
+@dataclass(frozen=True)
+class LaunchFlavor:
+    """A named size the platform defines (a Nova flavor); ``value`` is what ``ProvisionSpec.flavor``
+    takes, the sizes are what admission counts (``with_flavor_sizes`` reads them the same way)."""
+
+    value: str
+    label: str
+    vcpus: Decimal
+    ram_mb: int
+    disk_gb: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """What a launch form may offer on one account, as the platform has it right now.
+
+    ``kinds`` are the kinds it provisions here (``Kind.VM``, ``Kind.CONTAINER``...). Empty
+    ``flavors`` means sizes are free (vCPUs, RAM, disk typed in); empty ``networks`` means the
+    platform's default is used. ``image_required``: a request without an image is refused.
+    ``notes`` say, once each, what could not be listed (the form then takes typed values).
+    """
+
+    kinds: tuple[str, ...]
+    images: tuple[LaunchChoice, ...] = ()
+    flavors: tuple[LaunchFlavor, ...] = ()
+    networks: tuple[LaunchChoice, ...] = ()
+    image_required: bool = False
+    notes: tuple[str, ...] = ()
+
+    def images_for(self, kind: str) -> tuple[LaunchChoice, ...]:
+        return tuple(c for c in self.images if not c.kinds or kind in c.kinds)
+
+    def networks_for(self, kind: str) -> tuple[LaunchChoice, ...]:
+        return tuple(c for c in self.networks if not c.kinds or kind in c.kinds)
+
+
+@dataclass(frozen=True)
 class UsageTotals:
     """The platform's own accounting for one project and period (Nova simple-tenant-usage)."""
 
@@ -531,6 +577,11 @@ class Driver(abc.ABC):
 
     def provision(self, spec: ProvisionSpec) -> ObservedResource:
         """Create a resource from ``spec`` and return it as observed right after creation."""
+        raise UnsupportedCapability(f"{self.kind} cannot provision resources")
+
+    def launch_options(self) -> LaunchOptions:
+        """What a new resource may be built from here (kinds, images, flavors, networks): the
+        choices a launch form offers. Drivers with ``Capability.PROVISION`` implement it."""
         raise UnsupportedCapability(f"{self.kind} cannot provision resources")
 
     def act(self, external_id: str, action: str) -> None:

@@ -30,6 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
 
@@ -101,6 +102,13 @@ def with_flavor_sizes(account, fields: Mapping) -> dict:
     return fields
 
 
+def build_spec(account, fields: Mapping) -> ProvisionSpec:
+    """A request's fields as the driver's ``ProvisionSpec``: a flavor's sizes filled in from the
+    platform, then ``ProvisionSpec.parse``. The API serializer, the launch form and ``submit`` all
+    build specs here; raises ``SpecError``."""
+    return ProvisionSpec.parse(with_flavor_sizes(account, fields) if account is not None else fields)
+
+
 def requested(spec: ProvisionSpec) -> dict[str, Decimal]:
     """What a request counts against each key, by the table live usage counts with
     (``metering.quotas.contributions``); the budget is priced by ``_with_cost`` when it applies."""
@@ -148,9 +156,10 @@ def lock_project(project: Project) -> str:
     return Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
 
 
-def _scopes(project: Project, account) -> dict:
+def _scopes(project: Project, account, forecast: Decimal | None = None) -> dict:
     """The request's scopes: global, and the account's (unlimited where nothing is narrowed)."""
-    return usage_by_scope([project.pk], accounts=(account.pk,))[project.pk]
+    known = {project.pk: forecast} if forecast is not None else None
+    return usage_by_scope([project.pk], accounts=(account.pk,), forecasts=known)[project.pk]
 
 
 def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, scopes) -> QuotaExceeded | None:
@@ -173,6 +182,25 @@ def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, s
     return None
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """A request checked against what is committed, without the lock: the first step of ``submit``
+    and the whole of a preview (``metering.quotas.preview``), so both word a refusal the same."""
+
+    scopes: dict  # {account id or None: {key: QuotaUsage}}
+    want: dict[str, Decimal]  # what the request counts against each key (budget priced where limited)
+    refusal: QuotaExceeded | None
+
+
+def assess(project: Project, account, spec: ProvisionSpec, *, forecast: Decimal | None = None) -> Assessment:
+    """What ``spec`` would add to each key of its scopes, and the first limit it would pass, if any.
+    ``forecast`` is the month's forecast when the caller already has it."""
+    scopes = _scopes(project, account, forecast)
+    want = _with_cost(project, account, requested(spec), spec.kind, scopes)
+    policy = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
+    return Assessment(scopes, want, _refusal(project, account, want, policy, scopes))
+
+
 def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, source: str,
            idempotency_key: str = "") -> ProvisionRequest:
     """Admit and reserve a provisioning request, or raise ``QuotaExceeded`` (or ``SpecError``).
@@ -186,11 +214,11 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
     the message) so the project's request history shows it.
     """
     if not isinstance(spec, ProvisionSpec):
-        spec = ProvisionSpec.parse(with_flavor_sizes(account, spec))
+        spec = build_spec(account, spec)
     check_account(account)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
-    scopes = _scopes(project, account)
-    want = _with_cost(project, account, requested(spec), spec.kind, scopes)
+    first = assess(project, account, spec)  # on committed data, no lock
+    want = first.want
 
     def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
@@ -215,11 +243,9 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
             transaction.on_commit(lambda: hand_off(request.pk))
         return request, refusal
 
-    policy = Project.objects.filter(pk=project.pk).values_list("breach_policy", flat=True).get()
-    refusal = _refusal(project, account, want, policy, scopes)  # on committed data, no lock
-    if refusal is not None:
-        record(refusal)
-        raise refusal
+    if first.refusal is not None:
+        record(first.refusal)
+        raise first.refusal
     request, refusal = serialised(admit)
     if refusal is not None:
         raise refusal

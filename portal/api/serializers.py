@@ -37,7 +37,7 @@ from metering.models import (
     Statement,
     UtilizationRollup,
 )
-from metering.quotas.admission import with_flavor_sizes
+from metering.quotas.admission import build_spec
 from providers import registry
 from providers.base import KIND_ALIASES, ProvisionSpec, SpecError
 from providers.configure import ConfigurationError
@@ -526,7 +526,7 @@ class ProvisionRequestSerializer(StrictModelSerializer):
         """The request's fields as the driver's ``ProvisionSpec`` (``validated_data["spec"]``)."""
         fields = {k: attrs.pop(k) for k in ProvisionSpec.FIELDS if k in attrs}
         try:
-            spec = ProvisionSpec.parse(with_flavor_sizes(attrs["account"], fields) if "account" in attrs else fields)
+            spec = build_spec(attrs.get("account"), fields)
         except SpecError as exc:
             raise serializers.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
         return {**attrs, "spec": spec}
@@ -538,6 +538,27 @@ class QuotaRefusalSerializer(serializers.Serializer):
     requested = NumberField()
     used = NumberField()
     limit = serializers.IntegerField()
+
+
+class KeyImpactSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=QuotaKey.choices)
+    account = serializers.CharField(allow_null=True, help_text="null: the global limits; else the account the "
+                                                                "limit is narrowed to")
+    limit = serializers.IntegerField(help_text="-1 = unlimited")
+    unlimited = serializers.BooleanField()
+    in_use = NumberField(help_text="used + reserved; for the budget, the month's forecast")
+    reserved = NumberField()
+    requested = NumberField(help_text="what the request adds; for the budget, its cost to the end of the month")
+    after = NumberField()
+    state = serializers.ChoiceField(choices=["ok", "near", "at", "over"], help_text="of after against limit")
+
+
+class ProvisionPreviewSerializer(serializers.Serializer):
+    fits = serializers.BooleanField()
+    refusal = QuotaRefusalSerializer(allow_null=True, help_text="what a submission would be refused with now")
+    currency = serializers.CharField(allow_blank=True, help_text="of the budget rows (empty: no rate plan)")
+    spec = serializers.JSONField(help_text="the request as the driver would get it (a flavor's sizes filled in)")
+    impacts = KeyImpactSerializer(many=True)
 
 
 # -- chargeback --------------------------------------------------------------------------------------

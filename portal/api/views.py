@@ -462,6 +462,30 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                              "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)
         return self._answer(created)
 
+    @extend_schema(
+        summary="The quota impact of a request, without making it (project members)",
+        description="The same body as creating a request, checked by the same admission without recording "
+                    "anything: for each limit of each scope, what is in use, what the request adds, the total "
+                    "after it and its state (ok, near, at, over); the budget's in use is the month's forecast "
+                    "and the request adds its cost at the project's rates. 200 whether it fits or not; "
+                    "``refusal`` carries the refusal a submission would get now.",
+        request=s.ProvisionRequestSerializer,
+        responses={200: s.ProvisionPreviewSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="preview")
+    def preview(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        project, account, spec = data["project"], data["account"], data["spec"]
+        if not access.has_role(request.user, project, Role.MEMBER):
+            raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        try:
+            found = quotas.preview(project, account, spec)
+        except quotas.SpecError as exc:
+            raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
+        return Response(s.ProvisionPreviewSerializer(found.as_dict()).data)
+
     @staticmethod
     def _first_with_key(request, key: str):
         """The request this user already made with this ``Idempotency-Key`` (a client's retry)."""

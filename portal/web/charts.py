@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from metering.choices import QuotaKey
+from metering.quotas import states  # the one rule for ok / near / at / over
 
-WARN_AT = Decimal("0.8")  # amber from 80 % of a limit; red above it
+WARN_AT = states.NEAR_FROM  # amber from 80 % of a limit; red above it
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,8 @@ LEVEL_WORDS = {"ok": "", "warn": "near the limit", "at": "at the limit", "over":
 def level(used: Decimal, limit: Decimal | None) -> str:
     """"ok", "warn" (near: from 80 % of the limit), "at" (exactly the limit: nothing more fits)
     or "over" (above it); "ok" when unlimited."""
-    if limit is None or limit < 0:
-        return "ok"
-    if used > limit:
-        return "over"
-    if used == limit:
-        return "at"
-    return "warn" if used >= limit * WARN_AT else "ok"
+    found = states.state(used, limit)
+    return "warn" if found == states.NEAR else found  # "warn": the CSS class of "near"
 
 
 def limit_doughnut(chart: LimitChart, used, limit: int) -> dict:

@@ -2,7 +2,7 @@
 the timezone form of the user menu.
 
 Navigation shows each role what it may use: viewers look (overview, inventory), members also act
-on resources (the buttons live on the resource page), project admins manage members (the
+on resources (the buttons live on the resource page) and launch new ones (Launch), project admins manage members (the
 project's Members page), staff see everything (providers, quotas, every project's chargeback,
 the admin overview, Django admin). Listed pages still check access themselves; hiding a link is
 a courtesy, not security.
@@ -39,6 +39,8 @@ def navigation(request) -> dict:
         nav.append(_item(request, "Overview", overview))
         statement = reverse("web:project_chargeback", args=[project.slug])
         nav.append(_item(request, "Chargeback", statement, prefix=statement))
+        if role in (Role.MEMBER, Role.ADMIN, "staff"):  # viewers look; members and up launch
+            nav.append(_item(request, "Launch", reverse("web:launch", args=[project.slug])))
         if role in (Role.ADMIN, "staff"):
             nav.append(_item(request, "Members", reverse("web:project_members", args=[project.slug])))
             nav.append(_item(request, "Reports", reverse("web:project_reports", args=[project.slug])))

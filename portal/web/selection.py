@@ -23,7 +23,8 @@ SESSION_KEY = "project"
 #: pages whose URL names a project (``<slug:slug>``): that project is the page's, the switcher's
 #: and the navigation's, and becomes the selected one
 PROJECT_URL_NAMES = {"web:project_overview", "web:project_chargeback", "web:chargeback_issue",
-                     "web:project_members", "web:project_reports", "web:quota_edit"}
+                     "web:project_members", "web:project_reports", "web:quota_edit",
+                     "web:launch", "web:launch_request", "web:launch_request_status"}
 
 
 def project_in_url(request, projects) -> Project | None:

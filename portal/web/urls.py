@@ -7,6 +7,7 @@ from portal.web import (
     chargeback,
     inventory,
     labels,
+    launch,
     members,
     overview,
     preferences,
@@ -43,4 +44,8 @@ urlpatterns = [
     path("projects/<slug:slug>/chargeback/issue/", chargeback.issue_statement, name="chargeback_issue"),
     path("projects/<slug:slug>/members/", members.project_members, name="project_members"),
     path("projects/<slug:slug>/reports/", reports.project_reports, name="project_reports"),
+    path("projects/<slug:slug>/launch/", launch.launch, name="launch"),
+    path("projects/<slug:slug>/requests/<int:pk>/", launch.launch_request, name="launch_request"),
+    path("projects/<slug:slug>/requests/<int:pk>/status/", launch.launch_request_status,
+         name="launch_request_status"),
 ]

@@ -30,6 +30,8 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    LaunchChoice,
+    LaunchOptions,
     ObservedEvent,
     ObservedResource,
     ProviderDataError,
@@ -237,6 +239,22 @@ class DockerDriver(Driver):
             raise Skip(str(exc)) from None
 
     # -- lifecycle --------------------------------------------------------------------------------
+
+    def launch_options(self) -> LaunchOptions:
+        """Containers from the images the engine holds (no registry is asked: what is not local
+        would fail at create), on one of its networks (``none`` has no network at all)."""
+        with self._errors():
+            images = self.api.images()
+            networks = self.api.networks()
+        tags = sorted({tag for image in images for tag in (image.get("RepoTags") or [])
+                       if tag and not tag.startswith("<none>")})
+        names = sorted({str(n.get("Name")) for n in networks if n.get("Name")} | {"none"})
+        return LaunchOptions(
+            kinds=(Kind.CONTAINER,),
+            images=tuple(LaunchChoice(tag, tag) for tag in tags),
+            networks=tuple(LaunchChoice(name, "no network" if name == "none" else name) for name in names),
+            image_required=True,
+        )
 
     def provision(self, spec: ProvisionSpec) -> ObservedResource:
         if spec.kind != Kind.CONTAINER:

@@ -50,6 +50,7 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    LaunchOptions,
     ObservedEvent,
     ObservedResource,
     ProviderAuthError,
@@ -607,6 +608,14 @@ class KubernetesDriver(Driver):
             patch["spec"]["running"] = None  # runStrategy and the deprecated running exclude each other
         api.call(self.custom.patch_namespaced_custom_object, doing, KUBEVIRT, KUBEVIRT_VERSION, namespace,
                  "virtualmachines", name, patch)
+
+    def launch_options(self) -> LaunchOptions:
+        """Pods (containers), and KubeVirt VMs where KubeVirt is installed, in the project's
+        namespace. The cluster pulls images from its registries, so there is no list to offer."""
+        kinds = (Kind.CONTAINER, Kind.VM) if KUBEVIRT in self.groups() else (Kind.CONTAINER,)
+        return LaunchOptions(kinds=kinds,
+                             notes=("type an image reference the cluster can pull (a VM defaults to "
+                                    f"{DEFAULT_VM_IMAGE})",))
 
     def provision(self, spec: ProvisionSpec) -> ObservedResource:
         namespace = spec.project

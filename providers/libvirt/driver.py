@@ -35,6 +35,9 @@ from providers.base import (
     Driver,
     Health,
     Inventory,
+    Kind,
+    LaunchChoice,
+    LaunchOptions,
     ObservedEvent,
     ObservedResource,
     ProviderAuthError,
@@ -44,6 +47,7 @@ from providers.base import (
     ProvisionSpec,
     Setting,
     SettingsError,
+    UnsupportedCapability,
     UtilizationSample,
     to_decimal,
     utcnow,
@@ -391,13 +395,39 @@ class LibvirtDriver(Driver):
     def provision(self, spec: ProvisionSpec) -> ObservedResource:
         conn = self.connection()
         with self._calls(f"provisioning {spec.name!r}"):
-            dom = lifecycle.provision(
-                conn,
-                spec,
-                storage_pool=self.settings.get("storage_pool"),
-                network=self.settings.get("network"),
-            )
+            try:
+                dom = lifecycle.provision(
+                    conn,
+                    spec,
+                    storage_pool=self.settings.get("storage_pool"),
+                    network=self.settings.get("network"),
+                )
+            except ValueError as exc:  # a spec this host cannot build: the caller's to fix, said as is
+                raise ProviderDataError(f"libvirt at {self.uri} cannot provision {spec.name!r}: {exc}") from None
         return self.observe_one(dom.UUIDString())
+
+    def launch_options(self) -> LaunchOptions:
+        """VMs (and LXC containers where the host offers them) of any size; a VM's disk may be cloned
+        from a volume of an active storage pool that no domain uses (a template: ``image`` is its
+        path); NICs go on an active network."""
+        conn = self.connection()
+        kinds = []
+        for kind in (Kind.VM, Kind.CONTAINER):
+            try:
+                lifecycle.guest_type(conn, kind)
+                kinds.append(kind)
+            except UnsupportedCapability:
+                pass
+        with self._calls("listing storage volumes and networks for a launch"):
+            index = volume_index(conn)
+            attached = {index.path_of(disk) for dom in conn.listAllDomains()
+                        for disk in parse_domain(dom.XMLDesc(0)).disks}
+            names = {path: f"{pool}/{name}" for (pool, name), path in index.paths.items()}
+            images = [LaunchChoice(path, label, (Kind.VM,)) for path, label in names.items() if path not in attached]
+            networks = [LaunchChoice(n.name(), n.name())
+                        for n in conn.listAllNetworks(libvirt.VIR_CONNECT_LIST_NETWORKS_ACTIVE)]
+        return LaunchOptions(kinds=tuple(kinds), images=tuple(sorted(images, key=lambda c: c.label)),
+                             networks=tuple(sorted(networks, key=lambda c: c.value)))
 
     def observe_one(self, external_id: str) -> ObservedResource:
         """One domain, observed as ``inventory()`` would (raises if it does not exist)."""

@@ -34,6 +34,8 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    LaunchChoice,
+    LaunchOptions,
     ObservedEvent,
     ObservedProject,
     ObservedResource,
@@ -313,6 +315,26 @@ class LXDDriver(Driver):
             raise ProviderError(f"the default profile of LXD project {project} has no root disk on a storage pool; "
                                 "cannot give the instance a root disk size")
         return str(device["pool"])
+
+    def launch_options(self) -> LaunchOptions:
+        """Containers and VMs from the images the server holds in ``provision_project`` (by alias,
+        else fingerprint; each for the instance type it was built for), on the default profile's
+        network; the account's ``default_image`` is used when none is picked."""
+        records = self._get(self.client.api.images, "the image list",
+                            project=self.settings["provision_project"], recursion=1)
+        by_type = {name: kind for kind, name in INSTANCE_TYPES.items()}
+        images = []
+        for record in records if isinstance(records, list) else []:
+            if not isinstance(record, Mapping) or not record.get("fingerprint"):
+                continue
+            aliases = [a.get("name") for a in record.get("aliases") or [] if isinstance(a, Mapping) and a.get("name")]
+            value = str(aliases[0] if aliases else record["fingerprint"])
+            description = str((record.get("properties") or {}).get("description") or "")
+            kind = by_type.get(str(record.get("type") or "container"))
+            images.append(LaunchChoice(value, f"{value} ({description})" if description else value,
+                                       (kind,) if kind else ()))
+        return LaunchOptions(kinds=(Kind.CONTAINER, Kind.VM), images=tuple(sorted(images, key=lambda c: c.value)),
+                             image_required=not self.settings.get("default_image"))
 
     def provision(self, spec: ProvisionSpec) -> ObservedResource:
         if spec.kind not in INSTANCE_TYPES:

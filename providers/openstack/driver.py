@@ -34,6 +34,9 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    LaunchChoice,
+    LaunchFlavor,
+    LaunchOptions,
     ObservedProject,
     ObservedResource,
     ProviderAuthError,
@@ -380,6 +383,35 @@ class OpenStackDriver(Driver):
             if ref in (flavor.get("id"), flavor.get("name")):
                 return flavor
         raise ProviderDataError(f"the cloud has no flavor with the id or name {ref!r}")
+
+    def launch_options(self) -> LaunchOptions:
+        """Servers from Glance's active images, of a Nova flavor, on ``auto`` (Nova gives the project
+        a network), ``none`` or one Neutron network; without an image or network service in the
+        catalog those lists are left out (an image id or network id may still be typed)."""
+        flavors = []
+        for flavor in self._flavors(self._mv(SERVER_MICROVERSION)).values():
+            vcpus, ram, disk = mapping.flavor_size(flavor)
+            name = str(flavor.get("name") or flavor.get("id"))
+            flavors.append(LaunchFlavor(name, f"{name} ({vcpus} vCPU, {ram} MB RAM, {disk} GB disk)", vcpus, ram,
+                                        disk))
+        flavors.sort(key=lambda f: (f.vcpus, f.ram_mb, f.disk_gb or 0, f.value))
+        images, notes = [], []
+        if self.has_service("image"):
+            for records, _ in api.pages(api.service(self.conn, "image"), "/images", "images", "list images",
+                                        params={"status": "active"}, page_size=self.page_size):
+                images += [LaunchChoice(str(i["id"]), str(i.get("name") or i["id"]))
+                           for i in records if isinstance(i, Mapping) and i.get("id")]
+        else:
+            notes.append("no image service in the catalog: type an image id")
+        networks = [LaunchChoice("auto", "auto (Nova allocates one)"), LaunchChoice("none", "none")] \
+            if self.has_service("network") else [LaunchChoice("none", "none")]
+        if self.has_service("network"):
+            body, _ = api.call(api.service(self.conn, "network"), "GET", "/networks", "list networks")
+            networks += [LaunchChoice(str(n["id"]), str(n.get("name") or n["id"]))
+                         for n in body.get("networks") or [] if isinstance(n, Mapping) and n.get("id")]
+        return LaunchOptions(kinds=(Kind.VM,), images=tuple(sorted(images, key=lambda c: c.label)),
+                             flavors=tuple(flavors), networks=tuple(networks), notes=tuple(notes),
+                             image_required=self.has_service("image"))
 
     def _image_id(self, ref: str) -> str:
         """An image id from an id or a name, through the image service (as given when there is none)."""

@@ -30,6 +30,8 @@ from providers.base import (
     Health,
     Inventory,
     Kind,
+    LaunchChoice,
+    LaunchOptions,
     ObservedProject,
     ObservedResource,
     ProviderDataError,
@@ -440,6 +442,18 @@ class ProxmoxDriver(Driver):
         self._run(record, "start", f"start {guest_type}/{newid}")
         config = self.client.get(f"read the config of {guest_type}/{newid}", f"nodes/{node}/{guest_type}/{newid}/config")
         return mapping.guest_resource(self._locate(f"{guest_type}/{newid}"), config, utcnow())
+
+    def launch_options(self) -> LaunchOptions:
+        """VMs and containers cloned from the cluster's templates (``image`` is a template's name),
+        sized as asked; the clone keeps the template's network."""
+        answer = self.client.get("list the cluster's guests", "cluster/resources", type="vm")
+        kinds = {"qemu": Kind.VM, "lxc": Kind.CONTAINER}
+        images = sorted({LaunchChoice(str(r.get("name") or r.get("vmid")), f"{r.get('name') or r.get('vmid')} "
+                                      f"(template {r.get('vmid')} on {r.get('node')})", (kinds[r["type"]],))
+                         for r in (answer if isinstance(answer, list) else [])
+                         if isinstance(r, Mapping) and r.get("type") in kinds and r.get("template") in (1, "1", True)},
+                        key=lambda c: c.label)
+        return LaunchOptions(kinds=(Kind.VM, Kind.CONTAINER), images=tuple(images), image_required=True)
 
     def _template(self, guest_type: str, ref: str) -> Mapping[str, Any]:
         answer = self.client.get("list the cluster's guests", "cluster/resources", type="vm")

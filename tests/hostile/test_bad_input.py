@@ -93,7 +93,10 @@ def page_urls(w) -> list[tuple[str, tuple[str, ...]]]:
              ("web:project_members", {"slug": a}, ()),
              ("web:cost_by_label", {}, ("key", "key2", *STATEMENT)),
              ("web:recommendations", {}, ("project", "window", "format", "page")),
-             ("web:project_reports", {"slug": a}, ())]
+             ("web:project_reports", {"slug": a}, ()),
+             ("web:launch", {"slug": a}, ("account", "kind", "name", "image", "vcpus", "ram_mb", "network")),
+             ("web:launch_request", {"slug": a, "pk": w.requests["A"].pk}, ()),
+             ("web:launch_request_status", {"slug": a, "pk": w.requests["A"].pk}, ())]
     urls = [(reverse(name, kwargs=kw), params) for name, kw, params in names]
     urls.append((reverse("web:provider_add") + "?kind=openstack", ()))
     return urls
@@ -156,6 +159,8 @@ def valid_bodies(w) -> dict[tuple[str, str], dict]:
         ("/api/v1/quota-defaults/", "patch"): {"limits": {"vms": 10}},
         ("/api/v1/provision-requests/", "post"): {"project": a, "provider": w.account.name, "name": "n1",
                                                   "kind": "vm", "vcpus": "1", "ram_mb": 512, "disk_gb": "1"},
+        ("/api/v1/provision-requests/preview/", "post"): {"project": a, "provider": w.account.name, "name": "n1",
+                                                          "kind": "vm", "vcpus": "1", "ram_mb": 512, "disk_gb": "1"},
         ("/api/v1/rate-plans/", "post"): plan,
         ("/api/v1/recommendation-decisions/", "post"): {"resource": w.resources["A"].pk, "kind": "idle",
                                                         "action": "snooze", "until": "2026-12-01T00:00:00Z",

@@ -82,6 +82,8 @@ MATRIX = [
     ("provision-request-list",    "get",    "-", 401, 200, 200, 200, 200, 200),
     ("provision-request-list",    "post",   "A", 401, 403, 202, 202, 202, 403),
     ("provision-request-list",    "post",   "B", 401, 400, 400, 400, 202, 403),
+    ("provision-request-preview", "post",   "A", 401, 403, 200, 200, 200, 403),
+    ("provision-request-preview", "post",   "B", 401, 400, 400, 400, 200, 403),
     ("provision-request-detail",  "get",    "A", 401, 200, 200, 200, 200, 200),
     ("provision-request-detail",  "get",    "B", *N),
     ("statement-list",            "get",    "-", 401, 200, 200, 200, 200, 200),
@@ -120,7 +122,8 @@ SLUG = {"A": "alpha", "B": "bravo"}
 
 def kwargs_for(route: str, obj: str, w) -> dict:
     if route.endswith("-list") or route in ("quota-defaults", "costs-by-label", "recommendations",
-                                            "recommendation-decisions", "resource-assign"):
+                                            "recommendation-decisions", "resource-assign",
+                                            "provision-request-preview"):
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
@@ -164,6 +167,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
         ("quota-defaults", "patch"): {"vcpus": 200},
         ("provision-request-list", "post"): {"project": SLUG.get(obj), "provider": w.account.name,
                                              "name": "new-vm", "kind": "vm", "vcpus": "1", "ram_mb": 512},
+        ("provision-request-preview", "post"): {"project": SLUG.get(obj), "provider": w.account.name,
+                                                "name": "new-vm", "kind": "vm", "vcpus": "1", "ram_mb": 512},
         ("rate-plan-list", "post"): {"name": "premium", "currency": "EUR", "rates": [
             {"measure": "vcpu_hours", "unit_price": "0.01", "effective_from": "2026-01-01T00:00:00Z"}]},
         ("rate-plan-detail", "put"): {"name": "standard", "currency": "USD"},

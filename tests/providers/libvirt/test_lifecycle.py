@@ -61,7 +61,7 @@ def test_provision_with_a_taken_name_fails_before_creating_anything(node):
     taken = node.facts[0]["name"]
     pool = driver.connection().storagePoolLookupByName(POOL)
     volumes_before = sorted(pool.listVolumes())
-    with pytest.raises(ValueError, match=f"cannot define domain '{taken}' .*a domain of that name exists"):
+    with pytest.raises(ProviderDataError, match=f"cannot define domain '{taken}' .*a domain of that name exists"):
         driver.provision(spec(name=taken))
     assert sorted(pool.listVolumes()) == volumes_before
 
@@ -79,11 +79,11 @@ def test_provision_that_fails_after_creating_the_disk_removes_it(node):
 
 def test_provision_refuses_what_it_cannot_build(node):
     driver = node.driver()
-    with pytest.raises(ValueError, match="whole number of vCPUs"):
+    with pytest.raises(ProviderDataError, match="whole number of vCPUs"):
         driver.provision(spec(vcpus=Decimal("0.5")))
-    with pytest.raises(ValueError, match="not a project slug"):
+    with pytest.raises(ProviderDataError, match="not a project slug"):
         driver.provision(spec(project="Acme Corp"))
-    with pytest.raises(ValueError, match="network 'nope' does not exist"):
+    with pytest.raises(ProviderDataError, match="network 'nope' does not exist"):
         driver.provision(spec(network="nope"))
     with pytest.raises(UnsupportedCapability, match="cannot run containers"):
         driver.provision(spec(kind=Kind.CONTAINER))  # the test hypervisor offers no LXC guests
