@@ -164,11 +164,14 @@ def _record(project: Project, mapping: ExternalProject, result: PushResult, task
     now = timezone.now()
     with transaction.atomic():
         states = {p.key: p for p in QuotaPush.objects.select_for_update().filter(external=mapping)}
-        for key in set(states) - set(result.limits):  # no longer set in Glasspane: nothing to push
+        # a key no longer set in Glasspane, or one the provider skipped (its service is absent): no state
+        keys = [k for k in result.limits if not result.ok or k in result.applied]
+        for key in set(states) - set(keys):
             states.pop(key).delete()
         theirs = dict(mapping.quotas or {})
         audits = []
-        for key, value in result.limits.items():
+        for key in keys:
+            value = result.limits[key]
             state = states.get(key) or QuotaPush(external=mapping, key=key, value=value, attempted_at=now)
             before = (theirs.get(key) or {}).get("limit")
             if result.ok:
