@@ -11,10 +11,10 @@ refuses or cannot be reached the command exits 2 with one line carrying the prov
 
 from __future__ import annotations
 
-from metering.choices import ChangeSource
-from metering.models import Project
 from django.utils import timezone
 
+from metering.choices import ChangeSource
+from metering.models import Project
 from metering.quotas import QuotaValueError, project_usage, pushdown, set_defaults, set_limits
 from metering.quotas.limits import defaults
 from metering.quotas.usage import number

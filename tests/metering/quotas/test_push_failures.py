@@ -167,3 +167,24 @@ def test_the_drift_api_shows_not_applied_with_the_message(mapped, world, project
     assert vcpus["limit"] == 16 and vcpus["push"]["status"] == "not applied"
     assert vcpus["push"]["message"] == REFUSAL and vcpus["push"]["next_retry_at"]
     assert json.dumps(body)  # plain JSON
+
+
+def test_the_beat_runs_the_retry_scan_every_minute_through_the_task(mapped, world, project, eager):
+    from metering.tasks import retry_quota_pushes
+    from portal.celery import app
+
+    assert app.conf.beat_schedule["retry-quota-pushes"] == {"task": "metering.retry_quota_pushes", "schedule": 60.0}
+    set_limits(project, {"vcpus": 16}, user=None, source=ChangeSource.CLI, push=False)
+    world.quota_failures = [ProviderDataError(REFUSAL)]
+    pushdown.push(project)
+    QuotaPush.objects.update(next_retry_at=timezone.now() - timedelta(seconds=1))
+    assert retry_quota_pushes.delay().get() == 1 and row(project, "vcpus").applied is True
+
+
+def test_a_task_retry_that_never_came_is_taken_over_by_the_beat(mapped, world, project):
+    set_limits(project, {"vcpus": 16}, user=None, source=ChangeSource.CLI, push=False)
+    world.quota_failures = [ProviderUnavailable("cannot reach OpenStack")]
+    pushdown.push(project, task_retry_in=30)  # as the task does before it schedules its retry
+    state = QuotaPush.objects.get()
+    assert state.task_retry and pushdown.due_projects(state.next_retry_at + timedelta(seconds=1)) == []
+    assert pushdown.due_projects(state.next_retry_at + pushdown.TASK_RETRY_GRACE) == [project.pk]

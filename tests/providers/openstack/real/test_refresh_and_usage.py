@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-
 from django.core.management import CommandError
 
 from metering import collector
