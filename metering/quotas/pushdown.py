@@ -163,12 +163,15 @@ def _record(project: Project, mapping: ExternalProject, result: PushResult, task
     """Keep the outcome per key (``QuotaPush``); audit it when it differs from the last one."""
     now = timezone.now()
     with transaction.atomic():
-        states = {p.key: p for p in QuotaPush.objects.select_for_update().filter(external=mapping)}
+        # one push of a provider project records at a time (two workers, or the command and a worker)
+        locked = ExternalProject.objects.select_for_update().filter(pk=mapping.pk).values_list("quotas", flat=True)
+        fresh = locked.first()
+        states = {p.key: p for p in QuotaPush.objects.filter(external=mapping)}
         # a key no longer set in Glasspane, or one the provider skipped (its service is absent): no state
         keys = [k for k in result.limits if not result.ok or k in result.applied]
         for key in set(states) - set(keys):
             states.pop(key).delete()
-        theirs = dict(mapping.quotas or {})
+        theirs = dict(fresh or {})
         audits = []
         for key in keys:
             value = result.limits[key]
