@@ -45,6 +45,9 @@ class FakeWorld:
     images: list[str] = field(default_factory=list)  # what launch_options offers
     flavors: list[LaunchFlavor] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
+    #: raised by apply_quota, one per call, first first (a refusal, an outage); empty: it applies
+    quota_failures: list[ProviderError] = field(default_factory=list)
+    quota_calls: int = 0  # how many times apply_quota was called
 
     def put(self, resource: ObservedResource) -> None:
         self.resources[resource.external_id] = resource
@@ -147,5 +150,8 @@ class FakeDriver(Driver):
         return {key: QuotaReading(key, held.get(key)) for key in sorted(self.quota_keys)}
 
     def apply_quota(self, project_ref, limits):
+        self.world.quota_calls += 1
+        if self.world.quota_failures:
+            raise self.world.quota_failures.pop(0)
         self.world.quotas[project_ref] = {**self.world.quotas.get(project_ref, {}), **limits}
         return dict(self.world.quotas[project_ref])

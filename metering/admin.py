@@ -148,7 +148,7 @@ class QuotaAuditInline(ReadOnlyMixin, admin.TabularInline):
     model = QuotaAudit
     fk_name = "project"
     extra = 0
-    fields = ["at", "key", "account", "old", "new", "changed_by", "source"]
+    fields = ["at", "key", "account", "external_id", "old", "new", "changed_by", "source", "outcome", "message"]
     readonly_fields = fields
     verbose_name_plural = "quota changes (audit)"
 
@@ -300,8 +300,8 @@ class QuotaDefaultAdmin(admin.ModelAdmin):
 
 @admin.register(QuotaAudit)
 class QuotaAuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["at", "project", "account", "key", "old", "new", "changed_by", "source"]
-    list_filter = ["source", "key"]
+    list_display = ["at", "project", "account", "external_id", "key", "old", "new", "changed_by", "source", "outcome"]
+    list_filter = ["source", "outcome", "key"]
     search_fields = ["project__slug", "changed_by__username"]
     date_hierarchy = "at"
 

@@ -67,6 +67,14 @@ class ChangeSource(models.TextChoices):
     API = "api", "API"
     CLI = "cli", "Command line"
     SYSTEM = "system", "System"
+    PUSH = "push", "Push-down to a provider"
+
+
+class PushOutcome(models.TextChoices):
+    """How a push-down of a limit to a provider ended (audit rows of source ``push``)."""
+
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Not applied"
 
 
 class MappingSource(models.TextChoices):

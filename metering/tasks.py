@@ -263,17 +263,30 @@ def enforce_breach(breach_id: int) -> int:
     return len(breaches.enforce(breach))
 
 
-@shared_task(
-    name="metering.push_quotas",
-    autoretry_for=(ProviderUnavailable,),
-    retry_backoff=30,
-    retry_backoff_max=900,
-    retry_jitter=True,
-    max_retries=8,
-)
-def push_quotas(project_id: int) -> dict:
-    """Push one project's limits to every provider project it is mapped to (``pushdown.push``)."""
-    return pushdown.push(Project.objects.get(pk=project_id))
+@shared_task(name="metering.push_quotas", bind=True, max_retries=pushdown.TASK_RETRIES)
+def push_quotas(self, project_id: int) -> dict:
+    """Push one project's limits to every provider project it is mapped to (``pushdown.push``).
+
+    Every outcome is recorded by the service. While a provider cannot be reached the task retries
+    itself with exponential backoff (``pushdown.task_backoff``: 30 s doubling, capped at 15 min, no
+    jitter so the drift view can say when); after its last retry the beat's schedule takes over.
+    Refusals are not retried here: see ``pushdown.retry_due``.
+    """
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return {}
+    retries = self.request.retries or 0
+    retry_in = pushdown.task_backoff(retries) if retries < self.max_retries else None
+    results = pushdown.push(project, task_retry_in=retry_in)
+    if retry_in is not None and any(r.transient for r in results):
+        raise self.retry(countdown=retry_in)
+    return {r.target: r.as_dict() for r in results}
+
+
+@shared_task(name="metering.retry_quota_pushes")
+def retry_quota_pushes() -> int:
+    """Queue the push of every project whose failed push is due again (beat, every minute)."""
+    return pushdown.retry_due()
 
 
 # -- budget alerts and scheduled reports (metering.notify) -------------------------------------------

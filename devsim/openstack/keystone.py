@@ -2,7 +2,7 @@
 
 Follows the Identity API v3 reference: ``POST /v3/auth/tokens`` answers 201 with the token id in
 ``X-Subject-Token`` and a body holding ``expires_at``, ``roles``, ``project`` and a ``catalog``
-whose identity, compute and volumev3 endpoints (public, internal and admin, region ``RegionOne``)
+whose identity, compute, volumev3, image and network endpoints (public, internal and admin, region ``RegionOne``)
 all point back at this simulator. Tokens expire on the simulator clock.
 """
 
@@ -178,6 +178,10 @@ def catalog(ctx: Context, project_id: str) -> list[dict]:
     ]
     if ctx.state.volume_service:
         services.append(("volumev3", "cinderv3", f"{ctx.base_url}/volume/v3/{project_id}"))
+    if ctx.state.image_service:
+        services.append(("image", "glance", f"{ctx.base_url}/image"))
+    if ctx.state.network_service:
+        services.append(("network", "neutron", f"{ctx.base_url}/network"))
     entries = []
     for service_type, name, url in services:
         endpoints = [

@@ -13,6 +13,7 @@ hypervisor sizes dropped at 2.88, quota keys dropped at 2.36 and 2.57).
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -32,6 +33,8 @@ from devsim.openstack.wsgi import (
 )
 
 P = "/compute/v2.1"
+#: the largest quota Nova's schema takes (nova.db.constants.MAX_INT)
+MAX_INT = 2**31 - 1
 PUBLIC = frozenset({"versions", "version_v21"})
 
 
@@ -267,16 +270,45 @@ def show_server(ctx: Context, server_id: str):
     return json_response({"server": _server_detail(ctx, _find_server(ctx, server_id))})
 
 
-def _check_networks(networks, project_id: str) -> None:
-    """As Nova with a Neutron that has no networks and no default external network: ``none`` boots
-    unconnected, ``auto`` and any network id are refused in Nova's words (seen on a real cloud)."""
+def _check_networks(ctx: Context, networks, project_id: str) -> None:
+    """As Nova over Neutron: ``none`` boots unconnected; ``auto`` takes the one network the project
+    can use (its own or a shared one), is ambiguous (409) with several, and with none asks Neutron to
+    auto-allocate, which a cloud without a default external network refuses (Nova's words, seen on
+    the real cloud); a network id must be one the project can use."""
+    usable = [n for n in ctx.state.networks.values() if n.visible_to(project_id)] if ctx.state.network_service else []
     if networks == "auto":
-        raise ApiError(400, f"Unable to automatically allocate a network for project {project_id}")
+        if len(usable) > 1:
+            raise ApiError(409, "More than one possible network found. Specify network ID(s) to select which "
+                                "one(s) to connect to.")
+        if not usable:
+            raise ApiError(400, f"Unable to automatically allocate a network for project {project_id}")
     if isinstance(networks, list):
         for network in networks:
             wanted = network.get("uuid") if isinstance(network, dict) else None
-            if wanted:
+            if wanted and wanted not in {n.id for n in usable}:
                 raise ApiError(400, f"Network {wanted} could not be found.")
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def _check_image_ref(spec: dict) -> None:
+    """Nova's request schema: ``imageRef`` is a UUID or empty (before anything else is looked at)."""
+    ref = spec.get("imageRef")
+    if ref is not None and ref != "" and not (isinstance(ref, str) and _UUID.match(ref)):
+        raise ApiError(400, f"Invalid input for field/attribute imageRef. Value: {ref}. "
+                            f"'{ref}' is not valid under any of the given schemas")
+
+
+def _find_image(ctx: Context, spec: dict, project_id: str) -> str:
+    """The image to boot from, looked up in Glance as the requesting project (Nova's words when not)."""
+    ref = spec["imageRef"]
+    image = ctx.state.images.get(ref) if ctx.state.image_service else None
+    if image is None or not image.visible_to(project_id, ctx.token.is_admin):
+        raise ApiError(400, "Can not find requested image")
+    if image.status != "active":
+        raise ApiError(400, f"Image {ref} is not active.")
+    return image.id
 
 
 def create_server(ctx: Context):
@@ -288,11 +320,15 @@ def create_server(ctx: Context):
         if required not in spec:
             raise ApiError(400, f"Invalid input for field/attribute server. Value: {spec}. "
                                 f"'{required}' is a required property")
+    _check_image_ref(spec)
+    if not spec.get("imageRef"):  # the simulator has no block_device_mapping_v2 to boot from instead
+        raise ApiError(400, "Missing imageRef attribute")
     flavor = ctx.state.find_flavor(str(spec["flavorRef"]))
     if flavor is None:
         raise ApiError(400, f"Flavor {spec['flavorRef']} could not be found.")
     project_id = ctx.token.project_id
-    _check_networks(spec.get("networks"), project_id)
+    image_id = _find_image(ctx, spec, project_id)
+    _check_networks(ctx, spec.get("networks"), project_id)
     over = ctx.state.compute_over_quota(project_id, {"instances": 1, "cores": flavor.vcpus, "ram": flavor.ram})
     if over:
         raise ApiError(403, over)
@@ -303,7 +339,7 @@ def create_server(ctx: Context):
         host=hypervisor.host if hypervisor else None,
         vm_state="active" if hypervisor else "error",
         launched_at=now if hypervisor else None, created=now,
-        image_id=str(spec.get("imageRef") or ""), user_id=ctx.token.user_id,
+        image_id=image_id, user_id=ctx.token.user_id,
     )
     server.metadata = dict(spec.get("metadata") or {})
     response = {"server": {"id": server.id, "links": _links(ctx, "servers", server.id),
@@ -674,6 +710,9 @@ def quota_update(ctx: Context, tenant_id: str):
         if value < -1:
             raise ApiError(400, f"Invalid input for field/attribute {key}. Value: {raw}. "
                                 f"{value} is less than the minimum of -1")
+        if value > MAX_INT:
+            raise ApiError(400, f"Invalid input for field/attribute {key}. Value: {raw}. "
+                                f"{value} is greater than the maximum of {MAX_INT}")
         changes[key] = value
     used = ctx.state.compute_in_use(tenant_id)
     if not force:

@@ -17,6 +17,9 @@ ADMIN_USER, ADMIN_PASSWORD, ADMIN_PROJECT = "admin", "admin", "admin"
 MEMBER_USER, MEMBER_PASSWORD = "member", "member"
 DEMO_APP_CREDENTIAL = {"id": "glasspane-demo-appcred", "secret": "glasspane-demo-secret"}
 ADMIN_ROLES = {"admin", "member", "reader"}
+#: the one public image and the one shared network every seed has (``base``)
+IMAGE = "cirros-0.6.2-x86_64-disk"
+NETWORK = "shared-net"
 
 FLAVORS = [
     # name, vcpus, ram MiB, root GiB, ephemeral GiB
@@ -30,7 +33,7 @@ FLAVORS = [
 
 
 def base(state: CloudState) -> None:
-    """Identities, flavors and three hypervisors; no servers."""
+    """Identities, flavors, one public image, one shared network and three hypervisors; no servers."""
     admin_project = state.project_named(ADMIN_PROJECT) or state.add_project(ADMIN_PROJECT, "Cloud administration")
     admin = state.user_named(ADMIN_USER) or state.add_user(ADMIN_USER, ADMIN_PASSWORD)
     admin.roles[admin_project.id] = set(ADMIN_ROLES)
@@ -42,6 +45,10 @@ def base(state: CloudState) -> None:
     for name, vcpus, ram, disk, ephemeral in FLAVORS:
         if state.find_flavor(name) is None:
             state.add_flavor(name, vcpus, ram, disk, ephemeral)
+    if state.image_named(IMAGE) is None:
+        state.add_image(IMAGE, owner=admin_project.id)
+    if state.network_named(NETWORK) is None:
+        state.add_network(NETWORK, admin_project.id, shared=True)
     if not state.hypervisors:
         for index in range(1, 4):
             state.add_hypervisor(f"compute-{index:02d}.example.org", vcpus=64, memory_mb=262144,

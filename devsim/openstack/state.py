@@ -140,6 +140,42 @@ class Flavor:
 
 
 @dataclass
+class Image:
+    """A Glance v2 image (metadata only: the simulator holds no image data)."""
+
+    id: str
+    name: str
+    owner: str  # project id
+    created_at: datetime
+    visibility: str = "public"  # public | private | shared | community
+    status: str = "active"
+    disk_format: str = "qcow2"
+    container_format: str = "bare"
+    size: int = 21692416
+    min_disk: int = 0
+    min_ram: int = 0
+
+    def visible_to(self, project_id: str, admin: bool = False) -> bool:
+        return admin or self.visibility in ("public", "community") or self.owner == project_id
+
+
+@dataclass
+class Network:
+    """A Neutron network (read-only: nothing in the simulator creates ports on it)."""
+
+    id: str
+    name: str
+    project_id: str
+    created_at: datetime
+    shared: bool = False
+    external: bool = False
+    mtu: int = 1450
+
+    def visible_to(self, project_id: str, admin: bool = False) -> bool:
+        return admin or self.shared or self.project_id == project_id
+
+
+@dataclass
 class Hypervisor:
     id: str
     hostname: str  # hypervisor_hostname
@@ -251,6 +287,11 @@ class CloudState:
         self.volume_max_version = (3, 71)
         #: whether the catalog lists the block-storage service (a cloud without Cinder is normal)
         self.volume_service = True
+        #: whether the catalog lists the image (Glance) and network (Neutron) services
+        self.image_service = True
+        self.network_service = True
+        self.images: dict[str, Image] = {}
+        self.networks: dict[str, Network] = {}
         self.projects: dict[str, Project] = {}
         self.users: dict[str, User] = {}
         self.app_credentials: dict[str, AppCredential] = {}
@@ -330,6 +371,24 @@ class CloudState:
     def find_flavor(self, ref: str) -> Flavor | None:
         ref = ref.rstrip("/").rsplit("/", 1)[-1]  # flavorRef may be a URL
         return self.flavors.get(ref) or next((f for f in self.flavors.values() if f.name == ref), None)
+
+    def add_image(self, name: str, owner: str, visibility: str = "public", **extra) -> Image:
+        image = Image(id=extra.pop("image_id", None) or stable_id("image", name), name=name, owner=owner,
+                      created_at=self.clock.now().replace(microsecond=0), visibility=visibility, **extra)
+        self.images[image.id] = image
+        return image
+
+    def image_named(self, name: str) -> Image | None:
+        return next((i for i in self.images.values() if i.name == name), None)
+
+    def add_network(self, name: str, project_id: str, shared: bool = False) -> Network:
+        network = Network(id=stable_id("network", name), name=name, project_id=project_id,
+                          created_at=self.clock.now().replace(microsecond=0), shared=shared)
+        self.networks[network.id] = network
+        return network
+
+    def network_named(self, name: str) -> Network | None:
+        return next((n for n in self.networks.values() if n.name == name), None)
 
     def add_hypervisor(self, hostname: str, vcpus: int = 64, memory_mb: int = 262144,
                        local_gb: int = 2000, host_ip: str = "192.0.2.10") -> Hypervisor:

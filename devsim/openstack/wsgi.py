@@ -64,7 +64,7 @@ class Context:
     state: CloudState
     request: Request
     base_url: str  # e.g. http://127.0.0.1:5000 (no trailing slash)
-    service: str  # identity | compute | volume | root
+    service: str  # identity | compute | volume | image | network | root
     token: Token | None = None
     microversion: tuple[int, int] | None = None
 
@@ -104,6 +104,21 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
 
 
 def error_response(service: str, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    if service == "image":  # Glance answers with webob's HTML pages
+        from devsim.openstack.glance import html_error
+
+        text = message if status != 401 else (
+            "This server could not verify that you are authorized to access the document you requested. Either "
+            "you supplied the wrong credentials (e.g., bad password), or your browser does not understand how "
+            "to supply the credentials required.")
+        response = html_error(status, KEYSTONE_TITLES.get(status, "Error"), text)
+        for key, value in (headers or {}).items():
+            response.headers[key] = value
+        return response
+    if service == "network" and status != 401:
+        kind = {404: "NetworkNotFound" if "Network" in message else "HTTPNotFound",
+                405: "HTTPMethodNotAllowed"}.get(status, "NeutronError")
+        return json_response({"NeutronError": {"type": kind, "message": message, "detail": ""}}, status, headers)
     if service in ("identity", "root"):
         body = {"error": {"code": status, "message": message,
                           "title": KEYSTONE_TITLES.get(status, "Error")}}
@@ -128,12 +143,13 @@ class SimulatorApp:
     """The WSGI callable serving Keystone, Nova and Cinder from one ``CloudState``."""
 
     def __init__(self, state: CloudState):
-        from devsim.openstack import cinder, keystone, nova
+        from devsim.openstack import cinder, glance, keystone, neutron, nova
 
         self.state = state
-        self.url_map = Map(keystone.rules() + nova.rules() + cinder.rules(), strict_slashes=False,
-                           merge_slashes=False)
-        self.services = {"identity": keystone, "compute": nova, "volume": cinder}
+        self.url_map = Map(keystone.rules() + nova.rules() + cinder.rules() + glance.rules() + neutron.rules(),
+                           strict_slashes=False, merge_slashes=False)
+        self.services = {"identity": keystone, "compute": nova, "volume": cinder, "image": glance,
+                         "network": neutron}
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -192,6 +208,10 @@ def _service_of(path: str) -> str:
         return "compute"
     if path.startswith("/volume"):
         return "volume"
+    if path.startswith("/image"):
+        return "image"
+    if path.startswith("/network"):
+        return "network"
     if path.startswith("/v3"):
         return "identity"
     return "root"

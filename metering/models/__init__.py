@@ -24,6 +24,7 @@ from metering.models.quotas import (
     QuotaAudit,
     QuotaBreach,
     QuotaDefault,
+    QuotaPush,
     Reservation,
 )
 from metering.models.recommendations import RecommendationDecision
@@ -61,6 +62,7 @@ __all__ = [
     "ProvisionRequest",
     "Quota",
     "QuotaAudit",
+    "QuotaPush",
     "QuotaBreach",
     "QuotaDefault",
     "Rate",

@@ -9,9 +9,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from metering.choices import ChangeSource, QuotaKey, RequestState
+from metering.choices import ChangeSource, PushOutcome, QuotaKey, RequestState
 from metering.models.inventory import Resource
 from metering.models.tenancy import Project
+from metering.models.usage import ExternalProject
 from providers.models import ProviderAccount
 
 UNLIMITED = -1
@@ -56,7 +57,12 @@ class Quota(models.Model):
 
 
 class QuotaAudit(models.Model):
-    """Who changed which limit, when, from where, old -> new (``project`` empty = a default)."""
+    """Who changed which limit, when, from where, old -> new (``project`` empty = a default).
+
+    A push-down to a provider is audited too (source ``push``): ``external_id`` is the provider's
+    project, ``old`` its limit before (as last read), ``new`` what was pushed, ``outcome`` applied or
+    failed and ``message`` the provider's own words when it refused or could not be reached.
+    """
 
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="quota_audit")
     account = models.ForeignKey(ProviderAccount, null=True, blank=True, on_delete=models.SET_NULL)
@@ -66,12 +72,44 @@ class QuotaAudit(models.Model):
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     source = models.CharField(max_length=10, choices=ChangeSource.choices)
     at = models.DateTimeField(auto_now_add=True)
+    external_id = models.CharField(max_length=255, blank=True, default="", help_text="push: the provider's project")
+    outcome = models.CharField(max_length=8, choices=PushOutcome.choices, blank=True, default="",
+                               help_text="push: applied or not")
+    message = models.TextField(blank=True, default="", help_text="push: the provider's message when not applied")
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.project or 'defaults'} {self.key}: {self.old} -> {self.new} ({self.source})"
+        text = f"{self.project or 'defaults'} {self.key}: {self.old} -> {self.new} ({self.source})"
+        return f"{text} {self.outcome}" if self.outcome else text
+
+
+class QuotaPush(models.Model):
+    """The last push-down of one key to one provider project: applied, or not, why and when it is
+    tried again. The drift view says "not applied" from here until a later push succeeds."""
+
+    external = models.ForeignKey(ExternalProject, on_delete=models.CASCADE, related_name="pushes")
+    key = models.CharField(max_length=12, choices=QuotaKey.choices)
+    value = models.BigIntegerField(help_text="the limit pushed last")
+    applied = models.BooleanField(default=False)
+    message = models.TextField(blank=True, default="", help_text="the provider's own words when not applied")
+    attempted_at = models.DateTimeField()
+    #: consecutive failed attempts for this value (0 once applied)
+    failures = models.PositiveIntegerField(default=0)
+    #: when the failed push is tried again; empty: applied, or given up (see ``metering.quotas.pushdown``)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    #: the provider could not be reached and a Celery retry of the push task is already scheduled
+    #: (the beat's scan leaves the row alone unless that retry is overdue)
+    task_retry = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["external", "key"]
+        constraints = [models.UniqueConstraint(fields=["external", "key"], name="quota_push_one_per_key")]
+        indexes = [models.Index(fields=["applied", "next_retry_at"], name="quota_push_due")]
+
+    def __str__(self) -> str:
+        return f"{self.external} {self.key}={self.value} {'applied' if self.applied else 'not applied'}"
 
 
 class ProvisionRequest(models.Model):

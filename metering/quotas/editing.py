@@ -82,12 +82,14 @@ def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def set_limits(project: Project, values: Mapping[str, object], *, user, source: str, account=None) -> list[QuotaAudit]:
+def set_limits(project: Project, values: Mapping[str, object], *, user, source: str, account=None,
+               push: bool = True) -> list[QuotaAudit]:
     """Set ``project``'s limits (global, or narrowed to ``account``); one audit row per change.
 
     Unchanged values write nothing. The project row is written first, which serialises this with
     admissions of the same project (see ``metering.quotas.admission``). When a limit a provider
-    can hold changes for a project mapped to such a provider, a push-down task is queued after commit.
+    can hold changes for a project mapped to such a provider, a push-down task is queued after commit
+    (``push=False``: the caller pushes itself and reports the outcome, as the ``quota`` command does).
     """
     _check_source(source)
     cleaned = clean_values(values)
@@ -101,7 +103,7 @@ def set_limits(project: Project, values: Mapping[str, object], *, user, source: 
         QuotaAudit.objects.bulk_create(audits)
         if audits:
             breaches.reevaluate([project.pk])
-        if any(a.key in pushable_keys() for a in audits):
+        if push and any(a.key in pushable_keys() for a in audits):
             transaction.on_commit(lambda: queue_push(project))
     return audits
 

@@ -440,6 +440,36 @@ class ProjectLimitsSerializer(serializers.Serializer):
     scopes = QuotaScopeUsageSerializer(many=True)
 
 
+class QuotaPushStateSerializer(serializers.Serializer):
+    """The last push of one key to one provider project (``metering.quotas.pushdown``)."""
+
+    status = serializers.ChoiceField(choices=["applied", "not applied"])
+    value = serializers.IntegerField(help_text="the limit pushed last (-1 = unlimited)")
+    message = serializers.CharField(allow_blank=True, help_text="the provider's own message when not applied")
+    at = serializers.DateTimeField(help_text="when it was tried")
+    next_retry_at = serializers.DateTimeField(allow_null=True, help_text="null: applied, or given up")
+    failures = serializers.IntegerField(help_text="failed attempts in a row for this value")
+    retry = serializers.CharField(allow_blank=True)
+
+
+class QuotaDriftRowSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    external_id = serializers.CharField(help_text="the provider's project (a Keystone project id)")
+    key = serializers.ChoiceField(choices=QuotaKey.choices)
+    limit = serializers.IntegerField(allow_null=True, help_text="Glasspane's; null: not set, the provider's own stays")
+    provider_limit = serializers.IntegerField(allow_null=True, help_text="null: not reported (yet)")
+    used = NumberField()
+    provider_used = NumberField(allow_null=True)
+    limit_differs = serializers.BooleanField()
+    usage_differs = serializers.BooleanField()
+    push = QuotaPushStateSerializer(allow_null=True, help_text="null: never pushed")
+
+
+class QuotaDriftSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    rows = QuotaDriftRowSerializer(many=True)
+
+
 class QuotaValuesSerializer(serializers.Serializer):
     """One optional value per quota key: an integer >= -1 (-1 = unlimited), or null (no own value)."""
 

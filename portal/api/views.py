@@ -198,6 +198,17 @@ class ProjectViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveMode
                            "effective": quotas.effective_limits(project, account)})
         return Response(s.ProjectQuotasSerializer({"project": project.slug, "scopes": scopes}).data)
 
+    @extend_schema(summary="Drift: each provider project's own limits and usage beside Glasspane's",
+                   description="Per mapped provider project and key: Glasspane's limit and count, the provider's "
+                               "(as last read or pushed), and the last push: `not applied` with the provider's "
+                               "message and the next retry, until a later push succeeds.",
+                   responses={200: s.QuotaDriftSerializer})
+    @action(detail=True, methods=["get"], url_path="quota-drift", url_name="drift")
+    def quota_drift(self, request, slug=None):
+        project = self.get_object()
+        rows = [d.as_dict() for d in quotas.drift(project)]
+        return Response(s.QuotaDriftSerializer({"project": project.slug, "rows": rows}).data)
+
     @staticmethod
     def _narrowed_accounts(project):
         ids = {aid for aid in limits_module.project_limits(project) if aid is not None}

@@ -209,11 +209,20 @@ GLASSPANE_QUEUE_TASKS = {
     # and webhooks, pings
     "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
                      "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping",
-                     "metering.sweep_requests", "metering.reap_runs"],
+                     "metering.sweep_requests", "metering.reap_runs",
+                     "metering.retry_quota_pushes"],
 }
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)
 CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in GLASSPANE_QUEUE_TASKS.items() for task in tasks}
+
+# -- quota push-down retries (metering.quotas.pushdown) ------------------------------------------------
+#: a provider that refused a push (4xx) is asked again after this many seconds, doubling each time up
+#: to GLASSPANE_PUSH_RETRY_MAX, at most GLASSPANE_PUSH_ATTEMPTS times; then it waits for a new save
+#: or ``quota push``. An unreachable provider is retried by the task itself (30 s doubling to 15 min).
+GLASSPANE_PUSH_RETRY_BASE = env.int("GLASSPANE_PUSH_RETRY_BASE", default=900)
+GLASSPANE_PUSH_RETRY_MAX = env.int("GLASSPANE_PUSH_RETRY_MAX", default=6 * 3600)
+GLASSPANE_PUSH_ATTEMPTS = env.int("GLASSPANE_PUSH_ATTEMPTS", default=6)
 
 # -- nothing stuck: the sweeper of lost provision requests and the reaper of lost refresh runs -------
 #: seconds a provision request may stay pending (never started) / provisioning before it is released

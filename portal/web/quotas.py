@@ -20,7 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from metering.choices import ChangeSource, QuotaKey
+from metering.choices import ChangeSource, PushOutcome, QuotaKey
 from metering.models import UNLIMITED, Project, Quota, QuotaAudit, QuotaBreach, QuotaDefault
 from metering.quotas import (
     QuotaUsage,
@@ -124,8 +124,11 @@ def quota_list(request):
 def _audit_rows(qs, none: str) -> list[dict]:
     return [{"at": a.at, "user": a.changed_by.get_username() if a.changed_by else "—",
              "source": a.get_source_display(), "key": QuotaKey(a.key).label,
-             "scope": a.account.name if a.account else "global",
-             "old": limit_text(a.old, none), "new": limit_text(a.new, none)}
+             "scope": (f"{a.account.name}/{a.external_id}" if a.external_id else a.account.name) if a.account
+             else "global",
+             "old": limit_text(a.old, "not reported" if a.outcome else none), "new": limit_text(a.new, none),
+             "outcome": a.get_outcome_display() if a.outcome else "", "failed": a.outcome == PushOutcome.FAILED,
+             "message": a.message}
             for a in qs.select_related("changed_by", "account")[:AUDIT_ROWS]]
 
 

@@ -39,6 +39,8 @@ MATRIX = [
     ("project-limits",            "get",    "A", 401, 200, 200, 200, 200, 200),
     ("project-limits",            "get",    "B", *N),
     ("project-quotas",            "get",    "A", 401, 200, 200, 200, 200, 200),
+    ("project-drift",             "get",    "A", 401, 200, 200, 200, 200, 200),
+    ("project-drift",             "get",    "B", *N),
     ("project-quotas",            "get",    "B", *N),
     ("project-quotas",            "put",    "A", 401, 403, 403, 403, 200, 403),
     ("project-quotas",            "put",    "B", 401, 404, 404, 404, 200, 403),

@@ -132,3 +132,30 @@ def test_drift_against_openstack_where_the_project_is_mapped(as_user, dashboard,
     row = table.split("<td>vcpus</td>", 1)[1].split("</tr>", 1)[0]
     assert "cloud / t-1" in table and ">20<" in row and "10" in row and row.count("differs") == 2
     assert 'id="drift-table"' not in client.get("/quotas/beta/edit/").content.decode()
+
+
+def test_drift_says_not_applied_with_the_providers_message_until_a_push_succeeds(as_user, dashboard, make_account):
+    from devsim.fake import FakeDriver, FakeWorld
+    from metering.quotas import pushdown
+    from providers.base import ProviderDataError
+
+    FakeDriver.worlds["pushes"] = world = FakeWorld(now=T0)
+    account = make_account(name="cloud2", world_name="pushes")
+    ExternalProject.objects.create(account=account, external_id="t-9", name="alpha", project=dashboard["alpha"])
+    Quota.objects.create(project=dashboard["alpha"], key="vcpus", limit=20)
+    world.quota_failures = [ProviderDataError("OpenStack refused to update compute quotas (400): too big")]
+    try:
+        pushdown.push(dashboard["alpha"])
+        client = as_user("staff")
+        content = client.get("/quotas/alpha/edit/").content.decode()
+        table = content.split('id="drift-table"', 1)[1].split("</table>", 1)[0]
+        row = table.split("<td>vcpus</td>", 1)[1].split("</tr>", 1)[0]
+        assert "not applied" in row and "(400): too big" in row and "next retry" in row
+        audit = content.split('id="audit-table"', 1)[1].split("</table>", 1)[0]
+        assert "cloud2/t-9" in audit and "Not applied" in audit and "too big" in audit
+        pushdown.push(dashboard["alpha"])
+        row = client.get("/quotas/alpha/edit/").content.decode().split('id="drift-table"', 1)[1]
+        row = row.split("<td>vcpus</td>", 1)[1].split("</tr>", 1)[0]
+        assert "not applied" not in row and "applied" in row
+    finally:
+        FakeDriver.worlds.pop("pushes", None)

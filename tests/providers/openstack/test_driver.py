@@ -141,7 +141,7 @@ def test_provision_actions_and_platform_quota(sim, make_driver):
     driver = make_driver(sim)
     analytics = state.project_named("analytics")
     created = driver.provision(ProvisionSpec(name="etl-01", kind=Kind.VM, project=analytics.id,
-                                             vcpus=Decimal(2), ram_mb=3000))
+                                             vcpus=Decimal(2), ram_mb=3000, image=seed.IMAGE))
     assert (created.flavor, created.vcpus, created.project_hint) == ("m1.medium", Decimal(2), analytics.id)
     assert created.state == State.RUNNING and created.parent_external_id
     assert state.servers[created.external_id].project_id == analytics.id
@@ -154,7 +154,8 @@ def test_provision_actions_and_platform_quota(sim, make_driver):
     assert state.servers[created.external_id].deleted
     state.compute_quotas[analytics.id]["cores"] = 18
     with pytest.raises(PlatformQuotaExceeded, match="Quota exceeded for cores: Requested 4, but already used 18 of 18"):
-        driver.provision(ProvisionSpec(name="big", kind=Kind.VM, project=analytics.id, flavor="m1.large"))
+        driver.provision(ProvisionSpec(name="big", kind=Kind.VM, project=analytics.id, flavor="m1.large",
+                                       image=seed.IMAGE))
 
 
 def test_keystone_down_raises_unavailable_and_health_says_so(sim, make_driver):

@@ -13,6 +13,7 @@ import requests
 from devsim.openstack import seed
 
 pytestmark = pytest.mark.integration
+IMAGE_ID = seed.stable_id("image", seed.IMAGE)  # the seeded public image
 
 
 def password_auth(user="admin", password="admin", project="admin"):
@@ -45,7 +46,7 @@ def test_password_token_has_catalog_pointing_back_at_the_simulator(sim):
     assert {r["name"] for r in token["roles"]} >= {"admin"}
     assert token["expires_at"].endswith("Z")
     by_type = {entry["type"]: entry for entry in token["catalog"]}
-    assert set(by_type) == {"identity", "compute", "volumev3"}
+    assert set(by_type) == {"identity", "compute", "volumev3", "image", "network"}
     for entry in by_type.values():
         assert {e["interface"] for e in entry["endpoints"]} == {"public", "internal", "admin"}
         assert all(e["region_id"] == "RegionOne" and e["url"].startswith(sim.base_url) for e in entry["endpoints"])
@@ -133,13 +134,13 @@ def test_quota_exceeded_on_create_uses_novas_403_body(sim):
     token = token_for(sim, project="webshop")
     response = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
                              json={"server": {"name": "big", "flavorRef": state.find_flavor("m1.large").id,
-                                              "networks": "none"}})
+                                              "imageRef": IMAGE_ID, "networks": "none"}})
     assert response.status_code == 403
     assert response.json() == {"forbidden": {"code": 403, "message":
                                "Quota exceeded for cores: Requested 4, but already used 8 of 10 cores"}}
     ok = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
                        json={"server": {"name": "small", "flavorRef": state.find_flavor("m1.small").id,
-                                        "networks": "none"}})
+                                        "imageRef": IMAGE_ID, "networks": "none"}})
     assert ok.status_code == 202 and ok.headers["Location"].endswith(ok.json()["server"]["id"])
 
 
@@ -236,15 +237,16 @@ def test_like_the_real_cloud_auto_networks_are_refused_and_times_are_whole_secon
     default external network Nova refuses ``auto`` in its own words before any quota check, and
     launched_at/terminated_at carry whole seconds (MariaDB DATETIME)."""
     state = sim.state
+    state.networks.clear()  # as the real test cloud's Neutron stand-in: no network at all
     token = token_for(sim, project="webshop")
     flavor = state.find_flavor("m1.small").id
     auto = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
-                         json={"server": {"name": "a", "flavorRef": flavor, "networks": "auto"}})
+                         json={"server": {"name": "a", "flavorRef": flavor, "imageRef": IMAGE_ID, "networks": "auto"}})
     assert auto.status_code == 400
     assert auto.json()["badRequest"]["message"].startswith("Unable to automatically allocate a network for project")
     state.clock.advance(seconds=1.5)
     made = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
-                         json={"server": {"name": "b", "flavorRef": flavor, "networks": "none"}})
+                         json={"server": {"name": "b", "flavorRef": flavor, "imageRef": IMAGE_ID, "networks": "none"}})
     assert made.status_code == 202
     assert state.servers[made.json()["server"]["id"]].launched_at.microsecond == 0
 
@@ -258,3 +260,102 @@ def test_a_cloud_without_cinder_has_no_volume_endpoint_and_refresh_skips_volumes
     inventory = driver.inventory()
     assert inventory.skipped == ["no block-storage endpoint in the catalog: volumes and volume quotas not collected"]
     assert not [r for r in inventory.resources if r.kind == "volume"] and inventory.resources
+
+
+def test_like_the_real_cloud_a_quota_above_novas_maximum_is_refused(sim):
+    """Nova's quota-set schema stops at 2**31 - 1 (seen on the real control plane)."""
+    webshop = sim.state.project_named("webshop")
+    response = requests.put(f"{sim.base_url}/compute/v2.1/os-quota-sets/{webshop.id}",
+                            headers={"X-Auth-Token": token_for(sim)},
+                            json={"quota_set": {"instances": 3000000000, "force": True}})
+    assert response.status_code == 400
+    assert response.json() == {"badRequest": {"code": 400, "message": (
+        "Invalid input for field/attribute instances. Value: 3000000000. "
+        "3000000000 is greater than the maximum of 2147483647")}}
+    assert sim.state.compute_quota(webshop.id)["instances"] != 3000000000
+
+
+def test_like_the_real_cloud_glance_lists_and_finds_images(sim):
+    token = token_for(sim)
+    response = requests.post(f"{sim.auth_url}/auth/tokens", json=password_auth())
+    by_type = {entry["type"]: entry for entry in response.json()["token"]["catalog"]}
+    assert {"image", "network"} <= set(by_type)
+    image = sim.state.image_named(seed.IMAGE)
+    listed = get(sim, "/image/v2/images", token).json()
+    assert [i["name"] for i in listed["images"]] == [seed.IMAGE] and listed["schema"] == "/v2/schemas/images"
+    assert listed["images"][0]["id"] == image.id and listed["images"][0]["status"] == "active"
+    assert get(sim, "/image/v2/images", token, name="nope").json()["images"] == []
+    assert get(sim, f"/image/v2/images/{image.id}", token).json()["name"] == seed.IMAGE
+    missing = get(sim, "/image/v2/images/11111111-1111-1111-1111-111111111111", token)
+    assert missing.status_code == 404 and "No image found with ID 11111111-1111-1111-1111-111111111111" in missing.text
+    assert requests.get(f"{sim.base_url}/image/v2/images").status_code == 401
+    conn = openstack.connection.Connection(auth_url=sim.auth_url, username="admin", password="admin",
+                                           project_name="admin", user_domain_name="Default",
+                                           project_domain_name="Default")
+    try:  # the official client finds its way through version discovery
+        assert conn.image.find_image(seed.IMAGE).id == image.id
+        assert [n.name for n in conn.network.networks()] == [seed.NETWORK]
+    finally:
+        conn.close()
+
+
+def test_like_the_real_cloud_nova_checks_the_image_in_its_own_words(sim):
+    """Bodies as the real Nova 34 answered them (scripts/openstack-real.sh)."""
+    token = token_for(sim, project="webshop")
+    flavor = sim.state.find_flavor("m1.tiny").id
+
+    def create(**extra):
+        return requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
+                             json={"server": {"name": "x", "flavorRef": flavor, "networks": "none", **extra}})
+
+    assert create(imageRef="11111111-1111-1111-1111-111111111111").json() == {
+        "badRequest": {"code": 400, "message": "Can not find requested image"}}
+    assert create(imageRef="not-a-uuid").json() == {"badRequest": {"code": 400, "message": (
+        "Invalid input for field/attribute imageRef. Value: not-a-uuid. "
+        "'not-a-uuid' is not valid under any of the given schemas")}}
+    for missing in ({}, {"imageRef": ""}):
+        assert create(**missing).json() == {"badRequest": {"code": 400, "message": "Missing imageRef attribute"}}
+    made = create(imageRef=sim.state.image_named(seed.IMAGE).id)
+    assert made.status_code == 202
+    shown = get(sim, f"/compute/v2.1/servers/{made.json()['server']['id']}", token).json()["server"]
+    assert shown["image"]["id"] == sim.state.image_named(seed.IMAGE).id
+
+
+def test_neutron_lists_networks_read_only(sim):
+    token = token_for(sim, project="webshop")
+    network = sim.state.network_named(seed.NETWORK)
+    listed = get(sim, "/network/v2.0/networks", token).json()["networks"]
+    assert [(n["id"], n["name"], n["shared"], n["status"]) for n in listed] == [(network.id, seed.NETWORK, True, "ACTIVE")]
+    assert get(sim, "/network/v2.0/networks", token, name="nope").json() == {"networks": []}
+    assert get(sim, f"/network/v2.0/networks/{network.id}", token).json()["network"]["name"] == seed.NETWORK
+    missing = get(sim, "/network/v2.0/networks/nope", token)
+    assert missing.status_code == 404
+    assert missing.json() == {"NeutronError": {"type": "NetworkNotFound", "message": "Network nope could not be found.",
+                                               "detail": ""}}
+    refused = requests.post(f"{sim.base_url}/network/v2.0/networks", headers={"X-Auth-Token": token},
+                            json={"network": {"name": "mine"}})
+    assert refused.status_code == 405
+    # Nova takes the one network there is for "auto", and a listed network by id
+    image, flavor = sim.state.image_named(seed.IMAGE).id, sim.state.find_flavor("m1.tiny").id
+    for networks in ("auto", [{"uuid": network.id}]):
+        made = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
+                             json={"server": {"name": "n", "imageRef": image, "flavorRef": flavor, "networks": networks}})
+        assert made.status_code == 202, made.text
+    unknown = requests.post(f"{sim.base_url}/compute/v2.1/servers", headers={"X-Auth-Token": token},
+                            json={"server": {"name": "n", "imageRef": image, "flavorRef": flavor,
+                                             "networks": [{"uuid": "22222222-2222-2222-2222-222222222222"}]}})
+    assert unknown.json() == {"badRequest": {"code": 400, "message":
+                              "Network 22222222-2222-2222-2222-222222222222 could not be found."}}
+
+
+def test_the_driver_resolves_an_image_by_name_through_the_simulated_glance(sim, make_driver):
+    from providers.base import Kind, ProviderDataError, ProvisionSpec
+
+    driver = make_driver(sim)
+    webshop = sim.state.project_named("webshop").id
+    made = driver.provision(ProvisionSpec(name="img", kind=Kind.VM, project=webshop, flavor="m1.tiny",
+                                          image=seed.IMAGE, network="none"))
+    assert sim.state.servers[made.external_id].image_id == sim.state.image_named(seed.IMAGE).id
+    with pytest.raises(ProviderDataError, match="the image service has no image"):
+        driver.provision(ProvisionSpec(name="img2", kind=Kind.VM, project=webshop, flavor="m1.tiny",
+                                       image="no-such-image", network="none"))

@@ -8,12 +8,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError
 
 from metering import collector
 from metering.choices import AccountHealth as Health
-from metering.choices import Measure, RunStatus
-from metering.models import CollectionState, Project, Resource
-from metering.quotas import pushdown
+from metering.choices import ChangeSource, Measure, PushOutcome, RunStatus
+from metering.models import CollectionState, Project, QuotaAudit, Resource
+from metering.quotas import drift, pushdown
 from metering.reports import usage_report
 from providers.base import State
 from providers.openstack.driver import NO_VOLUMES
@@ -73,11 +74,46 @@ def test_quota_pushdown_writes_only_the_keys_set_in_glasspane(tenant):
     account = add_account()
     collector.refresh(account)
     project = Project.objects.get(external__account=account, external__external_id=t.id)
-    run("quota", "set", project.slug, "vcpus=9", "volumes=4")
-    applied = pushdown.push(project)
+    out = run("quota", "set", project.slug, "vcpus=9", "volumes=4")  # pushes at once
+    assert f"pushed to real/{t.id}: vcpus=9" in out, out
+    applied = {r.target: r.applied for r in pushdown.push(project)}
     quota = t.admin.get_compute_quotas(t.id)
     assert (quota.cores, quota.instances, quota.ram) == (9, 7, 12345)
     assert applied[f"real/{t.id}"] == {"vms": 7, "vcpus": 9, "ram_mb": 12345}  # no volume service: no volume keys
+    rows = {d.key: d for d in drift(project)}
+    assert rows["vcpus"].applied is True and rows["volumes"].applied is None  # volumes: skipped, not "applied"
+
+
+def test_a_push_nova_refuses_exits_2_is_audited_and_not_applied_until_a_push_succeeds(tenant):
+    t = tenant("refused")
+    t.admin.set_compute_quotas(t.id, instances=7)
+    account = add_account()
+    collector.refresh(account)
+    project = Project.objects.get(external__account=account, external__external_id=t.id)
+    # Glasspane holds limits up to 2**62; Nova's quota schema stops at 2**31 - 1 and answers 400
+    with pytest.raises(CommandError) as refused:
+        run("quota", "set", project.slug, "vms=3000000000")
+    message = str(refused.value)
+    nova_says = "Invalid input for field/attribute instances. Value: 3000000000. 3000000000 is greater than the maximum"
+    assert refused.value.returncode == 2 and "\n" not in message and nova_says in message, message
+    assert f"not applied on real/{t.id}" in message and "next retry" in message
+    assert t.admin.get_compute_quotas(t.id).instances == 7  # the cloud keeps its own limit
+    audit = QuotaAudit.objects.get(source=ChangeSource.PUSH, project=project)
+    assert (audit.account, audit.external_id, audit.key, audit.old, audit.new, audit.outcome) == (
+        account, t.id, "vms", 7, 3000000000, PushOutcome.FAILED)
+    assert nova_says in audit.message and "(400)" in audit.message
+    vms = next(d for d in drift(project) if d.key == "vms")
+    assert vms.not_applied and nova_says in vms.push_message and vms.next_retry_at > vms.pushed_at
+    assert vms.provider_limit == 7 and vms.limit_differs
+    collector.refresh(account)  # a refresh alone does not make it applied
+    assert next(d for d in drift(project) if d.key == "vms").not_applied
+
+    out = run("quota", "set", project.slug, "vms=5")
+    assert f"pushed to real/{t.id}: vms=5" in out, out
+    assert t.admin.get_compute_quotas(t.id).instances == 5
+    vms = next(d for d in drift(project) if d.key == "vms")
+    assert vms.applied is True and vms.push_message == "" and vms.next_retry_at is None and not vms.limit_differs
+    assert QuotaAudit.objects.filter(source=ChangeSource.PUSH, project=project).first().outcome == PushOutcome.APPLIED
 
 
 def test_first_refresh_dates_servers_by_nova_and_records_those_deleted_before(tenant):
