@@ -20,14 +20,13 @@ usage of the measure, no cost) gets nothing; when no target has any, nothing is 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Q
 
-from metering.chargeback.money import minor_unit
+from metering.chargeback.money import split_exactly  # noqa: F401  (re-exported: the one exact split)
 from metering.chargeback.rates import NoRatePlan
 from metering.models import AllocationRule, Project
 from metering.models.allocation import ALLOCATION_MEASURES, AllocationMethod
@@ -48,22 +47,6 @@ class Share:
         if self.rule.method == AllocationMethod.MEASURE:
             return f"by {ALLOCATION_MEASURES.get(self.rule.measure, self.rule.measure)}"
         return {"even": "evenly", "cost": "by cost", "weights": "by fixed weights"}[self.rule.method]
-
-
-def split_exactly(total: Decimal, weights: dict, currency: str) -> dict:
-    """``total`` split by ``weights`` (key -> number) so the parts add up exactly in minor units."""
-    unit = minor_unit(currency)
-    units = int((total / unit).to_integral_value())
-    weight_sum = sum(Decimal(str(w)) for w in weights.values())
-    if not weights or weight_sum <= 0:
-        return {}
-    raw = {k: Decimal(units) * Decimal(str(w)) / weight_sum for k, w in weights.items()}
-    floors = {k: int(math.floor(v)) for k, v in raw.items()}
-    left = units - sum(floors.values())
-    order = sorted(raw, key=lambda k: (-(raw[k] - floors[k]), str(k)))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: Decimal(v) * unit for k, v in floors.items()}
 
 
 def _direct(project: Project, start: datetime, end: datetime):
