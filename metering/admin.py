@@ -451,11 +451,12 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 
 @admin.register(AllocationRule)
 class AllocationRuleAdmin(BoundedIdsMixin, admin.ModelAdmin):
-    """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
+    """Shared-cost and idle-capacity allocation (``metering.chargeback.allocation`` and ``.idle``);
+    validated by ``AllocationRule.clean``."""
 
-    list_display = ("name", "source", "method", "measure", "enabled")
-    list_filter = ("method", "enabled")
-    filter_horizontal = ("targets",)
+    list_display = ("name", "spreads", "source", "method", "measure", "enabled")
+    list_filter = ("spreads", "method", "enabled")
+    filter_horizontal = ("targets", "hosts")
 
 
 # -- the collector's state on the provider account's admin page ------------------------------------

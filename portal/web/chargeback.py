@@ -25,7 +25,8 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from metering.chargeback import onprem, statements
+from metering.chargeback import idle, onprem, statements
+from metering.chargeback.allocation import ALLOCATED
 from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
@@ -55,6 +56,8 @@ def admin_url(model: str) -> str:
 def measure_label(measure: str) -> str:
     if measure == FIXED_COST:
         return "Fixed cost"
+    if measure == ALLOCATED:
+        return "Allocated (shared and idle costs)"
     try:
         return Measure(measure).label
     except ValueError:
@@ -341,6 +344,7 @@ def chargeback_overview(request):
         except ValueError as exc:  # host costs in several currencies
             comparison_error = str(exc)
     period_query = form.period_query()
+    idle_rows, idle_totals, idle_error = idle_table(start, end)
     return render(request, "web/chargeback_overview.html", {
         "title": "Chargeback overview",
         "form": form,
@@ -359,4 +363,29 @@ def chargeback_overview(request):
         "period_query": urlencode(period_query),
         "price_sheet_admin": admin_url("pricesheet"),
         "rate_plan_admin": admin_url("rateplan"),
+        "idle_rows": idle_rows,
+        "idle_totals": idle_totals,
+        "idle_error": idle_error,
+        "allocation_rule_admin": admin_url("allocationrule"),
+        "host_cost_admin": admin_url("hostcost"),
     })
+
+
+def idle_table(start, end) -> tuple[list[dict], list, str]:
+    """The overview's idle-capacity rows (``metering.chargeback.idle``) and totals per currency."""
+    try:
+        rows = idle.idle_capacity(start, end)
+    except ValueError as exc:
+        return [], [], str(exc)
+    slugs = dict(Project.objects.filter(pk__in={pk for r in rows for pk in r.shares}).values_list("pk", "slug"))
+    out, totals = [], {}
+    for r in rows:
+        out.append({"label": r.label, "currency": r.currency, "cost": r.cost, "covered": r.covered, "idle": r.idle,
+                    "over": r.over, "rule": r.rule, "description": r.description(),
+                    "distributed": r.distributed, "left": r.left,
+                    "shares_shown": [{"slug": slugs.get(pk, pk), "amount": v}
+                                     for pk, v in sorted(r.shares.items(), key=lambda kv: str(slugs.get(kv[0])))]})
+        t = totals.setdefault(r.currency, dict.fromkeys(("cost", "covered", "idle", "distributed", "left"), Decimal(0)))
+        for k in t:
+            t[k] += out[-1][k]
+    return out, sorted(totals.items()), ""
