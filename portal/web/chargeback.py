@@ -28,13 +28,14 @@ from django.views.decorators.http import require_POST
 from metering.chargeback import idle, onprem, statements
 from metering.chargeback.allocation import ALLOCATED
 from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
+from metering.chargeback.currency import Conversion, NoExchangeRate, convert, converted_json, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
-from metering.chargeback.money import QUANTITY, UNIT_PRICE
+from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
 from metering.chargeback.rates import NoRatePlan, rate_book
 from metering.choices import BillingMode, Measure
 from metering.export import csv_stream
-from metering.models import PriceSheet, Project, Statement
+from metering.models import ExchangeRate, PriceSheet, Project, Statement
 from metering.reports import UsageReport, usage_report
 from portal import units
 from portal.web import charts
@@ -92,12 +93,14 @@ def _fmt(value: Decimal | None, places: Decimal) -> str:
     return "" if value is None else f"{value.quantize(places):f}"
 
 
-def line_groups(lines: Iterable, showback: bool) -> list[dict]:
+def line_groups(lines: Iterable, showback: bool, conversion: Conversion | None = None) -> list[dict]:
     """Consecutive lines of one resource (or fixed cost) as one group, in the statement's order
     (lines come sorted by provider and resource, fixed costs last), so the page lists exactly the
-    lines of the CSV in the same order."""
+    lines of the CSV in the same order. With a ``conversion`` each line also shows its rate, the
+    rate's date and its amount in the report currency."""
     groups: list[dict] = []
-    for line in lines:
+    converted = conversion.lines if conversion is not None else [None] * len(lines)
+    for line, conv in zip(lines, converted, strict=True):
         key = (line.provider, line.resource_name, line.resource_kind, line.resource_id)
         if not groups or groups[-1]["key"] != key:
             kind = "fixed cost" if line.measure == FIXED_COST else line.resource_kind
@@ -111,10 +114,40 @@ def line_groups(lines: Iterable, showback: bool) -> list[dict]:
             "unit_price": "" if showback else units.number(_fmt(line.unit_price, UNIT_PRICE)),
             "amount": "" if showback or line.amount is None else units.number(line.amount, 2),
             "estimated": line.estimated,
+            "rate": "" if conv is None else f"{conv.rate.shown:f}",
+            "rate_date": None if conv is None else conv.rate.effective_from,
+            "converted": "" if conv is None else units.number(conv.amount, _places(conversion.target)),
         })
         if not showback and line.amount is not None:
             group["subtotal"] = (group["subtotal"] or Decimal(0)) + line.amount
+        if conv is not None:
+            group["converted_subtotal"] = group.get("converted_subtotal", Decimal(0)) + conv.amount
     return groups
+
+
+def _places(currency: str) -> int:
+    return 0 if minor_unit(currency) == 1 else 2
+
+
+def currency_choices(statement_currency: str) -> list[str]:
+    """The report currencies offered: the statement's own and every code with an exchange rate."""
+    codes = {statement_currency} if statement_currency else set()
+    for base, quote in ExchangeRate.objects.values_list("base", "quote").distinct():
+        codes.update((base, quote))
+    return sorted(codes)
+
+
+def report_conversion(st, code: str, lines=None) -> tuple[Conversion | None, str]:
+    """``(conversion, error)`` for the report currency asked for (``currency.convert``, the one
+    conversion): an unknown code or a missing rate is an error message naming it, never a 500."""
+    if not code:
+        return None, ""
+    try:
+        return convert(st, code, lines), ""
+    except ValueError as exc:
+        return None, f"currency {code[:12]!r}: {exc}"
+    except NoExchangeRate as exc:
+        return None, f"currency {code[:12]}: {exc}"
 
 
 def measure_chart(by_measure: dict, showback: bool, currency: str) -> dict:
@@ -152,10 +185,16 @@ def _json_chunks(data: dict) -> Iterator[str]:
     yield "".join(buffer)
 
 
-def _download(st, fmt: str, project: Project, label: str) -> StreamingHttpResponse:
+def _download(st, fmt: str, project: Project, label: str, conversion: Conversion | None = None):
     name = f"statement-{project.slug}-{label.replace(' to ', '_')}-" + (
-        f"r{st.revision}" if isinstance(st, Statement) else "draft")
-    if fmt == "csv":
+        f"r{st.revision}" if isinstance(st, Statement) else "draft") + (f"-{conversion.target}" if conversion else "")
+    if fmt == "csv" and conversion is not None:
+        response = StreamingHttpResponse(csv_stream(converted_rows(st, conversion)),
+                                         content_type="text/csv; charset=utf-8")
+    elif fmt == "json" and conversion is not None:
+        response = StreamingHttpResponse(_json_chunks(converted_json(statement_json(st), conversion)),
+                                         content_type="application/json")
+    elif fmt == "csv":
         response = StreamingHttpResponse(csv_stream(statement_rows(st)), content_type="text/csv; charset=utf-8")
     elif fmt == "focus":
         response = StreamingHttpResponse(csv_stream(focus_rows(st)), content_type="text/csv; charset=utf-8")
@@ -177,6 +216,7 @@ def project_chargeback(request, slug: str):
     form = StatementPeriodForm(request.GET)
     start, end = form.range_or_default()
     fmt = request.GET.get("format")
+    code = request.GET.get("currency", "").strip()
     revision = form.cleaned_data.get("revision") if "revision" not in form.errors else None
     if fmt is not None:
         if fmt not in ("csv", "json", "focus"):
@@ -184,10 +224,16 @@ def project_chargeback(request, slug: str):
                                 content_type="text/plain")
         if not form.is_valid():
             return HttpResponse(f"invalid period: {_form_errors(form)}\n", status=400, content_type="text/plain")
+        if code and fmt == "focus":
+            return HttpResponse("currency: FOCUS keeps the billing currency; convert the CSV or JSON instead\n",
+                                status=400, content_type="text/plain")
         st, problem = _statement(project, start, end, revision)
         if st is None:
             return HttpResponse(problem + "\n", status=404 if revision else 409, content_type="text/plain")
-        return _download(st, fmt, project, form.label())
+        conversion, error = report_conversion(st, code)
+        if error:
+            return HttpResponse(error + "\n", status=400, content_type="text/plain")
+        return _download(st, fmt, project, form.label(), conversion)
 
     st, problem = _statement(project, start, end, revision)
     period_query = form.period_query()
@@ -216,7 +262,8 @@ def project_chargeback(request, slug: str):
         showback = st.showback
         lines = _lines(st)
         by_measure, by_provider = subtotals(lines)
-        page = Paginator(line_groups(lines, showback), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        conversion, currency_error = (None, "") if showback else report_conversion(st, code, lines)
+        page = Paginator(line_groups(lines, showback, conversion), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         query.pop("format", None)
@@ -237,8 +284,14 @@ def project_chargeback(request, slug: str):
             "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
             "csv_query": "?" + urlencode({**download, "format": "csv"}),
             "json_query": "?" + urlencode({**download, "format": "json"}),
-            "focus_query": "?" + urlencode({**download, "format": "focus"}),
+            "focus_query": "?" + urlencode({**{k: v for k, v in download.items() if k != "currency"},
+                                            "format": "focus"}),
             "is_draft": not isinstance(st, Statement),
+            "conversion": conversion,
+            "currency_error": currency_error,
+            "currency_asked": code,
+            "currency_choices": [] if showback else currency_choices(st.currency),
+            "currency_hidden": {k: v for k, v in query.items() if k not in ("currency",)},
         })
     return render(request, "web/chargeback.html", context)
 
