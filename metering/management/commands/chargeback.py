@@ -8,7 +8,7 @@ import json
 from django.core.management.base import CommandError
 
 from metering import periods
-from metering.chargeback import statements
+from metering.chargeback import memo, statements
 from metering.chargeback.currency import NoExchangeRate, check_code, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
@@ -54,7 +54,8 @@ class Command(GlasspaneCommand):
         else:
             projects = list(Project.objects.order_by("slug"))
         try:
-            results = [self._one(p, lo, hi, issue, showback or None) for p in projects]
+            with memo.scope():  # each allocation rule computed once for all the statements
+                results = [self._one(p, lo, hi, issue, showback or None) for p in projects]
         except (NoRatePlan, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if format == "json":

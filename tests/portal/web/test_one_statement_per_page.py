@@ -139,3 +139,35 @@ def test_chargeback_overview_reads_the_segments_once_for_every_project(as_user, 
     for slug in ("alpha", "beta"):
         total = build_statement(dashboard[slug], T0, T0 + timedelta(days=30)).total
         assert f"{total} EUR" in ranking
+
+
+def test_an_allocation_rule_is_computed_once_per_page_not_once_per_statement(as_user, dashboard, plan,
+                                                                              monkeypatch):
+    """Issue 25: with a by-cost rule every statement's allocation lines need the source's and each
+    target's direct statement; the chargeback overview of N projects builds N statements and then
+    each direct statement once (memoized per request), not N more per statement (N²)."""
+    from metering.chargeback import engine
+    from metering.models import AllocationRule, FixedCost, Project
+    from portal.web import chargeback as page
+
+    platform = Project.objects.create(slug="platform", name="Platform")
+    for slug in ("gamma", "delta"):
+        Project.objects.create(slug=slug, name=slug)
+    FixedCost.objects.create(project=platform, name="monitoring", monthly_amount=Decimal("100.00"),
+                             effective_from=T0)
+    AllocationRule.objects.create(name="platform by cost", source=platform, method="cost")
+    built = []
+    for module in (engine, page):
+        real = module.build_statement
+
+        def counting(*args, _real=real, **kwargs):
+            built.append((args[0].slug, kwargs.get("allocations", True)))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "build_statement", counting)
+    client = as_user("staff")
+    assert client.get("/chargeback/?period=2026-11").status_code == 200
+    projects = Project.objects.count()  # 5
+    assert sum(1 for _, alloc in built if alloc) == projects
+    assert sorted(slug for slug, alloc in built if not alloc) == sorted(Project.objects.values_list("slug", flat=True))
+    assert len(built) == 2 * projects  # not projects + projects²
