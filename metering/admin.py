@@ -449,11 +449,24 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     date_hierarchy = "effective_from"
 
 
+class AllocationRuleForm(forms.ModelForm):
+    class Meta:
+        model = AllocationRule
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("spreads") != "idle" and data.get("hosts"):
+            self.add_error("hosts", "hosts apply to idle-capacity rules only; leave empty for a shared project")
+        return data
+
+
 @admin.register(AllocationRule)
 class AllocationRuleAdmin(BoundedIdsMixin, admin.ModelAdmin):
     """Shared-cost and idle-capacity allocation (``metering.chargeback.allocation`` and ``.idle``);
     validated by ``AllocationRule.clean``."""
 
+    form = AllocationRuleForm
     list_display = ("name", "spreads", "source", "method", "measure", "enabled")
     list_filter = ("spreads", "method", "enabled")
     filter_horizontal = ("targets", "hosts")

@@ -263,6 +263,8 @@ def project_chargeback(request, slug: str):
         lines = _lines(st)
         by_measure, by_provider = subtotals(lines)
         conversion, currency_error = (None, "") if showback else report_conversion(st, code, lines)
+        shares = [x.amount for x in lines if x.measure == ALLOCATED and x.amount is not None]
+        allocated = sum(shares, Decimal(0)) if shares else None
         page = Paginator(line_groups(lines, showback, conversion), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
@@ -287,6 +289,8 @@ def project_chargeback(request, slug: str):
             "focus_query": "?" + urlencode({**{k: v for k, v in download.items() if k != "currency"},
                                             "format": "focus"}),
             "is_draft": not isinstance(st, Statement),
+            "allocated": allocated,
+            "direct": None if showback or allocated is None else st.total - allocated,
             "conversion": conversion,
             "currency_error": currency_error,
             "currency_asked": code,

@@ -224,5 +224,9 @@ def test_overview_shows_idle_capacity_distributed_and_left(as_user, dashboard, p
     assert "idle-even: allocated from idle capacity of host host-1 evenly" in row
     cost, covered, idle_, distributed, left = (Decimal(x) for x in re.findall(r"(-?[\d.]+) EUR", row))
     assert (distributed, left) == (idle_, 0) and cost == covered + distributed + left
-    statement = client.get("/projects/alpha/chargeback/" + PERIOD).content.decode()
-    assert "allocated from idle capacity of host host-1 evenly" in statement
+    page = client.get("/projects/alpha/chargeback/" + PERIOD)
+    assert "allocated from idle capacity of host host-1 evenly" in page.content.decode()
+    share = next(x.amount for x in page.context["statement"].lines if x.measure == "allocated")
+    assert (page.context["allocated"], page.context["direct"]) == (share, Decimal("0.56"))
+    assert page.context["total"] == Decimal("0.56") + share
+    assert 'id="statement-direct">0.56 EUR' in page.content.decode()
