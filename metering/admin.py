@@ -452,7 +452,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 class AllocationRuleForm(forms.ModelForm):
     class Meta:
         model = AllocationRule
-        fields = "__all__"
+        fields = ["name", "spreads", "source", "hosts", "method", "measure", "weights", "targets", "enabled"]
 
     def clean(self):
         data = super().clean()

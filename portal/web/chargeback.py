@@ -27,8 +27,8 @@ from django.views.decorators.http import require_POST
 
 from metering.chargeback import idle, onprem, statements
 from metering.chargeback.allocation import ALLOCATED
-from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.currency import Conversion, NoExchangeRate, convert, converted_json, converted_rows
+from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
