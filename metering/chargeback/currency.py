@@ -111,7 +111,7 @@ def convert(st: AnyStatement, currency: str, lines: Iterable | None = None) -> C
     if not source:
         raise NoExchangeRate("the statement has no currency (showback or no rate plan): nothing to convert")
     minor, cache = minor_unit(target), {}
-    out, total = [], Decimal(0)
+    out, total = [], Decimal(0).quantize(minor)  # 0.00 EUR, not 0, for a statement without lines
     for line in (lines_of(st) if lines is None else lines):
         used = rate_on(source, target, _last_day(line.end, meta["end"]), cache)
         converted = ((line.amount or Decimal(0)) * used.rate).quantize(minor, ROUND_HALF_EVEN)

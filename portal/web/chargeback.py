@@ -372,7 +372,8 @@ def ranking(start, end) -> list[dict]:
             rows.append({"project": project, "problem": str(exc)})
             continue
         rows.append({"project": project, "total": st.total, "currency": st.currency, "showback": st.showback,
-                     "lines": len(st.lines), "estimated": any(x.estimated for x in st.lines), "problem": ""})
+                     "lines": len(st.lines), "estimated": any(x.estimated for x in st.lines), "problem": "",
+                     "statement": st})
     return sorted(rows, key=lambda r: (bool(r["problem"]), r.get("showback", False), -(r.get("total") or 0),
                                        r["project"].slug))
 
@@ -392,6 +393,20 @@ def chargeback_overview(request):
         chart = charts.stacked_bars("Cost by project", [r["project"].slug for r in billed],
                                     {cur: [r["total"] if r["currency"] == cur else 0 for r in billed]
                                      for cur in sorted(totals)}, " / ".join(sorted(totals)))
+    code = request.GET.get("currency", "").strip()
+    converted_total, currency_error = None, ""
+    if code and billed:
+        conversions = []
+        for r in billed:
+            conversion, currency_error = report_conversion(r["statement"], code)
+            if currency_error:
+                currency_error = f"{r['project'].slug}: {currency_error}"
+                break
+            conversions.append((r, conversion))
+        else:
+            for r, conversion in conversions:
+                r["converted"] = conversion.total
+            converted_total = sum((c.total for _, c in conversions), Decimal(0))
     share_idle = request.GET.get("share_idle") == "1"
     sheet = PriceSheet.objects.order_by("name").first()
     comparison, comparison_error = None, ""
@@ -420,6 +435,12 @@ def chargeback_overview(request):
         "period_query": urlencode(period_query),
         "price_sheet_admin": admin_url("pricesheet"),
         "rate_plan_admin": admin_url("rateplan"),
+        "currency_choices": sorted(set(currency_choices("")) | set(totals)),
+        "currency_asked": code,
+        "currency_error": currency_error,
+        "currency_hidden": {k: v for k, v in request.GET.items() if k in ("period", "start", "end", "share_idle")},
+        "report_currency": code.upper() if converted_total is not None else "",
+        "converted_total": converted_total,
         "idle_rows": idle_rows,
         "idle_totals": idle_totals,
         "idle_error": idle_error,

@@ -95,3 +95,23 @@ def test_the_api_converts_an_issued_statement(usd_month, staff):
     missing = staff.get(url + "?currency=CHF&format=csv")
     assert missing.status_code == 400
     assert "no exchange rate from USD to CHF on or before 2026-11-15" in missing.json()["currency"][0]
+
+
+def test_the_overview_converts_every_project_total(usd_month, staff):
+    from metering.models import Project, ProjectRatePlan, RatePlan
+
+    eur = make_plan(name="eur", currency="EUR", default=False, vcpu_hours="0.01")
+    beta = Project.objects.create(slug="beta", name="Beta")
+    ProjectRatePlan.objects.create(project=beta, plan=eur, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    assert RatePlan.objects.count() == 2
+    page = staff.get("/chargeback/?period=2026-11&currency=EUR")
+    html = page.content.decode()
+    ranking = html.split('id="chargeback-ranking"', 1)[1].split("</table>", 1)[0]
+    assert '<td class="num converted">18.00 EUR</td>' in ranking  # alpha's 21.60 USD, line by line
+    assert '<td class="num converted">0.00 EUR</td>' in ranking  # beta: no usage, already EUR
+    assert 'id="converted-total">18.00 EUR' in ranking
+    missing = staff.get("/chargeback/?period=2026-11&currency=GBP")
+    assert missing.status_code == 200 and "converted-total" not in missing.content.decode()
+    assert "alpha: currency GBP: no exchange rate from USD to GBP on or before 2026-11-15" in \
+        missing.context["currency_error"]
+    assert "not an ISO 4217" in staff.get("/chargeback/?period=2026-11&currency=ABC").context["currency_error"]
