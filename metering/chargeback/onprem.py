@@ -287,8 +287,11 @@ def compare(start: datetime, end: datetime, sheet: PriceSheet, *, share_idle: bo
         else:
             pc.public += size.hourly_price * use.hours
         internal[use.project_id] += use.internal
-    currencies = {p.model.currency for p in pools} or {u.model.currency for u in uses if u.model}
-    currency = min(currencies) if currencies else sheet.currency
+    currencies = {p.model.currency for p in pools} | {u.model.currency for u in uses if u.model}
+    if len(currencies) > 1:
+        raise ValueError(f"host costs use several currencies: {', '.join(sorted(currencies))}; the comparison "
+                         f"adds internal costs, so give every host cost one currency")
+    currency = next(iter(currencies)) if currencies else sheet.currency
     result = Comparison(start, end, currency, sheet.currency)
     idle_share: dict[int | None, Decimal] = defaultdict(Decimal)
     for pool in pools:
