@@ -29,7 +29,7 @@ from decimal import Decimal
 from metering.chargeback import memo
 from metering.chargeback.money import split_exactly
 from metering.chargeback.onprem import Pool, covered_by_project, idle_of, vm_uses
-from metering.chargeback.rates import NoRatePlan, rate_book
+from metering.chargeback.rates import NoRatePlan, kept_rate_book
 from metering.choices import BillingMode
 from metering.models import AllocationRule, Project
 from metering.models.allocation import ALLOCATION_MEASURES, AllocationMethod, AllocationSource
@@ -85,7 +85,7 @@ def _billed_in(project: Project, currency: str, start: datetime, end: datetime, 
         ok = project.billing_mode != BillingMode.SHOWBACK
         if ok:
             try:
-                book = rate_book(project, start, end)
+                book = kept_rate_book(project, start, end)
                 book.require_plans(start, end)
                 ok = book.currency == currency
             except (NoRatePlan, ValueError):

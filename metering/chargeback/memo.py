@@ -40,3 +40,16 @@ def remember(key, compute: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def peek(key):
+    """What the current scope holds under ``key`` (None outside a scope or when absent)."""
+    memo = _MEMO.get()
+    return None if memo is None else memo.get(key)
+
+
+def offer(key, value) -> None:
+    """Keep ``value`` under ``key`` in the current scope unless something is there already."""
+    memo = _MEMO.get()
+    if memo is not None:
+        memo.setdefault(key, value)

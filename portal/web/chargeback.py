@@ -32,7 +32,7 @@ from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
-from metering.chargeback.rates import NoRatePlan, rate_book
+from metering.chargeback.rates import NoRatePlan, kept_rate_book
 from metering.choices import BillingMode, Measure
 from metering.export import csv_stream
 from metering.models import ExchangeRate, PriceSheet, Project, Statement
@@ -335,7 +335,7 @@ def ranking(start, end) -> list[dict]:
     books, projects = {}, []
     for project in Project.objects.order_by("slug"):
         try:
-            book = rate_book(project, start, end)
+            book = kept_rate_book(project, start, end)
             if project.billing_mode != BillingMode.SHOWBACK:
                 book.require_plans(start, end)
             book.currency  # noqa: B018  (refuses plans in several currencies)
