@@ -11,7 +11,7 @@ Rules with ``spreads = idle`` spread hosts' idle capacity instead (``metering.ch
 
 Targets are the rule's projects, or every other project whose statement has the source's currency.
 The source's direct total (its statement without allocations) is split **exactly** in minor units
-by the largest-remainder method (ties by slug), so the shares add up to the total to the cent.
+by the largest-remainder method (ties by project id), so the shares add up to the total to the cent.
 
 Each target's statement gets a line "allocated from SOURCE by METHOD" and the source's statement a
 line "allocated to N projects" with the negative total: a project's direct cost and its share are
