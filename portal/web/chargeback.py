@@ -282,7 +282,8 @@ def project_chargeback(request, slug: str):
                           "exact": _fmt(q, QUANTITY),
                           "unit": next((x.unit for x in lines if x.measure == m), ""), "amount": a}
                          for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
-            "providers": [{"provider": p or "(fixed costs)", "amount": a} for p, a in sorted(by_provider.items())],
+            "providers": [{"provider": p or "(no provider: fixed costs, allocations)", "amount": a}
+                          for p, a in sorted(by_provider.items())],
             "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
             "csv_query": "?" + urlencode({**download, "format": "csv"}),
             "json_query": "?" + urlencode({**download, "format": "json"}),
