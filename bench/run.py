@@ -21,7 +21,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import csv_export, refresh, report, scaleout, scripts
+    from bench import allocation, csv_export, refresh, report, scaleout, scripts
     from bench.harness import Figure, table
 
     call_command("migrate", verbosity=0)
@@ -37,6 +37,7 @@ def main() -> int:
         ("CSV export", csv_export.figures),
         ("pages", scripts.pages),
         ("quota admission", scripts.quota_admission),
+        ("allocation", allocation.figures),
         ("scale-out", scaleout.figures),
     ]
     only = [w.strip().lower() for w in os.environ.get("BENCH_ONLY", "").split(",") if w.strip()]

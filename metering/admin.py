@@ -449,13 +449,27 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     date_hierarchy = "effective_from"
 
 
+class AllocationRuleForm(forms.ModelForm):
+    class Meta:
+        model = AllocationRule
+        fields = ["name", "spreads", "source", "hosts", "method", "measure", "weights", "targets", "enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("spreads") != "idle" and data.get("hosts"):
+            self.add_error("hosts", "hosts apply to idle-capacity rules only; leave empty for a shared project")
+        return data
+
+
 @admin.register(AllocationRule)
 class AllocationRuleAdmin(BoundedIdsMixin, admin.ModelAdmin):
-    """Shared-cost allocation (``metering.chargeback.allocation``); validated by ``AllocationRule.clean``."""
+    """Shared-cost and idle-capacity allocation (``metering.chargeback.allocation`` and ``.idle``);
+    validated by ``AllocationRule.clean``."""
 
-    list_display = ("name", "source", "method", "measure", "enabled")
-    list_filter = ("method", "enabled")
-    filter_horizontal = ("targets",)
+    form = AllocationRuleForm
+    list_display = ("name", "spreads", "source", "method", "measure", "enabled")
+    list_filter = ("spreads", "method", "enabled")
+    filter_horizontal = ("targets", "hosts")
 
 
 # -- the collector's state on the provider account's admin page ------------------------------------

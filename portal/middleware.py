@@ -1,4 +1,5 @@
-"""Show times in the user's timezone: their profile's zone, else the site default."""
+"""Show times in the user's timezone (their profile's zone, else the site default); one chargeback memo per
+request."""
 
 import zoneinfo
 
@@ -21,3 +22,17 @@ class UserTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class ChargebackMemoMiddleware:
+    """One allocation memo per request (``metering.chargeback.memo``): every statement a page builds
+    reads each allocation rule's result once."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from metering.chargeback import memo
+
+        with memo.scope():
+            return self.get_response(request)

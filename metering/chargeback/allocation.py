@@ -7,9 +7,11 @@ An ``AllocationRule`` names a source project (platform, monitoring) and a method
 * **measure**: in proportion to each target's quantity of one measure (vCPU-hours, RAM GB-hours...);
 * **weights**: by fixed weights per project slug.
 
+Rules with ``spreads = idle`` spread hosts' idle capacity instead (``metering.chargeback.idle``).
+
 Targets are the rule's projects, or every other project whose statement has the source's currency.
 The source's direct total (its statement without allocations) is split **exactly** in minor units
-by the largest-remainder method (ties by slug), so the shares add up to the total to the cent.
+by the largest-remainder method (ties by project id), so the shares add up to the total to the cent.
 
 Each target's statement gets a line "allocated from SOURCE by METHOD" and the source's statement a
 line "allocated to N projects" with the negative total: a project's direct cost and its share are
@@ -20,17 +22,17 @@ usage of the measure, no cost) gets nothing; when no target has any, nothing is 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Q
 
-from metering.chargeback.money import minor_unit
+from metering.chargeback import idle, memo
+from metering.chargeback.money import split_exactly
 from metering.chargeback.rates import NoRatePlan
 from metering.models import AllocationRule, Project
-from metering.models.allocation import ALLOCATION_MEASURES, AllocationMethod
+from metering.models.allocation import AllocationMethod
 from metering.reports import usage_report
 
 ALLOCATED = "allocated"
@@ -45,28 +47,14 @@ class Share:
     shares: dict[int, Decimal]  # target project id -> amount
 
     def describe(self) -> str:
-        if self.rule.method == AllocationMethod.MEASURE:
-            return f"by {ALLOCATION_MEASURES.get(self.rule.measure, self.rule.measure)}"
-        return {"even": "evenly", "cost": "by cost", "weights": "by fixed weights"}[self.rule.method]
-
-
-def split_exactly(total: Decimal, weights: dict, currency: str) -> dict:
-    """``total`` split by ``weights`` (key -> number) so the parts add up exactly in minor units."""
-    unit = minor_unit(currency)
-    units = int((total / unit).to_integral_value())
-    weight_sum = sum(Decimal(str(w)) for w in weights.values())
-    if not weights or weight_sum <= 0:
-        return {}
-    raw = {k: Decimal(units) * Decimal(str(w)) / weight_sum for k, w in weights.items()}
-    floors = {k: int(math.floor(v)) for k, v in raw.items()}
-    left = units - sum(floors.values())
-    order = sorted(raw, key=lambda k: (-(raw[k] - floors[k]), str(k)))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: Decimal(v) * unit for k, v in floors.items()}
+        return idle.describe(self.rule)
 
 
 def _direct(project: Project, start: datetime, end: datetime):
+    return memo.remember(("direct", project.pk, start, end), lambda: _build_direct(project, start, end))
+
+
+def _build_direct(project: Project, start: datetime, end: datetime):
     from metering.chargeback.engine import build_statement
 
     try:
@@ -76,7 +64,15 @@ def _direct(project: Project, start: datetime, end: datetime):
 
 
 def compute(rule: AllocationRule, start: datetime, end: datetime) -> Share | None:
-    """The rule's shares over [start, end), or None when the source has nothing to spread."""
+    """The rule's shares over [start, end), or None when the source has nothing to spread.
+
+    Memoized per request (``memo``) by rule and period: a page of N statements computes each rule
+    once, not once per statement (and each rule's N direct statements once, not N times).
+    """
+    return memo.remember(("rule", rule.pk, start, end), lambda: _compute(rule, start, end))
+
+
+def _compute(rule: AllocationRule, start: datetime, end: datetime) -> Share | None:
     source = _direct(rule.source, start, end)
     if source is None or not source.currency or not source.total:
         return None
@@ -101,12 +97,17 @@ def compute(rule: AllocationRule, start: datetime, end: datetime) -> Share | Non
 
 
 def lines_for(project: Project, start: datetime, end: datetime, currency: str, line_class) -> list:
-    """The allocation lines of ``project``'s statement: received shares and, for a source, the credit."""
+    """The allocation lines of ``project``'s statement: received shares of shared projects' costs and
+    of idle capacity (``metering.chargeback.idle``) and, for a source, the credit."""
     rules = (AllocationRule.objects.filter(enabled=True)
              .filter(Q(source=project) | Q(targets=project) | Q(targets__isnull=True))
              .select_related("source").distinct())  # one query; none when no rule concerns the project
     out = []
+    spreads_idle = False
     for rule in rules:
+        if rule.is_idle:
+            spreads_idle = True
+            continue
         share = compute(rule, start, end)
         if share is None or share.currency != currency:
             continue
@@ -120,4 +121,6 @@ def lines_for(project: Project, start: datetime, end: datetime, currency: str, l
             continue
         out.append(line_class(None, f"{rule.name}", "", "", ALLOCATED, desc[:255], amount, currency[:20],
                               Decimal(1), amount, False, start, end))
+    if spreads_idle:
+        out += idle.lines_for(project, start, end, currency, line_class)
     return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -44,6 +44,12 @@ class UsedRate:
     rate: Decimal
     effective_from: date
 
+    @property
+    def shown(self) -> Decimal:
+        """The rate without trailing zeros and never in exponent form (150, not 1.5E+2)."""
+        n = self.rate.normalize()
+        return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n
+
 
 def rate_on(base: str, quote: str, on: date, cache: dict | None = None) -> UsedRate:
     """The rate converting ``base`` to ``quote`` on day ``on``."""
@@ -73,37 +79,83 @@ def _last_day(end: datetime | None, fallback: datetime) -> date:
     return moment.date()
 
 
-HEADER = ["Project", "Provider", "Resource", "Kind", "Measure", "Description", "From", "To", "Quantity", "Unit",
-          "Unit price", "Amount", "Currency", "Exchange rate", "Rate date", "Converted amount", "Report currency"]
+@dataclass(frozen=True)
+class ConvertedLine:
+    line: object  # the statement line (draft ``Line`` or ``StatementLine`` or its row)
+    rate: UsedRate
+    amount: Decimal  # in the report currency, rounded to its minor unit
 
 
-def converted_rows(st: AnyStatement, currency: str) -> Iterator[list]:
-    """The statement's lines converted to ``currency``: each with its rate and rate date, then totals."""
+@dataclass(frozen=True)
+class Conversion:
+    """A statement in a report currency: every line with its rate and rate date; the converted
+    total is the sum of the converted lines (it adds up exactly)."""
+
+    source: str
+    target: str
+    lines: list[ConvertedLine]
+    total: Decimal
+    original_total: Decimal | None
+
+
+def convert(st: AnyStatement, currency: str, lines: Iterable | None = None) -> Conversion:
+    """``st`` converted to ``currency``, the one conversion every page, API and command uses.
+
+    Raises ``ValueError`` for a code that is not ISO 4217 (or has 3 decimals) and
+    ``NoExchangeRate`` naming the pair and the day when a line has no rate; nothing is converted
+    partly. ``lines``: the statement's lines when the caller already read them (same order).
+    """
     target = check_code(currency)
     meta = _meta(st)
     source = meta["currency"]
     if not source:
         raise NoExchangeRate("the statement has no currency (showback or no rate plan): nothing to convert")
     minor, cache = minor_unit(target), {}
+    out, total = [], Decimal(0).quantize(minor)  # 0.00 EUR, not 0, for a statement without lines
+    for line in (lines_of(st) if lines is None else lines):
+        used = rate_on(source, target, _last_day(line.end, meta["end"]), cache)
+        converted = ((line.amount or Decimal(0)) * used.rate).quantize(minor, ROUND_HALF_EVEN)
+        total += converted
+        out.append(ConvertedLine(line, used, converted))
+    return Conversion(source, target, out, total, meta["total"])
+
+
+HEADER = ["Project", "Provider", "Resource", "Kind", "Measure", "Description", "From", "To", "Quantity", "Unit",
+          "Unit price", "Amount", "Currency", "Exchange rate", "Rate date", "Converted amount", "Report currency"]
+
+
+def converted_rows(st: AnyStatement, currency: str | Conversion) -> Iterator[list]:
+    """The statement's lines converted to ``currency``: each with its rate and rate date, then totals.
+    Give a ``Conversion`` already made (``convert``) to stream it without reading the lines again."""
+    conv = currency if isinstance(currency, Conversion) else convert(st, currency)
+    meta = _meta(st)
     yield ["Statement", meta["project"]]
     yield ["Period start", meta["start"]]
     yield ["Period end (exclusive)", meta["end"]]
-    yield ["Currency", source]
-    yield ["Report currency", target]
+    yield ["Currency", conv.source]
+    yield ["Report currency", conv.target]
     yield []
     yield HEADER
-    total = Decimal(0)
-    for line in lines_of(st):
-        amount = line.amount or Decimal(0)
-        used = rate_on(source, target, _last_day(line.end, meta["end"]), cache)
-        converted = (amount * used.rate).quantize(minor, ROUND_HALF_EVEN)
-        total += converted
+    for c in conv.lines:
+        line = c.line
         yield [meta["project"], line.provider, line.resource_name, line.resource_kind, line.measure,
-               line.description, line.start, line.end, line.quantity, line.unit, line.unit_price, amount, source,
-               used.rate.normalize(), used.effective_from, converted, target]
+               line.description, line.start, line.end, line.quantity, line.unit, line.unit_price,
+               line.amount or Decimal(0), conv.source, c.rate.shown, c.rate.effective_from, c.amount,
+               conv.target]
     yield []
-    yield ["Total", meta["total"], source]
-    yield ["Converted total", total, target]
+    yield ["Total", meta["total"], conv.source]
+    yield ["Converted total", conv.total, conv.target]
+
+
+def converted_json(data: dict, conv: Conversion) -> dict:
+    """``statement_json``'s data with the conversion: per line the rate, its date and the converted
+    amount (strings, like every number there), and the report currency's total."""
+    data["report_currency"] = conv.target
+    data["converted_total"] = str(conv.total)
+    for row, c in zip(data["lines"], conv.lines, strict=True):
+        row.update({"exchange_rate": str(c.rate.shown), "rate_date": c.rate.effective_from.isoformat(),
+                    "converted_amount": str(c.amount)})
+    return data
 
 
 COLUMNS = ("base", "quote", "rate", "effective_from")

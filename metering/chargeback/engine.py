@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from metering.chargeback import memo
 from metering.chargeback.money import QUANTITY, UNIT_PRICE, line_amount, minor_unit
-from metering.chargeback.rates import RateBook, RateView, Subject, SubPeriod, rate_book
+from metering.chargeback.rates import RateBook, RateView, Subject, SubPeriod, kept_rate_book
 from metering.choices import BillingMode, Measure
 from metering.models import FixedCost, Project, UsageSegment
 from metering.reports import MEASURES, UNITS, ResourceUsage, UsageReport, usage_report
@@ -114,7 +115,19 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
     """
     if showback is None:
         showback = project.billing_mode == BillingMode.SHOWBACK
-    book = book or rate_book(project, start, end)
+    # within a request's memo (``metering.chargeback.memo``) the direct part of a billed statement is
+    # computed once, whether the page asks for it or an allocation rule does (its source, targets)
+    direct_key = ("direct", project.pk, start, end) if not showback and not allow_gaps and fixed_costs is None \
+        else None
+    cached = memo.peek(direct_key) if direct_key and allocations else None
+    if cached is not None:
+        lines = list(cached.lines)
+        if cached.currency:
+            from metering.chargeback.allocation import lines_for
+
+            lines += lines_for(project, start, end, cached.currency, Line)
+        return Draft(project, start, end, cached.currency, False, lines, dict(cached.rates), dict(cached.counters))
+    book = book or kept_rate_book(project, start, end)
     if not showback and not allow_gaps:
         book.require_plans(start, end)
     currency = book.currency or ""
@@ -138,6 +151,8 @@ def build_statement(project: Project, start: datetime, end: datetime, *, showbac
     if not showback:
         for line in lines:
             line.amount = line_amount(line.quantity, line.unit_price, currency)
+        if direct_key:
+            memo.offer(direct_key, Draft(project, start, end, currency, False, list(lines), used, dict(counters)))
         if allocations and currency:  # shared costs (metering.chargeback.allocation), already exact amounts
             from metering.chargeback.allocation import lines_for
 

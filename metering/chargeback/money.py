@@ -12,6 +12,7 @@ Currencies with three decimals (BHD, KWD, ...) are refused: amounts are stored w
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import pycountry
@@ -53,3 +54,21 @@ def line_amount(quantity: Decimal, unit_price: Decimal, currency: str) -> Decima
     """The rounding rule: quantity x unit price as printed, rounded half-even to the minor unit."""
     return round_money(quantity.quantize(QUANTITY, ROUND_HALF_EVEN) * unit_price.quantize(UNIT_PRICE, ROUND_HALF_EVEN),
                        currency)
+
+
+def split_exactly(total: Decimal, weights: dict, currency: str) -> dict:
+    """``total`` split by ``weights`` (key -> number) so the parts add up exactly in minor units:
+    largest remainder, ties by key. Weights of 0 or less get nothing; no positive weight: ``{}``."""
+    unit = minor_unit(currency)
+    units = int((total / unit).to_integral_value())
+    weights = {k: w for k, w in weights.items() if w and w > 0}
+    weight_sum = sum(Decimal(str(w)) for w in weights.values())
+    if not weights or weight_sum <= 0:
+        return {}
+    raw = {k: Decimal(units) * Decimal(str(w)) / weight_sum for k, w in weights.items()}
+    floors = {k: int(math.floor(v)) for k, v in raw.items()}
+    left = units - sum(floors.values())
+    order = sorted(raw, key=lambda k: (-(raw[k] - floors[k]), str(k)))
+    for k in order[:left]:
+        floors[k] += 1
+    return {k: Decimal(v) * unit for k, v in floors.items()}

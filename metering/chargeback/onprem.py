@@ -18,9 +18,14 @@ cannot filter by host): ``account_model`` pools the account's costs and capaciti
 account-level ``HostCost`` wins over its hosts' own), and ``apply_to_plan`` writes the two rates
 into a plan from a date on, closing the previous ones so issued statements keep their prices.
 
-**Idle cost** is the part of a host's cost over a period that no VM's allocation covers
-(capacity cost - allocated cost, never negative). ``compare(..., share_idle=True)`` shares each
-host's idle cost among the projects that use it, in proportion to their allocated cost there.
+**Idle cost** is the part of a pool's cost over a period that no VM's allocation covers. A pool
+is a capacity with a cost of its own: a host with a ``HostCost``, or an account with one (its VMs
+on hosts without a cost). Per pool, rounded to the minor unit: cost = covered + idle, where
+covered is the sum of each project's rounded covered cost and idle is never negative (``idle_of``).
+A VM on a host without a cost in an account without one is still priced at the account's pooled
+prices, but covers no pool (its hosts' costs are already pools of their own).
+``compare(..., share_idle=True)`` shares each pool's idle cost among the projects that use it, in
+proportion to their covered cost there; ``metering.chargeback.idle`` spreads it by allocation rules.
 
 **Public cloud** prices come from an editable ``PriceSheet``: each VM segment is priced at the
 cheapest size with at least its vCPUs and RAM, per hour. Hours of VMs that no size fits are
@@ -167,6 +172,92 @@ class Comparison:
     hosts: list[HostIdle] = field(default_factory=list)
 
 
+@dataclass
+class Pool:
+    """A capacity with a cost of its own (a host's ``HostCost``, or an account's) over a period.
+
+    ``covered`` is each project's VMs' cost at the pool's internal prices, ``measures`` their
+    allocation measures there; both exact (unrounded). A VM counts in its host's pool when the host
+    has a cost, else in its account's pool when the account has a cost of its own, else in none.
+    """
+
+    key: str
+    label: str  # "host kvm-01" or "account lab"
+    host_id: int | None
+    model: CostModel
+    period_cost: Decimal
+    covered: dict[int | None, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    measures: dict[int | None, dict[str, Decimal]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+
+
+@dataclass(frozen=True)
+class VMUse:
+    project_id: int | None
+    hours: Decimal
+    vcpus: Decimal
+    ram_mb: int
+    disk_gb: Decimal
+    pool: Pool | None  # the capacity it runs on, when that has a cost of its own
+    model: CostModel | None  # the internal prices it is charged at (its pool's, else its account's pooled ones)
+
+    @property
+    def internal(self) -> Decimal:
+        if self.model is None:
+            return Decimal(0)
+        return self.hours * (self.vcpus * self.model.vcpu_hour + Decimal(self.ram_mb) / 1024 * self.model.ram_gb_hour)
+
+
+def vm_uses(start: datetime, end: datetime) -> tuple[list[Pool], list[VMUse]]:
+    """Every capacity with a cost and every VM segment's time over [start, end), priced internally."""
+    period_hours = Decimal(_micros(end - start)) / US_PER_HOUR
+    pools: dict[str, Pool] = {}
+    for c in HostCost.objects.select_related("host", "account"):
+        model = model_of(c)
+        if c.host_id:
+            key, label = f"host:{c.host_id}", f"host {c.host.name}"
+        else:
+            key, label = f"account:{c.account_id}", f"account {c.account.name}"
+        pools[key] = Pool(key, label, c.host_id, model, model.period_cost(period_hours))
+    segs = list(UsageSegment.objects.filter(kind=Kind.VM, start__lt=end, end__gt=start)
+                .values_list("resource_id", "project_id", "account_id", "vcpus", "ram_mb", "disk_gb", "start", "end"))
+    parents = dict(Resource.objects.filter(pk__in={s[0] for s in segs}).values_list("pk", "parent_id"))
+    pooled: dict[int, CostModel | None] = {}  # accounts without a cost of their own: their hosts' pooled prices
+    uses = []
+    for rid, pid, account_id, vcpus, ram_mb, disk_gb, s, e in segs:
+        hours = Decimal(_micros(min(e, end) - max(s, start))) / US_PER_HOUR
+        pool = pools.get(f"host:{parents.get(rid)}") or pools.get(f"account:{account_id}")
+        if pool is not None:
+            model = pool.model
+        else:
+            if account_id not in pooled:
+                pooled[account_id] = account_model(ProviderAccount.objects.get(pk=account_id))
+            model = pooled[account_id]
+        use = VMUse(pid, hours, Decimal(vcpus or 0), ram_mb or 0, Decimal(disk_gb or 0), pool, model)
+        uses.append(use)
+        if pool is not None:
+            pool.covered[pid] += use.internal
+            m = pool.measures[pid]
+            m[Measure.INSTANCE_HOURS] += hours
+            m[Measure.VCPU_HOURS] += use.vcpus * hours
+            m[Measure.RAM_GB_HOURS] += Decimal(use.ram_mb) / 1024 * hours
+            m[Measure.DISK_GB_HOURS] += use.disk_gb * hours
+    return sorted(pools.values(), key=lambda p: (p.label, p.key)), uses
+
+
+def covered_by_project(pool: Pool) -> dict[int | None, Decimal]:
+    """Each project's covered cost in the pool, rounded to the minor unit (the amounts shown)."""
+    return {pid: round_money(v, pool.model.currency) for pid, v in pool.covered.items()}
+
+
+def idle_of(pool: Pool) -> tuple[Decimal, Decimal, Decimal]:
+    """``(period cost, covered, idle)`` rounded so that cost = covered + idle to the cent (idle is
+    never negative: a pool covered beyond its capacity, by overcommit, has no idle)."""
+    cost = round_money(pool.period_cost, pool.model.currency)
+    covered = sum(covered_by_project(pool).values(), Decimal(0))
+    return cost, covered, max(Decimal(0), cost - covered)
+
+
 def cheapest(entries, vcpus, ram_mb):
     """The cheapest sheet entry with at least ``vcpus`` and ``ram_mb`` (entries sorted by price)."""
     for e in entries:
@@ -176,59 +267,43 @@ def cheapest(entries, vcpus, ram_mb):
 
 
 def compare(start: datetime, end: datetime, sheet: PriceSheet, *, share_idle: bool = False) -> Comparison:
-    """Each project's VMs over [start, end): internal cost, share of idle cost, public-cloud price."""
-    host_models = {c.host_id: model_of(c) for c in HostCost.objects.filter(host__isnull=False).select_related("host")}
-    account_models: dict[int, CostModel | None] = {}
+    """Each project's VMs over [start, end): internal cost, share of idle cost, public-cloud price.
+
+    With ``share_idle`` each pool's idle cost is split exactly (largest remainder) among the
+    projects that used it, in proportion to their covered cost there (exact, before rounding).
+    """
+    from metering.chargeback.money import split_exactly
+
+    pools, uses = vm_uses(start, end)
     entries = list(sheet.entries.order_by("hourly_price", "vcpus", "ram_mb"))
-    segs = list(UsageSegment.objects.filter(kind=Kind.VM, start__lt=end, end__gt=start)
-                .values_list("resource_id", "project_id", "account_id", "vcpus", "ram_mb", "start", "end"))
-    parents = dict(Resource.objects.filter(pk__in={s[0] for s in segs}).values_list("pk", "parent_id"))
     slugs = dict(Project.objects.values_list("pk", "slug"))
     projects: dict[int | None, ProjectCost] = {}
-    allocated: dict[str, Decimal] = defaultdict(Decimal)
-    by_model_project: dict[str, dict[int | None, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    models: dict[str, CostModel] = {}
-    for rid, pid, account_id, vcpus, ram_mb, s, e in segs:
-        hours = Decimal(_micros(min(e, end) - max(s, start))) / US_PER_HOUR
-        pc = projects.setdefault(pid, ProjectCost(slugs.get(pid)))
-        size = cheapest(entries, vcpus, ram_mb)
+    internal: dict[int | None, Decimal] = defaultdict(Decimal)
+    for use in uses:
+        pc = projects.setdefault(use.project_id, ProjectCost(slugs.get(use.project_id)))
+        size = cheapest(entries, use.vcpus, use.ram_mb)
         if size is None:
-            pc.unfit_hours += hours
+            pc.unfit_hours += use.hours
         else:
-            pc.public += size.hourly_price * hours
-        parent = parents.get(rid)
-        if parent in host_models:
-            key, model = f"host:{parent}", host_models[parent]
-        else:
-            if account_id not in account_models:
-                account_models[account_id] = account_model(ProviderAccount.objects.get(pk=account_id))
-            key, model = f"account:{account_id}", account_models[account_id]
-        if model is None:
-            continue
-        models[key] = model
-        cost = hours * ((vcpus or 0) * model.vcpu_hour + Decimal(ram_mb or 0) / 1024 * model.ram_gb_hour)
-        pc.internal += cost
-        allocated[key] += cost
-        by_model_project[key][pid] += cost
-    for key, m in account_models.items():
-        if m is not None:
-            models.setdefault(f"account:{key}", m)
-    models.update({f"host:{h}": m for h, m in host_models.items()})
-    period_hours = Decimal(_micros(end - start)) / US_PER_HOUR
-    currency = next(iter(models.values())).currency if models else sheet.currency
+            pc.public += size.hourly_price * use.hours
+        internal[use.project_id] += use.internal
+    currencies = {p.model.currency for p in pools} | {u.model.currency for u in uses if u.model}
+    if len(currencies) > 1:
+        raise ValueError(f"host costs use several currencies: {', '.join(sorted(currencies))}; the comparison "
+                         f"adds internal costs, so give every host cost one currency")
+    currency = next(iter(currencies)) if currencies else sheet.currency
     result = Comparison(start, end, currency, sheet.currency)
-    for key, model in sorted(models.items(), key=lambda kv: kv[1].name):
-        cost = model.period_cost(period_hours)
-        idle = max(Decimal(0), cost - allocated[key])
-        result.hosts.append(HostIdle(model.name, round_money(cost, model.currency),
-                                     round_money(allocated[key], model.currency), round_money(idle, model.currency)))
-        users = by_model_project.get(key, {})
-        used = sum(users.values(), Decimal(0))
-        if share_idle and used:
-            for pid, part in users.items():
-                projects[pid].idle_share += idle * part / used
-    for pc in sorted(projects.values(), key=lambda p: p.project or ""):
-        pc.internal, pc.idle_share = round_money(pc.internal, currency), round_money(pc.idle_share, currency)
+    idle_share: dict[int | None, Decimal] = defaultdict(Decimal)
+    for pool in pools:
+        cost, covered, idle = idle_of(pool)
+        result.hosts.append(HostIdle(pool.model.name, cost, covered, idle))
+        if share_idle:
+            weights = {pid: v for pid, v in pool.covered.items() if v > 0}
+            for pid, part in split_exactly(idle, weights, pool.model.currency).items():
+                idle_share[pid] += part
+    for pid, pc in sorted(projects.items(), key=lambda kv: kv[1].project or ""):
+        pc.internal = round_money(internal[pid], currency)
+        pc.idle_share = idle_share.get(pid, Decimal(0))
         pc.public = round_money(pc.public, sheet.currency)
         result.projects.append(pc)
     return result

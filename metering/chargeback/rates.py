@@ -244,3 +244,11 @@ def rate_book(project: Project, start: datetime, end: datetime) -> RateBook:
     for rate in _overlapping(Rate.objects.filter(plan_id__in=plan_ids), start, end):
         rates[rate.plan_id].append(RateView.from_model(rate))
     return RateBook(project, start, end, spans, dict(rates))
+
+
+def kept_rate_book(project: Project, start: datetime, end: datetime) -> RateBook:
+    """``rate_book``, read once per request inside ``metering.chargeback.memo``'s scope (a page of
+    every project's statement with allocation rules asks for each book several times)."""
+    from metering.chargeback import memo
+
+    return memo.remember(("book", project.pk, start, end), lambda: rate_book(project, start, end))

@@ -618,6 +618,9 @@ class StatementLineSerializer(serializers.Serializer):
     unit_price = serializers.CharField(allow_null=True)
     amount = serializers.CharField(allow_null=True)
     estimated = serializers.BooleanField()
+    exchange_rate = serializers.CharField(required=False, help_text="with ?currency: 1 statement currency = rate")
+    rate_date = serializers.CharField(required=False, help_text="with ?currency: the day the rate is effective from")
+    converted_amount = serializers.CharField(required=False, help_text="with ?currency: the amount converted")
 
 
 class StatementDetailSerializer(serializers.Serializer):
@@ -637,6 +640,8 @@ class StatementDetailSerializer(serializers.Serializer):
     lines = StatementLineSerializer(many=True)
     rates = serializers.ListField(child=serializers.DictField())
     changes = serializers.DictField(required=False)
+    report_currency = serializers.CharField(required=False, help_text="with ?currency")
+    converted_total = serializers.CharField(required=False, help_text="with ?currency: the converted lines' sum")
 
 
 class RateSerializer(StrictModelSerializer):

@@ -29,6 +29,7 @@ from rest_framework.views import APIView
 from metering import access, assignment, memberships, quotas, tasks
 from metering import recommendations as recommendations_module
 from metering.chargeback.by_label import LabelReportError, cost_by_label
+from metering.chargeback.currency import NoExchangeRate, convert, converted_json, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.choices import ChangeSource, QuotaKey, RequestState, Role
@@ -74,6 +75,9 @@ PERIOD_PARAMS = [
 ]
 STATEMENT_FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv", "focus"],
                                           description="csv streams the statement; focus streams FOCUS 1.0 rows")
+STATEMENT_CURRENCY_PARAM = OpenApiParameter(
+    "currency", OpenApiTypes.STR, description="ISO 4217 report currency: every line converted with the dated "
+                                              "exchange rate of its last day (rate and date on the line)")
 FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
                                 description="csv streams the export instead of JSON")
 
@@ -518,12 +522,14 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 @extend_schema_view(
     list=extend_schema(summary="Issued statements of the projects you can see"),
     retrieve=extend_schema(summary="One statement with its lines; ?format=csv streams it, ?format=focus streams "
-                                   "FinOps FOCUS 1.0 rows",
-                           parameters=[STATEMENT_FORMAT_PARAM], responses={200: s.StatementDetailSerializer}),
+                                   "FinOps FOCUS 1.0 rows; ?currency=EUR converts JSON and CSV",
+                           parameters=[STATEMENT_FORMAT_PARAM, STATEMENT_CURRENCY_PARAM],
+                           responses={200: s.StatementDetailSerializer}),
 )
 class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveModelMixin, GlasspaneViewSet):
     serializer_class = s.StatementSerializer
     filterset_class = StatementFilterSet
+    query_params = {"retrieve": ("currency",)}
 
     def get_queryset(self):
         qs = Statement.objects.select_related("project").order_by("project__slug", "-period_start", "-revision")
@@ -537,18 +543,34 @@ class StatementViewSet(CSVErrorsAsJSON, mixins.ListModelMixin, mixins.RetrieveMo
 
     def retrieve(self, request, pk=None):
         statement = self.get_object()
+        code = request.query_params.get("currency")
+        conversion = None
+        if code is not None:
+            if request.accepted_renderer.format == "focus":
+                raise ValidationError({"currency": ["FOCUS keeps the billing currency; convert the CSV or JSON"]})
+            try:
+                conversion = convert(statement, code)
+            except ValueError as exc:
+                raise ValidationError({"currency": [str(exc)]}) from None
+            except NoExchangeRate as exc:
+                raise ValidationError({"currency": [str(exc)]}) from None
         if request.accepted_renderer.format == "focus":
             response = StreamingHttpResponse(csv_stream(focus_rows(statement)), content_type="text/csv; charset=utf-8")
             name = f"focus-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
         if request.accepted_renderer.format == "csv":
-            response = StreamingHttpResponse(csv_stream(statement_rows(statement)),
-                                             content_type="text/csv; charset=utf-8")
-            name = f"statement-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}.csv"
+            rows = converted_rows(statement, conversion) if conversion else statement_rows(statement)
+            response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
+            suffix = f"-{conversion.target}" if conversion else ""
+            name = (f"statement-{statement.project.slug}-{statement.period_start:%Y-%m-%d}-r{statement.revision}"
+                    f"{suffix}.csv")
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
-        return Response({"id": statement.pk, **statement_json(statement)})
+        data = statement_json(statement)
+        if conversion is not None:
+            data = converted_json(data, conversion)
+        return Response({"id": statement.pk, **data})
 
 
 @extend_schema_view(

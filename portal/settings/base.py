@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.middleware.UserTimezoneMiddleware",
+    "portal.middleware.ChargebackMemoMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

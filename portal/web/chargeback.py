@@ -25,15 +25,17 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from metering.chargeback import onprem, statements
+from metering.chargeback import idle, onprem, statements
+from metering.chargeback.allocation import ALLOCATED
+from metering.chargeback.currency import Conversion, NoExchangeRate, convert, converted_json, converted_rows
 from metering.chargeback.engine import FIXED_COST, build_statement, subtotals
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
-from metering.chargeback.money import QUANTITY, UNIT_PRICE
-from metering.chargeback.rates import NoRatePlan, rate_book
+from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
+from metering.chargeback.rates import NoRatePlan, kept_rate_book
 from metering.choices import BillingMode, Measure
 from metering.export import csv_stream
-from metering.models import PriceSheet, Project, Statement
+from metering.models import ExchangeRate, PriceSheet, Project, Statement
 from metering.reports import UsageReport, usage_report
 from portal import units
 from portal.web import charts
@@ -55,6 +57,8 @@ def admin_url(model: str) -> str:
 def measure_label(measure: str) -> str:
     if measure == FIXED_COST:
         return "Fixed cost"
+    if measure == ALLOCATED:
+        return "Allocated (shared and idle costs)"
     try:
         return Measure(measure).label
     except ValueError:
@@ -89,12 +93,14 @@ def _fmt(value: Decimal | None, places: Decimal) -> str:
     return "" if value is None else f"{value.quantize(places):f}"
 
 
-def line_groups(lines: Iterable, showback: bool) -> list[dict]:
+def line_groups(lines: Iterable, showback: bool, conversion: Conversion | None = None) -> list[dict]:
     """Consecutive lines of one resource (or fixed cost) as one group, in the statement's order
     (lines come sorted by provider and resource, fixed costs last), so the page lists exactly the
-    lines of the CSV in the same order."""
+    lines of the CSV in the same order. With a ``conversion`` each line also shows its rate, the
+    rate's date and its amount in the report currency."""
     groups: list[dict] = []
-    for line in lines:
+    converted = conversion.lines if conversion is not None else [None] * len(lines)
+    for line, conv in zip(lines, converted, strict=True):
         key = (line.provider, line.resource_name, line.resource_kind, line.resource_id)
         if not groups or groups[-1]["key"] != key:
             kind = "fixed cost" if line.measure == FIXED_COST else line.resource_kind
@@ -108,10 +114,40 @@ def line_groups(lines: Iterable, showback: bool) -> list[dict]:
             "unit_price": "" if showback else units.number(_fmt(line.unit_price, UNIT_PRICE)),
             "amount": "" if showback or line.amount is None else units.number(line.amount, 2),
             "estimated": line.estimated,
+            "rate": "" if conv is None else f"{conv.rate.shown:f}",
+            "rate_date": None if conv is None else conv.rate.effective_from,
+            "converted": "" if conv is None else units.number(conv.amount, _places(conversion.target)),
         })
         if not showback and line.amount is not None:
             group["subtotal"] = (group["subtotal"] or Decimal(0)) + line.amount
+        if conv is not None:
+            group["converted_subtotal"] = group.get("converted_subtotal", Decimal(0)) + conv.amount
     return groups
+
+
+def _places(currency: str) -> int:
+    return 0 if minor_unit(currency) == 1 else 2
+
+
+def currency_choices(statement_currency: str) -> list[str]:
+    """The report currencies offered: the statement's own and every code with an exchange rate."""
+    codes = {statement_currency} if statement_currency else set()
+    for base, quote in ExchangeRate.objects.values_list("base", "quote").distinct():
+        codes.update((base, quote))
+    return sorted(codes)
+
+
+def report_conversion(st, code: str, lines=None) -> tuple[Conversion | None, str]:
+    """``(conversion, error)`` for the report currency asked for (``currency.convert``, the one
+    conversion): an unknown code or a missing rate is an error message naming it, never a 500."""
+    if not code:
+        return None, ""
+    try:
+        return convert(st, code, lines), ""
+    except ValueError as exc:
+        return None, f"currency {code[:12]!r}: {exc}"
+    except NoExchangeRate as exc:
+        return None, f"currency {code[:12]}: {exc}"
 
 
 def measure_chart(by_measure: dict, showback: bool, currency: str) -> dict:
@@ -149,10 +185,16 @@ def _json_chunks(data: dict) -> Iterator[str]:
     yield "".join(buffer)
 
 
-def _download(st, fmt: str, project: Project, label: str) -> StreamingHttpResponse:
+def _download(st, fmt: str, project: Project, label: str, conversion: Conversion | None = None):
     name = f"statement-{project.slug}-{label.replace(' to ', '_')}-" + (
-        f"r{st.revision}" if isinstance(st, Statement) else "draft")
-    if fmt == "csv":
+        f"r{st.revision}" if isinstance(st, Statement) else "draft") + (f"-{conversion.target}" if conversion else "")
+    if fmt == "csv" and conversion is not None:
+        response = StreamingHttpResponse(csv_stream(converted_rows(st, conversion)),
+                                         content_type="text/csv; charset=utf-8")
+    elif fmt == "json" and conversion is not None:
+        response = StreamingHttpResponse(_json_chunks(converted_json(statement_json(st), conversion)),
+                                         content_type="application/json")
+    elif fmt == "csv":
         response = StreamingHttpResponse(csv_stream(statement_rows(st)), content_type="text/csv; charset=utf-8")
     elif fmt == "focus":
         response = StreamingHttpResponse(csv_stream(focus_rows(st)), content_type="text/csv; charset=utf-8")
@@ -174,6 +216,7 @@ def project_chargeback(request, slug: str):
     form = StatementPeriodForm(request.GET)
     start, end = form.range_or_default()
     fmt = request.GET.get("format")
+    code = request.GET.get("currency", "").strip()
     revision = form.cleaned_data.get("revision") if "revision" not in form.errors else None
     if fmt is not None:
         if fmt not in ("csv", "json", "focus"):
@@ -181,10 +224,16 @@ def project_chargeback(request, slug: str):
                                 content_type="text/plain")
         if not form.is_valid():
             return HttpResponse(f"invalid period: {_form_errors(form)}\n", status=400, content_type="text/plain")
+        if code and fmt == "focus":
+            return HttpResponse("currency: FOCUS keeps the billing currency; convert the CSV or JSON instead\n",
+                                status=400, content_type="text/plain")
         st, problem = _statement(project, start, end, revision)
         if st is None:
             return HttpResponse(problem + "\n", status=404 if revision else 409, content_type="text/plain")
-        return _download(st, fmt, project, form.label())
+        conversion, error = report_conversion(st, code)
+        if error:
+            return HttpResponse(error + "\n", status=400, content_type="text/plain")
+        return _download(st, fmt, project, form.label(), conversion)
 
     st, problem = _statement(project, start, end, revision)
     period_query = form.period_query()
@@ -213,7 +262,10 @@ def project_chargeback(request, slug: str):
         showback = st.showback
         lines = _lines(st)
         by_measure, by_provider = subtotals(lines)
-        page = Paginator(line_groups(lines, showback), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
+        conversion, currency_error = (None, "") if showback else report_conversion(st, code, lines)
+        shares = [x.amount for x in lines if x.measure == ALLOCATED and x.amount is not None]
+        allocated = sum(shares, Decimal(0)) if shares else None
+        page = Paginator(line_groups(lines, showback, conversion), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         query.pop("format", None)
@@ -230,12 +282,21 @@ def project_chargeback(request, slug: str):
                           "exact": _fmt(q, QUANTITY),
                           "unit": next((x.unit for x in lines if x.measure == m), ""), "amount": a}
                          for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
-            "providers": [{"provider": p or "(fixed costs)", "amount": a} for p, a in sorted(by_provider.items())],
+            "providers": [{"provider": p or "(no provider: fixed costs, allocations)", "amount": a}
+                          for p, a in sorted(by_provider.items())],
             "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
             "csv_query": "?" + urlencode({**download, "format": "csv"}),
             "json_query": "?" + urlencode({**download, "format": "json"}),
-            "focus_query": "?" + urlencode({**download, "format": "focus"}),
+            "focus_query": "?" + urlencode({**{k: v for k, v in download.items() if k != "currency"},
+                                            "format": "focus"}),
             "is_draft": not isinstance(st, Statement),
+            "allocated": allocated,
+            "direct": None if showback or allocated is None else st.total - allocated,
+            "conversion": conversion,
+            "currency_error": currency_error,
+            "currency_asked": code,
+            "currency_choices": [] if showback else currency_choices(st.currency),
+            "currency_hidden": {k: v for k, v in query.items() if k not in ("currency",)},
         })
     return render(request, "web/chargeback.html", context)
 
@@ -275,7 +336,7 @@ def ranking(start, end) -> list[dict]:
     books, projects = {}, []
     for project in Project.objects.order_by("slug"):
         try:
-            book = rate_book(project, start, end)
+            book = kept_rate_book(project, start, end)
             if project.billing_mode != BillingMode.SHOWBACK:
                 book.require_plans(start, end)
             book.currency  # noqa: B018  (refuses plans in several currencies)
@@ -312,7 +373,8 @@ def ranking(start, end) -> list[dict]:
             rows.append({"project": project, "problem": str(exc)})
             continue
         rows.append({"project": project, "total": st.total, "currency": st.currency, "showback": st.showback,
-                     "lines": len(st.lines), "estimated": any(x.estimated for x in st.lines), "problem": ""})
+                     "lines": len(st.lines), "estimated": any(x.estimated for x in st.lines), "problem": "",
+                     "statement": st})
     return sorted(rows, key=lambda r: (bool(r["problem"]), r.get("showback", False), -(r.get("total") or 0),
                                        r["project"].slug))
 
@@ -332,6 +394,20 @@ def chargeback_overview(request):
         chart = charts.stacked_bars("Cost by project", [r["project"].slug for r in billed],
                                     {cur: [r["total"] if r["currency"] == cur else 0 for r in billed]
                                      for cur in sorted(totals)}, " / ".join(sorted(totals)))
+    code = request.GET.get("currency", "").strip()
+    converted_total, currency_error = None, ""
+    if code and billed:
+        conversions = []
+        for r in billed:
+            conversion, currency_error = report_conversion(r["statement"], code)
+            if currency_error:
+                currency_error = f"{r['project'].slug}: {currency_error}"
+                break
+            conversions.append((r, conversion))
+        else:
+            for r, conversion in conversions:
+                r["converted"] = conversion.total
+            converted_total = sum((c.total for _, c in conversions), Decimal(0))
     share_idle = request.GET.get("share_idle") == "1"
     sheet = PriceSheet.objects.order_by("name").first()
     comparison, comparison_error = None, ""
@@ -341,6 +417,7 @@ def chargeback_overview(request):
         except ValueError as exc:  # host costs in several currencies
             comparison_error = str(exc)
     period_query = form.period_query()
+    idle_rows, idle_totals, idle_error = idle_table(start, end)
     return render(request, "web/chargeback_overview.html", {
         "title": "Chargeback overview",
         "form": form,
@@ -359,4 +436,35 @@ def chargeback_overview(request):
         "period_query": urlencode(period_query),
         "price_sheet_admin": admin_url("pricesheet"),
         "rate_plan_admin": admin_url("rateplan"),
+        "currency_choices": sorted(set(currency_choices("")) | set(totals)),
+        "currency_asked": code,
+        "currency_error": currency_error,
+        "currency_hidden": {k: v for k, v in request.GET.items() if k in ("period", "start", "end", "share_idle")},
+        "report_currency": code.upper() if converted_total is not None else "",
+        "converted_total": converted_total,
+        "idle_rows": idle_rows,
+        "idle_totals": idle_totals,
+        "idle_error": idle_error,
+        "allocation_rule_admin": admin_url("allocationrule"),
+        "host_cost_admin": admin_url("hostcost"),
     })
+
+
+def idle_table(start, end) -> tuple[list[dict], list, str]:
+    """The overview's idle-capacity rows (``metering.chargeback.idle``) and totals per currency."""
+    try:
+        rows = idle.idle_capacity(start, end)
+    except ValueError as exc:
+        return [], [], str(exc)
+    slugs = dict(Project.objects.filter(pk__in={pk for r in rows for pk in r.shares}).values_list("pk", "slug"))
+    out, totals = [], {}
+    for r in rows:
+        out.append({"label": r.label, "currency": r.currency, "cost": r.cost, "covered": r.covered, "idle": r.idle,
+                    "over": r.over, "rule": r.rule, "description": r.description(),
+                    "distributed": r.distributed, "left": r.left,
+                    "shares_shown": [{"slug": slugs.get(pk, pk), "amount": v}
+                                     for pk, v in sorted(r.shares.items(), key=lambda kv: str(slugs.get(kv[0])))]})
+        t = totals.setdefault(r.currency, dict.fromkeys(("cost", "covered", "idle", "distributed", "left"), Decimal(0)))
+        for k in t:
+            t[k] += out[-1][k]
+    return out, sorted(totals.items()), ""

@@ -76,7 +76,7 @@ class Forms(HTMLParser):
 
 
 PERIOD = ("start", "end", "format", "page")
-STATEMENT = ("period", "start", "end", "revision", "format", "page", "share_idle")
+STATEMENT = ("period", "start", "end", "revision", "format", "page", "share_idle", "currency")
 INVENTORY = ("project", "provider", "kind", "state", "label", "q", "include_deleted", "sort", "page")
 
 

@@ -8,8 +8,8 @@ import json
 from django.core.management.base import CommandError
 
 from metering import periods
-from metering.chargeback import statements
-from metering.chargeback.currency import NoExchangeRate, check_code, converted_rows
+from metering.chargeback import memo, statements
+from metering.chargeback.currency import NoExchangeRate, check_code, convert, converted_json, converted_rows
 from metering.chargeback.export import statement_json, statement_rows
 from metering.chargeback.focus import focus_rows
 from metering.chargeback.rates import NoRatePlan
@@ -34,7 +34,7 @@ class Command(GlasspaneCommand):
         parser.add_argument("--issue", action="store_true", help="freeze the statement as the next revision")
         parser.add_argument("--showback", action="store_true", help="quantities only, whatever the billing mode")
         parser.add_argument("--currency", metavar="CODE",
-                            help="convert the CSV to this ISO 4217 currency with the dated exchange rates")
+                            help="convert the CSV or JSON to this ISO 4217 currency with the dated exchange rates")
 
     def handle(self, *args, project, all_projects, period, start, end, tz, format, issue, showback, currency=None,
                **opts):
@@ -44,8 +44,8 @@ class Command(GlasspaneCommand):
                 currency = check_code(currency)
             except ValueError as exc:
                 raise self.usage_error(f"--currency: {exc}") from None
-            if format != "csv":
-                raise self.usage_error("--currency converts the CSV only; leave out --format or use --format csv")
+            if format == "focus":
+                raise self.usage_error("--currency: FOCUS keeps the billing currency; use --format csv or json")
         if project:
             scope = Project.objects.filter(slug=project).first()
             if scope is None:
@@ -54,11 +54,16 @@ class Command(GlasspaneCommand):
         else:
             projects = list(Project.objects.order_by("slug"))
         try:
-            results = [self._one(p, lo, hi, issue, showback or None) for p in projects]
+            with memo.scope():  # each allocation rule computed once for all the statements
+                results = [self._one(p, lo, hi, issue, showback or None) for p in projects]
         except (NoRatePlan, ValueError) as exc:
             raise CommandError(str(exc)) from None
         if format == "json":
-            data = [statement_json(st) for st in results]
+            try:
+                data = [converted_json(statement_json(st), convert(st, currency)) if currency else statement_json(st)
+                        for st in results]
+            except NoExchangeRate as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(json.dumps(data[0] if project else data, indent=2))
             return
         if format == "focus":  # one dataset: a header, then every project's rows

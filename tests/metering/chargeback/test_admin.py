@@ -4,7 +4,7 @@ project's rate plan assignments and fixed costs."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -80,3 +80,26 @@ def test_project_page_assigns_a_rate_plan_and_a_fixed_cost(admin_client):
     assert assignment.plan == plan and assignment.effective_from.year == 2026
     assert isinstance(assignment.effective_from, datetime) and assignment.effective_from.tzinfo is not None
     assert FixedCost.objects.get(project=project).monthly_amount == Decimal("310.00")
+
+
+def test_an_idle_capacity_rule_is_entered_in_the_admin(admin_client, fake_account):
+    from metering.models import AllocationRule, Resource
+
+    seen = datetime(2026, 11, 1, tzinfo=UTC)
+    host = Resource.objects.create(account=fake_account, external_id="kvm-01", kind="host", name="kvm-01",
+                                   first_seen=seen, last_seen=seen)
+    alpha = Project.objects.create(slug="alpha", name="Alpha")
+    url = reverse("admin:metering_allocationrule_add")
+    assert admin_client.get(url).status_code == 200
+    base = {"name": "idle by vcpu", "spreads": "idle", "method": "measure", "measure": "vcpu_hours",
+            "weights": "{}", "enabled": "on"}
+    response = admin_client.post(url, {**base, "source": str(alpha.pk)})
+    assert response.status_code == 200 and "leave empty: an idle-capacity rule" in response.content.decode()
+    response = admin_client.post(url, {**base, "spreads": "project", "source": str(alpha.pk),
+                                       "hosts": [str(host.pk)]})
+    assert response.status_code == 200 and "hosts apply to idle-capacity rules only" in response.content.decode()
+    assert not AllocationRule.objects.exists()
+    response = admin_client.post(url, {**base, "hosts": [str(host.pk)]})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    rule = AllocationRule.objects.get()
+    assert (rule.is_idle, list(rule.hosts.all()), rule.source) == (True, [host], None)

@@ -74,3 +74,26 @@ def test_the_command_converts_and_refuses_clearly(usd_month, tmp_path):
     with pytest.raises(CommandError, match="header must be base,quote,rate,effective_from"):
         call_command("exchange_rates", "import", str(bad), stdout=out)
     assert Rate.objects.count() == 2
+
+
+def test_a_round_rate_is_written_as_a_plain_number(usd_month):
+    """1 USD = 150 JPY: the rate column says 150, not Decimal's normalised 1.5E+2."""
+    import_csv("base,quote,rate,effective_from\nUSD,JPY,150,2026-11-01\n")
+    out = StringIO()
+    call_command("chargeback", "--project", "alpha", "--period", "2026-11", "--currency", "JPY", stdout=out)
+    assert ",150,2026-11-01,1080,JPY" in out.getvalue() and "E+" not in out.getvalue()
+
+
+def test_the_command_converts_json_too(usd_month):
+    import json
+
+    out = StringIO()
+    call_command("chargeback", "--project", "alpha", "--period", "2026-11", "--currency", "EUR", "--format", "json",
+                 stdout=out)
+    data = json.loads(out.getvalue())
+    assert (data["total"], data["report_currency"], data["converted_total"]) == ("21.60", "EUR", "18.00")
+    assert [(x["exchange_rate"], x["rate_date"], x["converted_amount"]) for x in data["lines"]] == [
+        ("0.9", "2026-11-01", "6.48"), ("0.8", "2026-11-16", "11.52")]
+    with pytest.raises(CommandError, match="FOCUS keeps the billing currency"):
+        call_command("chargeback", "--project", "alpha", "--period", "2026-11", "--currency", "EUR",
+                     "--format", "focus", stdout=out)

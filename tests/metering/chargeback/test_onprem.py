@@ -91,3 +91,39 @@ def test_cheapest_size_that_fits(sheet):
     assert cheapest(entries, Decimal(3), 4096).name == "c4"
     assert cheapest(entries, Decimal(1), 20000).name == "l8"
     assert cheapest(entries, Decimal(64), 1024) is None
+
+
+def test_a_host_without_a_cost_does_not_count_its_neighbours_cost_twice(ledger, project, sheet):
+    """A VM on a host with no cost of its own is priced at the account's pooled rates, but the pool
+    is the other hosts' costs: listing it as a capacity of its own would count h1's cost twice."""
+    h1 = ObservedResource("h1", Kind.HOST, "h1", State.RUNNING, vcpus=Decimal(32), ram_mb=131072)
+    h2 = ObservedResource("h2", Kind.HOST, "h2", State.RUNNING, vcpus=Decimal(8), ram_mb=32768)
+    a = vm("a", vcpus="4", ram_mb=16384, parent_external_id="h1", started_at=day(0))
+    c = vm("c", vcpus="1", ram_mb=1024, parent_external_id="h2", started_at=day(0))
+    ledger.at(day(0), h1, h2, a, c)
+    ledger.at(DEC, h1, h2, a, c)
+    HostCost.objects.create(host=Resource.objects.get(external_id="h1"), monthly_hardware_cost=Decimal("500.00"),
+                            power_watts=Decimal(400), electricity_price_kwh=Decimal("0.25"), pue=Decimal("1.5"),
+                            cpu_share=Decimal("0.6"))
+    result = compare(NOV, DEC, sheet)
+    assert [h.name for h in result.hosts] == ["h1"]
+    assert sum(h.period_cost for h in result.hosts) == Decimal("601.15")
+    # c is still priced at the pooled internal rates: 720 h x (0.01565497 + 0.00260916) = 13.1501736
+    # a: 75.1438368; together 88.2940104 -> 88.29
+    assert {p.project: p.internal for p in result.projects}["alpha"] == Decimal("88.29")
+
+
+def test_host_costs_in_two_currencies_are_not_added_together(ledger, project, sheet):
+    """Internal costs of VMs on an EUR host and a USD host cannot make one EUR figure: the
+    comparison says so (the overview shows the message) instead of adding dollars to euros."""
+    h1 = ObservedResource("h1", Kind.HOST, "h1", State.RUNNING, vcpus=Decimal(32), ram_mb=131072)
+    h2 = ObservedResource("h2", Kind.HOST, "h2", State.RUNNING, vcpus=Decimal(8), ram_mb=32768)
+    a = vm("a", vcpus="4", ram_mb=16384, parent_external_id="h1", started_at=day(0))
+    c = vm("c", vcpus="1", ram_mb=1024, parent_external_id="h2", started_at=day(0))
+    ledger.at(day(0), h1, h2, a, c)
+    ledger.at(DEC, h1, h2, a, c)
+    for name, currency in (("h1", "EUR"), ("h2", "USD")):
+        HostCost.objects.create(host=Resource.objects.get(external_id=name), currency=currency,
+                                monthly_hardware_cost=Decimal("500.00"))
+    with pytest.raises(ValueError, match="host costs use several currencies: EUR, USD"):
+        compare(NOV, DEC, sheet)

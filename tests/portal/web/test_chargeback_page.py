@@ -201,3 +201,32 @@ def test_staff_overview_ranks_projects_and_compares_with_public_cloud(as_user, d
     assert 'id="idle-table"' in content and "host-1" in content
     shared = client.get("/chargeback/" + PERIOD + "&share_idle=1").content.decode()
     assert "Idle share" in shared
+
+
+def test_overview_shows_idle_capacity_distributed_and_left(as_user, dashboard, plan):
+    """host-1 costs 730.00 a month = 1.00 an hour: 720.00 over November; the VMs cover what
+    the host's internal prices give them; an idle rule spreads the rest, the page says to whom."""
+    from metering.models import AllocationRule
+
+    client = as_user("staff")
+    assert "No host cost recorded" in client.get("/chargeback/" + PERIOD).content.decode()
+    HostCost.objects.create(host=Resource.objects.get(name="host-1"), monthly_hardware_cost=Decimal("730"))
+    content = client.get("/chargeback/" + PERIOD).content.decode()
+    table = content.split('id="idle-table"', 1)[1].split("</table>", 1)[0]
+    assert "host host-1" in table and "none: left idle" in table
+    row = table.split("host host-1", 1)[1].split("</tr>", 1)[0]
+    cost, covered, idle_, distributed, left = re.findall(r"(-?[\d.]+) EUR", row)
+    assert Decimal(cost) == Decimal("720.00") and Decimal(distributed) == 0 and Decimal(left) == Decimal(idle_)
+    assert Decimal(cost) == Decimal(covered) + Decimal(idle_)
+    AllocationRule.objects.create(name="idle-even", spreads="idle", method="even")
+    content = client.get("/chargeback/" + PERIOD).content.decode()
+    row = content.split('id="idle-table"', 1)[1].split("host host-1", 1)[1].split("</tr>", 1)[0]
+    assert "idle-even: allocated from idle capacity of host host-1 evenly" in row
+    cost, covered, idle_, distributed, left = (Decimal(x) for x in re.findall(r"(-?[\d.]+) EUR", row))
+    assert (distributed, left) == (idle_, 0) and cost == covered + distributed + left
+    page = client.get("/projects/alpha/chargeback/" + PERIOD)
+    assert "allocated from idle capacity of host host-1 evenly" in page.content.decode()
+    share = next(x.amount for x in page.context["statement"].lines if x.measure == "allocated")
+    assert (page.context["allocated"], page.context["direct"]) == (share, Decimal("0.56"))
+    assert page.context["total"] == Decimal("0.56") + share
+    assert 'id="statement-direct">0.56 EUR' in page.content.decode()

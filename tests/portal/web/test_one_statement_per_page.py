@@ -139,3 +139,42 @@ def test_chargeback_overview_reads_the_segments_once_for_every_project(as_user, 
     for slug in ("alpha", "beta"):
         total = build_statement(dashboard[slug], T0, T0 + timedelta(days=30)).total
         assert f"{total} EUR" in ranking
+
+
+def test_an_allocation_rule_is_computed_once_per_page_not_once_per_statement(as_user, dashboard, plan,
+                                                                              monkeypatch):
+    """Issue 25: with a by-cost rule every statement's allocation lines need the source's and each
+    target's direct statement; the chargeback overview of N projects computes each project's lines
+    once (memoized per request), not N more times per statement (N + N²)."""
+    from metering.chargeback import engine
+    from metering.models import AllocationRule, FixedCost, Project
+    from portal.web import chargeback as page
+
+    platform = Project.objects.create(slug="platform", name="Platform")
+    for slug in ("gamma", "delta"):
+        Project.objects.create(slug=slug, name=slug)
+    FixedCost.objects.create(project=platform, name="monitoring", monthly_amount=Decimal("100.00"),
+                             effective_from=T0)
+    AllocationRule.objects.create(name="platform by cost", source=platform, method="cost")
+    built, computed = [], []
+    real_fixed = engine.fixed_cost_lines
+
+    def counting_fixed(project, *args, **kwargs):  # called once per statement whose lines are computed
+        computed.append(project.slug)
+        return real_fixed(project, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "fixed_cost_lines", counting_fixed)
+    for module in (engine, page):
+        real = module.build_statement
+
+        def counting(*args, _real=real, **kwargs):
+            built.append((args[0].slug, kwargs.get("allocations", True)))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "build_statement", counting)
+    client = as_user("staff")
+    assert client.get("/chargeback/?period=2026-11").status_code == 200
+    projects = Project.objects.count()  # 5
+    assert sum(1 for _, alloc in built if alloc) == projects
+    assert len(built) == 2 * projects - 1  # the first statement's direct part is the rule's (not N + N²)
+    assert sorted(computed) == sorted(Project.objects.values_list("slug", flat=True))  # each project's lines once
