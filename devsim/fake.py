@@ -17,6 +17,7 @@ from providers.base import (
     Inventory,
     ObservedProject,
     ObservedResource,
+    Probe,
     ProviderError,
     ProviderUnavailable,
     ProvisionSpec,
@@ -71,6 +72,13 @@ class FakeDriver(Driver):
         if world.fail:
             return Health(False, str(world.fail))
         return Health(True, f"{len(world.resources)} resources")
+
+    def probe(self) -> Probe:
+        world = self.world
+        if world.fail:
+            raise world.fail
+        return Probe(product="fake", version="1.0", where=f"world {self.settings['world']}",
+                     counts={"resources": len(world.resources), "projects": len(world.projects)})
 
     def inventory(self, since=None) -> Inventory:
         world = self.world

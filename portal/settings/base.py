@@ -318,6 +318,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ResourceKindEnum": "metering.choices.ResourceKind",
         "ProvisionKindEnum": ["vm", "server", "instance", "container", "volume"],
+        "ProviderKindEnum": "providers.registry.kinds",  # the account form, the API and test-connection
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
