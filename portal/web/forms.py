@@ -200,13 +200,22 @@ class ProviderAccountForm(forms.Form):
         return raw_settings, raw_credentials
 
     def _configuration_errors(self, exc: ConfigurationError) -> None:
-        """Each of ``configure``'s errors on the field it names (labels in words for the rest)."""
-        titles = {s.name: s.title for s in (*self.driver_class.settings_schema, *self.driver_class.credentials_schema)}
+        """Each of ``configure``'s errors on the field it names; other settings a message names by
+        their keys (``client_cert``) are named by their labels, as the page shows them ("Client
+        certificate"). Plain-word keys (``host``, ``password``) already read as words and stay."""
+        specs = (*self.driver_class.settings_schema, *self.driver_class.credentials_schema)
+        titles = {s.name: s.title for s in specs}
+        keys = sorted((name for name in titles if "_" in name), key=len, reverse=True)
+        named = re.compile(r"\b(" + "|".join(map(re.escape, keys)) + r")\b") if keys else None
         if exc.kind:
             self.add_error(None, exc.kind)
         for prefix, errors in (("setting", exc.settings), ("credential", exc.credentials)):
             for key, message in errors.items():
+                if named is not None and "got " not in message:  # never rewrite what the person typed
+                    message = named.sub(lambda m: titles[m.group(1)], message)
                 field = f"{prefix}_{key}"
+                if field in self.errors:
+                    continue  # the field's own check said it first ("This field is required.")
                 if field in self.fields:
                     self.add_error(field, message)
                 else:

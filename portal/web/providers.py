@@ -124,6 +124,11 @@ def provider_add(request):
 @staff_required
 def provider_edit(request, pk: int):
     account = get_object_or_404(ProviderAccount, pk=pk)
+    try:
+        registry.driver_class(account.kind)
+    except (registry.UnknownKind, ImportError, TypeError) as exc:  # its package was removed or is broken
+        return render(request, "web/provider_unavailable.html",
+                      {"title": f"Edit provider {account.name}", "account": account, "reason": str(exc)})
     form = ProviderAccountForm(request.POST or None, kind=account.kind, instance=account)
     if request.method == "POST" and request.POST.get("action") != "test" and form.is_valid():
         form.save()

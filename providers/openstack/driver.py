@@ -117,7 +117,7 @@ class OpenStackDriver(Driver):
         else:
             for name in ("username", "password", "project_name"):
                 if not cleaned_credentials.get(name):
-                    errors[name] = "is required (or give application_credential_id and _secret)"
+                    errors[name] = "is required (or give application_credential_id and application_credential_secret)"
         auth_url = cleaned_settings.get("auth_url")
         if auth_url and "auth_url" not in errors:
             problem = url_problem(auth_url, ("http", "https"))
