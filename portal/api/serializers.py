@@ -283,6 +283,15 @@ class ConnectionTestSerializer(serializers.Serializer):
             del fields["kind"]  # a saved account keeps its kind
         return fields
 
+    def to_internal_value(self, data):
+        """Unknown fields are refused, not ignored: a test must check what the caller meant."""
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError({name: [f"unknown field (known: {known})"] for name in unknown})
+        return super().to_internal_value(data)
+
 
 class ProbeSerializer(serializers.Serializer):
     product = serializers.CharField(help_text="what answered: nova, libvirt, Docker Engine, LXD, Kubernetes...")
