@@ -66,9 +66,10 @@ class ConnectionCheck:
 
 
 def timeout_setting() -> float:
+    """``GLASSPANE_CONNECTION_CHECK_TIMEOUT``, at least one second."""
     from django.conf import settings
 
-    return float(getattr(settings, "GLASSPANE_CONNECTION_CHECK_TIMEOUT", DEFAULT_TIMEOUT))
+    return max(1.0, float(getattr(settings, "GLASSPANE_CONNECTION_CHECK_TIMEOUT", DEFAULT_TIMEOUT)))
 
 
 def build(kind: str | None, settings: Mapping[str, Any] | None, credentials: Mapping[str, Any] | None,
