@@ -67,7 +67,13 @@
     fetch(button.dataset.testUrl || window.location.href, {
       method: "POST", body: data, credentials: "same-origin", headers: { "Accept": "application/json" }
     })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("the server answered " + r.status)); })
+      .then(function (r) {
+        if (!r.ok) { return Promise.reject(new Error("the server answered " + r.status)); }
+        if ((r.headers.get("Content-Type") || "").indexOf("application/json") < 0) {
+          return Promise.reject(new Error("the session may have ended: reload the page and sign in again"));
+        }
+        return r.json();
+      })
       .then(function (check) {
         show(check.ok ? "Connection works" : check.problem_label, check.message, check.ok, false);
         markFields(check.errors);
