@@ -122,8 +122,9 @@ SLUG = {"A": "alpha", "B": "bravo"}
 
 def kwargs_for(route: str, obj: str, w) -> dict:
     if route.endswith("-list") or route in ("quota-defaults", "costs-by-label", "recommendations",
-                                            "recommendation-decisions", "resource-assign",
-                                            "provider-test-connection"):
+                                            "recommendation-decisions", "resource-assign"):
+        return {}
+    if route == "provider-test-connection":
         return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
