@@ -17,7 +17,6 @@ from providers.base import (
     Inventory,
     ObservedProject,
     ObservedResource,
-    Probe,
     ProviderError,
     ProviderUnavailable,
     ProvisionSpec,
@@ -73,7 +72,9 @@ class FakeDriver(Driver):
             return Health(False, str(world.fail))
         return Health(True, f"{len(world.resources)} resources")
 
-    def probe(self) -> Probe:
+    def probe(self):
+        from providers.base import Probe
+
         world = self.world
         if world.fail:
             raise world.fail
