@@ -83,6 +83,15 @@ class FakeDriver(Driver):
             return Health(False, str(world.fail))
         return Health(True, f"{len(world.resources)} resources")
 
+    def probe(self):
+        from providers.base import Probe
+
+        world = self.world
+        if world.fail:
+            raise world.fail
+        return Probe(product="fake", version="1.0", where=f"world {self.settings['world']}",
+                     counts={"resources": len(world.resources), "projects": len(world.projects)})
+
     def inventory(self, since=None) -> Inventory:
         world = self.world
         if world.fail:

@@ -4,6 +4,11 @@ Credentials are typed as a JSON object and stored encrypted; the form never rend
 (leave the field empty to keep what is stored). Settings and credentials go through
 ``ProviderAccount.configure`` (the same service as the portal, the API and the ``provider``
 command), and each bad field is reported on the form field it came from.
+
+"Test connection" (an action on the list, and a button on an account's page) checks saved accounts
+against their providers through ``providers.connection_check``, as the portal's button and the
+``provider test`` command do, and reports what each one found; nothing is written. Testing settings
+before they are saved is the portal form's, the API's and the command's job.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ from __future__ import annotations
 import json
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 
-from providers import registry
+from providers import connection_check, registry
 from providers.configure import ConfigurationError
 from providers.models import ProviderAccount
 
@@ -82,4 +90,36 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "settings", "credentials", "refresh_interval", "enabled"]}),
         ("Record", {"fields": readonly_fields}),
     ]
+    actions = ["test_connection"]
     # the collector's state (health, last refresh) is added by ``metering.admin``
+
+    @admin.action(description="Test connection of the selected accounts (nothing is saved)",
+                  permissions=["view"])
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            report(request, account)
+
+    def get_urls(self):
+        test = self.admin_site.admin_view(self.test_view)
+        return [path("<int:pk>/test-connection/", test, name="providers_provideraccount_test"), *super().get_urls()]
+
+    def test_view(self, request, pk: int):
+        """The change page's "Test connection" button: check the saved account, back to its page."""
+        account = get_object_or_404(ProviderAccount, pk=pk)
+        if not self.has_view_or_change_permission(request, account):
+            raise PermissionDenied
+        report(request, account)
+        return redirect(reverse("admin:providers_provideraccount_change", args=[account.pk]))
+
+
+def report(request, account: ProviderAccount) -> None:
+    """One message per account: what its provider answered, or why the check failed."""
+    try:
+        result = connection_check.check(None, account=account)
+    except ConfigurationError as exc:  # stored settings the driver no longer accepts (an upgraded driver)
+        messages.error(request, f"{account.name}: the stored settings are not valid: {exc}")
+        return
+    if result.ok:
+        messages.success(request, f"{account.name}: {result.message}")
+    else:
+        messages.error(request, f"{account.name}: {result.problem_label}: {result.message}")

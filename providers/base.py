@@ -22,11 +22,13 @@ from __future__ import annotations
 import abc
 import math
 import re
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 
 class Kind:
@@ -128,6 +130,14 @@ class Setting:
     choices: tuple[str, ...] = ()
     secret: bool = False  # a credential: stored encrypted, never shown back
     endpoint: bool = False  # where the account connects: changing it drops the stored credentials
+    #: what a form calls it ("Auth URL"); empty: ``title`` makes words of ``name``
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """The setting in words for forms and pages; ``name`` stays the key of the command line,
+        the API and the stored settings."""
+        return self.label or humanize(self.name)
 
     def clean(self, raw: Any) -> Any:
         if raw is None or raw == "":
@@ -168,6 +178,20 @@ class Setting:
         raise ValueError(f"unknown setting type {self.type!r}")
 
 
+#: words that read as abbreviations in a label
+_ABBREVIATIONS = {"url": "URL", "uri": "URI", "tls": "TLS", "ca": "CA", "id": "ID", "api": "API", "pem": "PEM",
+                  "rrd": "RRD", "ssh": "SSH", "sasl": "SASL", "vm": "VM", "lxd": "LXD"}
+
+
+def humanize(name: str) -> str:
+    """``auth_url`` -> "Auth URL", ``project_domain`` -> "Project domain": a key in words."""
+    words = [_ABBREVIATIONS.get(word, word) for word in name.replace("-", "_").split("_") if word]
+    if not words:
+        return name
+    first = words[0]
+    return " ".join([first if first.isupper() else first.capitalize(), *words[1:]])
+
+
 def clean_settings(schema: Iterable[Setting], values: Mapping[str, Any], what: str = "setting") -> dict:
     """Validate ``values`` against ``schema``: unknown keys and bad values become field errors."""
     schema = list(schema)
@@ -188,6 +212,82 @@ def clean_settings(schema: Iterable[Setting], values: Mapping[str, Any], what: s
     if errors:
         raise SettingsError(errors)
     return cleaned
+
+
+def url_problem(url: str, schemes: Iterable[str], *, need_port: bool = False) -> str | None:
+    """What is wrong with ``url`` as a network address (a scheme out of ``schemes``, a host, a port
+    from 1 to 65535), in words; ``None`` when nothing is. The drivers' ``validate`` use it so a bad
+    address is a field error on the form, not a client library's exception at the first refresh."""
+    schemes = tuple(schemes)
+    text = str(url).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            return f"the port must be a whole number from 1 to 65535, in {text!r}"
+        return f"is not a valid address: {exc}"
+    if parts.scheme not in schemes:
+        return f"must start with {' or '.join(s + '://' for s in schemes)}, got {text!r}"
+    host = parts.hostname or ""
+    if not host or any(c.isspace() for c in text) or not _HOST.match(host):
+        return f"needs a host name or address after {parts.scheme}://, got {text!r}"
+    if port == 0:
+        return f"the port must be a whole number from 1 to 65535, in {text!r}"
+    if need_port and port is None:
+        return f"needs a port ({parts.scheme}://host:port), got {text!r}"
+    return None
+
+
+_HOST = re.compile(r"^(\[?[0-9a-fA-F:.]+\]?|[A-Za-z0-9_]([A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?\.?)$")
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words and where when the client says ("connection refused
+    at 127.0.0.1:5000", "host name not found", "timed out"), looking through the wrappers HTTP
+    clients add (requests, urllib3); else the error's first line."""
+    reason = _network_reason(exc)
+    if reason == one_line(str(exc)):
+        return reason
+    for current in _chain(exc):
+        holder = getattr(current, "conn", None)  # urllib3's NewConnectionError (its ``pool`` is deprecated)
+        if holder is None:
+            holder = getattr(current, "pool", None)  # urllib3's MaxRetryError
+        host, port = getattr(holder, "host", None), getattr(holder, "port", None)
+        if isinstance(host, str) and host:
+            return f"{reason} at {host}:{port}" if port else f"{reason} at {host}"
+    return reason
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (causes, contexts, urllib3's ``reason``, exceptions in ``args``)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 12:
+        current = todo.pop(0)
+        if any(current is e for e in seen):
+            continue
+        seen.append(current)
+        todo += [e for e in (current.__cause__, current.__context__, getattr(current, "reason", None),
+                             *getattr(current, "args", ())) if isinstance(e, BaseException)]
+    return seen
+
+
+def _network_reason(exc: BaseException) -> str:
+    seen = _chain(exc)
+    texts = " ".join(str(e) for e in seen).lower()
+    if any(isinstance(e, ConnectionRefusedError) for e in seen) or "connection refused" in texts:
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in seen) or "name or service not known" in texts \
+            or "temporary failure in name resolution" in texts or "nodename nor servname" in texts:
+        return "host name not found"
+    if any(isinstance(e, TimeoutError | socket.timeout) for e in seen) or "timed out" in texts:
+        return "timed out"
+    if "no route to host" in texts:
+        return "no route to host"
+    if "certificate verify failed" in texts:
+        return "the TLS certificate could not be verified"
+    return one_line(str(exc))
 
 
 # -- observations ---------------------------------------------------------------------------------
@@ -356,6 +456,49 @@ class Health:
     message: str
     checked_at: datetime = field(default_factory=utcnow)
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a short connection check found (``Driver.probe``): who answered, in which version,
+    and how much it holds, so an operator can tell before saving that the account reaches the
+    platform they meant ("Connected to nova 2.96 at http://keystone:5000/v3: 3 servers, 2 projects").
+    """
+
+    product: str  # what answered: "nova", "libvirt", "Docker Engine", "LXD", "Kubernetes", "Proxmox VE"
+    version: str  # its version as the platform states it ("2.96", "v1.31.0", "8.2.2")
+    where: str  # the address that answered (the URI or URL of the settings)
+    host: str = ""  # the name the platform gives itself (libvirt hostname, LXD server name), if any
+    #: plural noun -> how many, in the order to show them ("servers": 3, "projects": 2)
+    counts: Mapping[str, int] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    #: counts that stopped at a cap (a probe reads one page, not a whole inventory): shown as "1,000+"
+    capped: frozenset[str] = frozenset()
+    note: str = ""  # anything else worth saying at once ("KubeVirt not installed: pods only")
+
+    def summary(self) -> str:
+        """One line for a person."""
+        text = f"Connected to {' '.join(p for p in (self.product, self.version) if p)}"
+        if self.where:
+            text += f" at {self.where}"
+        if self.host and self.host != self.where:
+            text += f" (host {self.host})"
+        counted = [count_phrase(noun, n, noun in self.capped) for noun, n in self.counts.items()]
+        if counted:
+            text += ": " + ", ".join(counted)
+        return f"{text}; {self.note}" if self.note else text
+
+    def as_json(self) -> dict[str, Any]:
+        return {"product": self.product, "version": self.version, "where": self.where, "host": self.host,
+                "counts": dict(self.counts), "capped": sorted(self.capped), "note": self.note,
+                "details": dict(self.details)}
+
+
+def count_phrase(noun: str, n: int, capped: bool = False) -> str:
+    """3 servers, 1 server, 1,000+ pods (``noun`` is the plural)."""
+    if n == 1 and not capped and noun.endswith("s"):
+        noun = noun[:-1]
+    return f"{n:,}{'+' if capped else ''} {noun}"
 
 
 #: what a provisioning request may call each kind it can ask for; the API's choices, its schema and
@@ -560,6 +703,22 @@ class Driver(abc.ABC):
     def health(self) -> Health:
         """Check reachability and credentials cheaply; never raise for an expected failure."""
         raise NotImplementedError("health")
+
+    def probe(self) -> Probe:
+        """A short check that the settings and credentials reach the platform: its version and a few
+        counts (one page at most, never a whole inventory). Raises ``ProviderAuthError`` when the
+        credentials are refused, ``ProviderUnavailable`` when it cannot be reached, ``ProviderDataError``
+        when it answers something else than expected. Used before an account is saved
+        (``providers.connection_check``).
+
+        Every built-in driver has its own; this fallback, for a driver written before probes
+        existed, reports what ``health()`` says.
+        """
+        health = self.health()
+        if not health.ok:
+            raise ProviderUnavailable(health.message)
+        return Probe(product=self.label or self.kind, version="", where="", note=health.message,
+                     details=dict(health.details))
 
     @abc.abstractmethod
     def inventory(self, since: datetime | None = None) -> Inventory:

@@ -265,6 +265,57 @@ class ProviderAccountSerializer(StrictModelSerializer):
         return self._save(instance, validated_data)
 
 
+class ConnectionTestSerializer(serializers.Serializer):
+    """What ``providers/test-connection/`` checks: an account's kind, settings and credentials as
+    they would be saved (``providers/{name}/test/`` takes the same fields, kind excepted, as a PATCH
+    of the saved account would: omitted settings and blank credentials keep the stored ones)."""
+
+    kind = serializers.ChoiceField(choices=[], help_text="a driver kind from the glasspane.providers registry")
+    settings = serializers.DictField(required=False, help_text="validated by the driver; see its settings schema")
+    credentials = serializers.DictField(
+        child=StrictCharField(allow_blank=True, allow_null=True), required=False,
+        help_text="secrets (passwords, tokens); used for the check only, never stored by it")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["kind"].choices = registry.kinds()
+        if self.context.get("account") is not None:
+            del fields["kind"]  # a saved account keeps its kind
+        return fields
+
+    def to_internal_value(self, data):
+        """Unknown fields are refused, not ignored: a test must check what the caller meant."""
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError({name: [f"unknown field (known: {known})"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ProbeSerializer(serializers.Serializer):
+    product = serializers.CharField(help_text="what answered: nova, libvirt, Docker Engine, LXD, Kubernetes...")
+    version = serializers.CharField()
+    where = serializers.CharField(help_text="the address that answered")
+    host = serializers.CharField(help_text="the name the platform gives itself, if any")
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="plural noun -> how many")
+    capped = serializers.ListField(child=serializers.CharField(), help_text="counts that are a floor (one page read)")
+    note = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ConnectionCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    kind = serializers.CharField()
+    problem = serializers.ChoiceField(
+        choices=["credentials", "unreachable", "answer", "settings", "error"], allow_null=True,
+        help_text="null when ok; else whose fault: credentials refused, provider unreachable (or no answer in "
+                  "time), an unexpected answer, settings the driver cannot use, another refusal")
+    message = serializers.CharField(help_text="one line: what was found, or the provider's own error")
+    probe = ProbeSerializer(allow_null=True)
+    seconds = serializers.FloatField()
+
+
 # -- inventory ---------------------------------------------------------------------------------------
 
 

@@ -62,6 +62,8 @@ from portal.api.negotiation import CSVErrorsAsJSON, CSVRenderer, FOCUSRenderer
 from portal.api.pagination import ResourceCursorPagination
 from portal.api.permissions import IsStaff, ProjectRole, TokenScopePermission
 from portal.api.query import StrictQueryParams
+from providers import connection_check
+from providers.configure import ConfigurationError
 from providers.models import ProviderAccount
 
 BASE_PERMISSIONS = [IsAuthenticated, TokenScopePermission]
@@ -280,6 +282,41 @@ class ProviderAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, m
     lookup_value_regex = "[a-z0-9][a-z0-9_-]{0,62}"
     queryset = ProviderAccount.objects.order_by("name")
     filterset_class = ProviderAccountFilterSet
+
+    def _check(self, request, account=None) -> Response:
+        """Test connection (``providers.connection_check``): bad settings are a 400 as for a save; what
+        the provider answers, refusals included, is a 200 saying ``ok`` or not. Nothing is saved."""
+        serializer = s.ConnectionTestSerializer(data=request.data, context={"request": request, "account": account})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            result = connection_check.check(data.get("kind"), data.get("settings"), data.get("credentials"),
+                                            account=account)
+        except ConfigurationError as exc:
+            raise ValidationError({where: {k: [v] for k, v in errors.items()} if isinstance(errors, dict)
+                                   else [errors] for where, errors in exc.errors.items()}) from None
+        return Response(result.as_json())
+
+    @extend_schema(summary="Test connection before saving (staff)",
+                   description="Checks a kind, settings and credentials against the provider (its version and "
+                               "a few counts, or its own error) without saving anything. Invalid settings: 400 "
+                               "with field errors, as for a create. Anything the provider answers: 200 with "
+                               "`ok` true or false.",
+                   request=s.ConnectionTestSerializer, responses={200: s.ConnectionCheckSerializer})
+    @action(detail=False, methods=["post"], url_path="test-connection", url_name="test-connection",
+            pagination_class=None, filter_backends=[])
+    def check_connection(self, request):
+        return self._check(request)
+
+    @extend_schema(summary="Test a saved account's connection, optionally with changes (staff)",
+                   description="The account's stored settings and credentials, changed as a PATCH with the "
+                               "same body would change them (given settings replace the stored ones; omitted or "
+                               "blank credentials keep theirs unless an endpoint changes), checked against the "
+                               "provider without saving.",
+                   request=s.ConnectionTestSerializer, responses={200: s.ConnectionCheckSerializer})
+    @action(detail=True, methods=["post"], url_path="test", url_name="test", pagination_class=None, filter_backends=[])
+    def check_saved(self, request, name=None):
+        return self._check(request, self.get_object())
 
 
 # -- inventory ---------------------------------------------------------------------------------------

@@ -282,6 +282,8 @@ EMAIL_TIMEOUT = env.int("GLASSPANE_EMAIL_TIMEOUT", default=20)
 GLASSPANE_BUDGET_CHECK_INTERVAL = env.int("GLASSPANE_BUDGET_CHECK_INTERVAL", default=900)
 #: the organisation named in FOCUS exports (BillingAccountId, InvoiceIssuer)
 GLASSPANE_FOCUS_ORGANISATION = env.str("GLASSPANE_FOCUS_ORGANISATION", default="Glasspane")
+#: seconds a Test connection waits for the provider (providers.connection_check)
+GLASSPANE_CONNECTION_CHECK_TIMEOUT = env.float("GLASSPANE_CONNECTION_CHECK_TIMEOUT", default=20.0)
 
 # -- REST API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -328,6 +330,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ResourceKindEnum": "metering.choices.ResourceKind",
         "ProvisionKindEnum": ["vm", "server", "instance", "container", "volume"],
+        "ProviderKindEnum": "providers.registry.kinds",  # the account form, the API and test-connection
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

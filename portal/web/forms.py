@@ -18,7 +18,7 @@ from django.utils import timezone
 from metering.choices import QuotaKey, Role
 from metering.models import Membership
 from metering.periods import PeriodError, day_range, month_range, parse_date
-from providers import registry
+from providers import connection_check, registry
 from providers.base import Driver, Setting
 from providers.configure import ConfigurationError
 from providers.models import NAME_VALIDATOR, ProviderAccount
@@ -114,22 +114,28 @@ class TimezoneForm(forms.Form):
 
 
 def _field_for(spec: Setting, secret_kept: bool) -> forms.Field:
+    """A form field for one driver setting, labelled in words (``Setting.title``: "Auth URL", not
+    ``auth_url``); every value stays text here, so the driver's own validation (through
+    ``ProviderAccount.configure``) names what is wrong with it on the field."""
     required = spec.required and not secret_kept
     help_text = spec.help
+    label = spec.title
     if spec.secret:
         if secret_kept:
             help_text = (help_text + " " if help_text else "") + "Stored; leave empty to keep it."
-        return forms.CharField(label=spec.name, required=required, help_text=help_text,
+        return forms.CharField(label=label, required=required, help_text=help_text,
                                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
     if spec.type == "bool":
-        return forms.BooleanField(label=spec.name, required=False, help_text=help_text,
+        return forms.BooleanField(label=label, required=False, help_text=help_text,
                                   initial=bool(spec.default))
     if spec.type == "choice":
         choices = [("", "—")] if not spec.required else []
-        return forms.ChoiceField(label=spec.name, required=required, help_text=help_text,
+        return forms.ChoiceField(label=label, required=required, help_text=help_text,
                                  choices=choices + [(c, c) for c in spec.choices], initial=spec.default)
-    return forms.CharField(label=spec.name, required=required, help_text=help_text,
-                           initial=spec.default if spec.default is not None else "")
+    attrs = {"inputmode": "numeric"} if spec.type == "int" else {}
+    return forms.CharField(label=label, required=required, help_text=help_text,
+                           initial=spec.default if spec.default is not None else "",
+                           widget=forms.TextInput(attrs=attrs))
 
 
 class ProviderAccountForm(forms.Form):
@@ -141,9 +147,13 @@ class ProviderAccountForm(forms.Form):
     decides, and its field errors land on the matching fields.
     """
 
-    name = forms.CharField(max_length=63, validators=[NAME_VALIDATOR])
+    name = forms.CharField(max_length=63, validators=[NAME_VALIDATOR], label="Name",
+                           help_text="lowercase letters, digits, '-' and '_'; the command line and the API use it")
     refresh_interval = forms.IntegerField(min_value=10, initial=300, label="Refresh interval (seconds)")
-    enabled = forms.BooleanField(required=False, initial=True)
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled",
+                                 help_text="refresh on a schedule")
+    #: the fields a connection check does not need
+    ACCOUNT_FIELDS = ("name", "refresh_interval", "enabled")
 
     def __init__(self, *args, kind: str, instance: ProviderAccount | None = None, **kwargs):
         self.kind = kind
@@ -182,23 +192,60 @@ class ProviderAccountForm(forms.Form):
             raise forms.ValidationError(f"an account named {name!r} already exists")
         return name
 
-    def clean(self):
-        data = super().clean()
+    def _raw(self, data) -> tuple[dict, dict]:
+        """The settings and credentials as typed, keyed by the driver's names."""
         raw_settings = {s.name: data.get(f"setting_{s.name}") for s in self.driver_class.settings_schema}
         raw_settings = {k: v for k, v in raw_settings.items() if v not in (None, "")}
         raw_credentials = {s.name: data.get(f"credential_{s.name}") or "" for s in self.driver_class.credentials_schema}
+        return raw_settings, raw_credentials
+
+    def _configuration_errors(self, exc: ConfigurationError) -> None:
+        """Each of ``configure``'s errors on the field it names; other settings a message names by
+        their keys (``client_cert``) are named by their labels, as the page shows them ("Client
+        certificate"). Plain-word keys (``host``, ``password``) already read as words and stay."""
+        specs = (*self.driver_class.settings_schema, *self.driver_class.credentials_schema)
+        titles = {s.name: s.title for s in specs}
+        keys = sorted((name for name in titles if "_" in name), key=len, reverse=True)
+        named = re.compile(r"\b(" + "|".join(map(re.escape, keys)) + r")\b") if keys else None
+        if exc.kind:
+            self.add_error(None, exc.kind)
+        for prefix, errors in (("setting", exc.settings), ("credential", exc.credentials)):
+            for key, message in errors.items():
+                if named is not None and "got " not in message:  # never rewrite what the person typed
+                    message = named.sub(lambda m: titles[m.group(1)], message)
+                field = f"{prefix}_{key}"
+                if field in self.errors:
+                    continue  # the field's own check said it first ("This field is required.")
+                if field in self.fields:
+                    self.add_error(field, message)
+                else:
+                    self.add_error(None, f"{titles.get(key, key)}: {message}")
+
+    def clean(self):
+        data = super().clean()
+        raw_settings, raw_credentials = self._raw(data)
         self._account = self.instance or ProviderAccount(kind=self.kind)
         try:
             self._account.configure(raw_settings, raw_credentials, kind=self.kind, save=False)
         except ConfigurationError as exc:
-            for prefix, errors in (("setting", exc.settings), ("credential", exc.credentials)):
-                for key, message in errors.items():
-                    field = f"{prefix}_{key}"
-                    if field in self.fields:
-                        self.add_error(field, message)
-                    else:
-                        self.add_error(None, f"{key}: {message}")
+            self._configuration_errors(exc)
         return data
+
+    def check_connection(self) -> connection_check.ConnectionCheck | None:
+        """Test connection: the settings and credentials as typed, checked against the provider
+        without saving anything (``providers.connection_check``). ``None`` when they are not valid
+        yet; the form then holds their field errors (the account's name is not needed for a test)."""
+        self.is_valid()
+        for name in self.ACCOUNT_FIELDS:
+            self.errors.pop(name, None)
+        if self.errors:
+            return None
+        raw_settings, raw_credentials = self._raw(self.cleaned_data)
+        try:
+            return connection_check.check(self.kind, raw_settings, raw_credentials, account=self.instance)
+        except ConfigurationError as exc:  # validated above; kept for a driver whose validate is not pure
+            self._configuration_errors(exc)
+            return None
 
     def save(self) -> ProviderAccount:
         account = self._account

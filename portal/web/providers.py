@@ -3,6 +3,12 @@
 "Refresh now" only enqueues the job (``metering.tasks.enqueue_refresh``) and returns; the page
 polls ``run_status`` (a small JSON view) until the run is done. Forms validate settings with the
 driver's own ``validate``; stored credentials are never sent back to the browser.
+
+The add and edit forms have a second button, "Test connection" (``action=test``): the same view
+checks the typed settings and credentials against the provider (``providers.connection_check``)
+and saves nothing. The page's script sends it in the background and shows the answer in place
+(JSON, so typed passwords stay in their fields); without the script the page is rendered again
+with the answer.
 """
 
 from __future__ import annotations
@@ -70,6 +76,31 @@ def _kind_or_404(kind: str) -> str:
     return kind
 
 
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _form_page(request, form, context: dict):
+    """The add/edit form page; for ``action=test``, the connection check's answer (nothing saved)."""
+    template = "web/provider_form.html"
+    if request.method != "POST" or request.POST.get("action") != "test":
+        return render(request, template, context)
+    result = form.check_connection()
+    if _wants_json(request):
+        return JsonResponse(check_json(form, result))
+    return render(request, template, {**context, "check": result, "check_tested": True})
+
+
+def check_json(form, result) -> dict:
+    """What the page's script shows: the check's outcome, or the field errors that stopped it."""
+    if result is None:
+        return {"ok": False, "problem": "fields", "problem_label": "Fix the marked fields first",
+                "message": "Some settings are missing or not valid; nothing was tried.",
+                "errors": {form[name].html_name if name in form.fields else "__all__": [str(m) for m in messages]
+                           for name, messages in form.errors.items()}}
+    return {**result.as_json(), "problem_label": result.problem_label, "errors": {}}
+
+
 @staff_required
 def provider_add(request):
     kind = request.GET.get("kind") or request.POST.get("kind")
@@ -82,23 +113,29 @@ def provider_add(request):
                 kinds.append((k, f"{k} (cannot be loaded: {exc})"))
         return render(request, "web/provider_kind.html", {"title": "Add a provider", "kinds": kinds})
     form = ProviderAccountForm(request.POST or None, kind=_kind_or_404(kind))
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") != "test" and form.is_valid():
         account = form.save()
         messages.success(request, f"Provider {account.name} added; its first refresh is due now.")
         return redirect("web:provider_list")
-    return render(request, "web/provider_form.html", {"title": f"Add a {kind} provider", "form": form, "kind": kind})
+    label = form.driver_class.label or kind
+    return _form_page(request, form, {"title": f"Add a provider: {label}", "form": form, "kind": kind})
 
 
 @staff_required
 def provider_edit(request, pk: int):
     account = get_object_or_404(ProviderAccount, pk=pk)
+    try:
+        registry.driver_class(account.kind)
+    except (registry.UnknownKind, ImportError, TypeError) as exc:  # its package was removed or is broken
+        return render(request, "web/provider_unavailable.html",
+                      {"title": f"Edit provider {account.name}", "account": account, "reason": str(exc)})
     form = ProviderAccountForm(request.POST or None, kind=account.kind, instance=account)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") != "test" and form.is_valid():
         form.save()
         messages.success(request, f"Provider {account.name} saved.")
         return redirect("web:provider_list")
-    return render(request, "web/provider_form.html",
-                  {"title": f"Edit provider {account.name}", "form": form, "kind": account.kind, "account": account})
+    return _form_page(request, form, {"title": f"Edit provider {account.name}", "form": form, "kind": account.kind,
+                                      "account": account})
 
 
 @staff_required

@@ -34,6 +34,7 @@ from providers.base import (
     LaunchOptions,
     ObservedEvent,
     ObservedResource,
+    Probe,
     ProviderDataError,
     ProviderError,
     ProviderUnavailable,
@@ -42,6 +43,7 @@ from providers.base import (
     SettingsError,
     UnsupportedCapability,
     UtilizationSample,
+    url_problem,
     utcnow,
 )
 from providers.docker import events as docker_events
@@ -64,30 +66,30 @@ class DockerDriver(Driver):
     label = "Docker engine (dockerd or podman)"
     settings_schema = (
         Setting(
-            "base_url",
+            "base_url", label="Engine address",
             required=True,
             endpoint=True,
             help="engine address: unix:///var/run/docker.sock, unix:///run/podman/podman.sock, tcp://host:2376",
         ),
         Setting(
-            "tls",
+            "tls", label="Use TLS",
             type="bool",
             default=False,
             help="use TLS (tcp:// only); certificates go in the credentials",
         ),
-        Setting("timeout", type="int", default=10, help="seconds to wait for any one engine call"),
+        Setting("timeout", label="Timeout (seconds)", type="int", default=10, help="seconds to wait for any one engine call"),
         Setting(
             "project_label",
             default=DEFAULT_PROJECT_LABEL,
             help="container label whose value names the project",
         ),
-        Setting("host_resource", help="name of the VM (seen by another provider) this engine runs in"),
-        Setting("stats_workers", type="int", default=8, help="parallel inspect/stats calls (1-64)"),
+        Setting("host_resource", label="Runs in VM", help="name of the VM (seen by another provider) this engine runs in"),
+        Setting("stats_workers", label="Parallel stats calls", type="int", default=8, help="parallel inspect/stats calls (1-64)"),
     )
     credentials_schema = (
-        Setting("tls_client_cert", secret=True, help="client certificate, PEM"),
-        Setting("tls_client_key", secret=True, help="client private key, PEM"),
-        Setting("tls_ca_cert", secret=True, help="CA that signed the engine's certificate, PEM"),
+        Setting("tls_client_cert", label="TLS client certificate", secret=True, help="client certificate, PEM"),
+        Setting("tls_client_key", label="TLS client key", secret=True, help="client private key, PEM"),
+        Setting("tls_ca_cert", label="TLS CA certificate", secret=True, help="CA that signed the engine's certificate, PEM"),
     )
     capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.EVENTS,
                               Capability.EVENT_REPLAY})
@@ -108,6 +110,10 @@ class DockerDriver(Driver):
         base_url = cleaned.get("base_url", "")
         if not base_url.startswith(SCHEMES):
             errors["base_url"] = f"must start with one of {', '.join(SCHEMES)}, got {base_url!r}"
+        elif not base_url.startswith("unix://"):
+            problem = url_problem(base_url, ("tcp", "http", "https"), need_port=base_url.startswith("tcp://"))
+            if problem:
+                errors["base_url"] = problem
         if cleaned.get("tls") and base_url.startswith("unix://"):
             errors["tls"] = (
                 "TLS applies to tcp:// engines only; a unix socket is protected by its file permissions"
@@ -153,6 +159,21 @@ class DockerDriver(Driver):
                 "api_version": self.api.api_version,
             },
         )
+
+    def probe(self) -> Probe:
+        """The engine's product and version, and its container and image counts (from ``/info``)."""
+        with self._errors():
+            info = self.api.info()
+            version = self.connection.version_info
+        if not isinstance(info, Mapping):
+            raise ProviderDataError(f"the Docker engine at {self.base_url} sent unreadable /info")
+        counts = {}
+        for noun, key in (("containers", "Containers"), ("running", "ContainersRunning"), ("images", "Images")):
+            if isinstance(info.get(key), int):
+                counts[noun] = info[key]
+        return Probe(product=engine_product(version), version=str(version.get("Version") or "?"),
+                     where=self.base_url, host=str(info.get("Name") or ""), counts=counts,
+                     details={"api_version": self.api.api_version, "os": info.get("OperatingSystem")})
 
     def inventory(self, since: datetime | None = None) -> Inventory:
         with self._errors():

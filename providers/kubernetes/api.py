@@ -24,7 +24,13 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.kube_config import load_kube_config_from_dict
 
-from providers.base import ProviderAuthError, ProviderDataError, ProviderError, ProviderUnavailable
+from providers.base import (
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProviderUnavailable,
+    network_reason,
+)
 
 TIMEOUT = (10, 60)  # connect, read seconds for every call but watches
 
@@ -99,7 +105,7 @@ def translated(doing: str) -> Iterator[None]:
     except client.ApiException as exc:
         raise classify(exc, doing) from exc
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ProviderUnavailable(f"cannot reach the Kubernetes API server to {doing}: {exc}") from exc
+        raise ProviderUnavailable(f"cannot reach the Kubernetes API server to {doing}: {network_reason(exc)}") from exc
 
 
 def read_json(response, doing: str) -> dict:

@@ -53,6 +53,7 @@ from providers.base import (
     LaunchOptions,
     ObservedEvent,
     ObservedResource,
+    Probe,
     ProviderAuthError,
     ProviderDataError,
     ProviderError,
@@ -63,6 +64,7 @@ from providers.base import (
     State,
     UnsupportedCapability,
     UtilizationSample,
+    url_problem,
     utcnow,
 )
 from providers.kubernetes import api, mapping, quotas
@@ -82,20 +84,20 @@ class KubernetesDriver(Driver):
     kind = "kubernetes"
     label = "Kubernetes (pods, KubeVirt VMs, ResourceQuotas)"
     settings_schema = (
-        Setting("server", endpoint=True, help="API server URL, e.g. https://k8s.example.org:6443 (optional with a kubeconfig)"),
-        Setting("verify", type="bool", default=True, help="verify the API server's TLS certificate"),
+        Setting("server", label="API server URL", endpoint=True, help="API server URL, e.g. https://k8s.example.org:6443 (optional with a kubeconfig)"),
+        Setting("verify", label="Verify TLS certificate", type="bool", default=True, help="verify the API server's TLS certificate"),
         Setting("ca_bundle", help="path to the CA bundle that signed the API server's certificate"),
-        Setting("context", help="kubeconfig context to use (default: its current-context)"),
+        Setting("context", label="Kubeconfig context", help="kubeconfig context to use (default: its current-context)"),
         Setting("project_label", default="glasspane.project",
                 help="namespace label whose value names the Glasspane project"),
-        Setting("auto_create_projects", type="bool", default=False,
+        Setting("auto_create_projects", label="Create projects automatically", type="bool", default=False,
                 help="create a Glasspane project for each namespace found"),
         Setting("page_size", type="int", default=500, help="objects per list request"),
-        Setting("watch_seconds", type="float", default=2.0,
+        Setting("watch_seconds", label="Watch window (seconds)", type="float", default=2.0,
                 help="how long a refresh may wait on watches that date deletions (0: no watch)"),
     )
     credentials_schema = (
-        Setting("token", secret=True, help="bearer token (a service account token)"),
+        Setting("token", label="Bearer token", secret=True, help="bearer token (a service account token)"),
         Setting("kubeconfig", secret=True, help="a whole kubeconfig file, YAML (instead of a token)"),
     )
     capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.APPLY_QUOTA,
@@ -130,8 +132,9 @@ class KubernetesDriver(Driver):
         elif not cleaned.get("server"):
             errors["server"] = "is required (or give a kubeconfig)"
         server = cleaned.get("server") or ""
-        if server and not server.startswith(("https://", "http://")):
-            errors["server"] = f"must start with https:// or http://, got {server!r}"
+        problem = url_problem(server, ("https", "http")) if server and "server" not in errors else None
+        if problem:
+            errors["server"] = problem
         if "page_size" not in errors and not 1 <= int(cleaned.get("page_size", 500)) <= 5000:
             errors["page_size"] = "must be between 1 and 5000"
         if "watch_seconds" not in errors and not 0 <= float(cleaned.get("watch_seconds", 2.0)) <= 60:
@@ -194,6 +197,47 @@ class KubernetesDriver(Driver):
         return Health(True, text, checked_at=api.response_time(response) or utcnow(),
                       details={"version": version.get("gitVersion"), "kubevirt": kubevirt,
                                "metrics": METRICS in groups})
+
+    def probe(self) -> Probe:
+        """The server's gitVersion and how many nodes, pods (all namespaces, one page at most) and
+        KubeVirt VMs it holds. Pods in every namespace are what the inventory is made of, so RBAC
+        that forbids listing them fails the check; nodes or VMs it may not list are said in a note,
+        as the inventory reports them as issues."""
+        version, _ = api.call(client.VersionApi(self.client).get_code, "read the server version")
+        kubevirt = KUBEVIRT in self.groups()
+        counts, capped, notes = {}, set(), []
+        listings = [("nodes", self.core.list_node, "list nodes", ()),
+                    ("pods", self.core.list_pod_for_all_namespaces, "list pods in all namespaces", ())]
+        if kubevirt:
+            listings.append(("virtual machines", self.custom.list_cluster_custom_object,
+                             "list virtualmachines.kubevirt.io", (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines")))
+        else:
+            notes.append("KubeVirt not installed: pods only")
+        for noun, function, doing, args in listings:
+            try:
+                counts[noun], more = self._count(function, doing, *args)
+            except Forbidden as exc:
+                if noun == "pods":
+                    raise
+                notes.append(str(exc))
+                continue
+            if more:
+                capped.add(noun)
+        return Probe(product="Kubernetes", version=str(version.get("gitVersion") or "?"),
+                     where=self.client.configuration.host, counts=counts, capped=frozenset(capped),
+                     note="; ".join(notes), details={"platform": version.get("platform"), "kubevirt": kubevirt})
+
+    def _count(self, function, doing: str, *args) -> tuple[int, bool]:
+        """How many objects one page holds, and whether there are more (a count that is a floor)."""
+        body, _ = api.call(function, doing, *args, limit=self.page_size)
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise ProviderDataError(f"the API server answered {doing} without an items list")
+        meta = body.get("metadata") if isinstance(body.get("metadata"), Mapping) else {}
+        remaining = meta.get("remainingItemCount")
+        if isinstance(remaining, int) and remaining >= 0:
+            return len(items) + remaining, False
+        return len(items), bool(meta.get("continue"))
 
     # -- inventory --------------------------------------------------------------------------------
 

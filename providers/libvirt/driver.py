@@ -26,6 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import libvirt
 
@@ -40,6 +41,7 @@ from providers.base import (
     LaunchOptions,
     ObservedEvent,
     ObservedResource,
+    Probe,
     ProviderAuthError,
     ProviderDataError,
     ProviderError,
@@ -50,6 +52,7 @@ from providers.base import (
     UnsupportedCapability,
     UtilizationSample,
     to_decimal,
+    url_problem,
     utcnow,
 )
 from providers.libvirt import connection, lifecycle, stats
@@ -82,20 +85,20 @@ class LibvirtDriver(Driver):
     label = "KVM (libvirt)"
     settings_schema = (
         Setting(
-            "uri",
+            "uri", label="Connection URI",
             required=True,
             endpoint=True,
             help="libvirt connection URI: qemu:///system, qemu+ssh://root@host/system, "
             "qemu+tls://host/system, test:///default or test:///ABS/PATH/node.xml",
         ),
-        Setting("connect_timeout", type="int", default=10, help="seconds to wait for the connection"),
-        Setting("shutdown_timeout", type="int", default=60, help="seconds a stop waits before forcing off"),
+        Setting("connect_timeout", label="Connect timeout (seconds)", type="int", default=10, help="seconds to wait for the connection"),
+        Setting("shutdown_timeout", label="Shutdown timeout (seconds)", type="int", default=60, help="seconds a stop waits before forcing off"),
         Setting("storage_pool", help="pool for new disks (default: 'default', or the only active pool)"),
         Setting("network", default="default", help="libvirt network for new domains' NIC, if it exists"),
     )
     credentials_schema = (
-        Setting("username", help="SASL user name (leave empty for ssh keys, TLS certificates or local)"),
-        Setting("password", secret=True, help="SASL password"),
+        Setting("username", label="SASL username", help="SASL user name (leave empty for ssh keys, TLS certificates or local)"),
+        Setting("password", label="SASL password", secret=True, help="SASL password"),
     )
     capabilities = frozenset({Capability.SAMPLES, Capability.PROVISION, Capability.ACTIONS, Capability.EVENTS})
 
@@ -130,6 +133,10 @@ class LibvirtDriver(Driver):
         scheme, sep, _ = uri.partition("://")
         if uri and (not sep or not URI_SCHEME.match(scheme)):
             errors["uri"] = f"must look like driver[+transport]://[host]/path, got {uri!r}"
+        elif uri and urlsplit(uri).netloc:
+            problem = url_problem(uri, (scheme,))
+            if problem:
+                errors["uri"] = problem
         for name in ("connect_timeout", "shutdown_timeout"):
             raw = settings.get(name)
             if raw not in (None, "") and str(raw).strip().lstrip("-").isdigit() and int(str(raw).strip()) < 1:
@@ -196,6 +203,19 @@ class LibvirtDriver(Driver):
             f"connected to {hv} on {hostname} (libvirt {lib}): {count} domains",
             details={"uri": self.uri, "hostname": hostname, "hypervisor": hv, "domains": count},
         )
+
+    def probe(self) -> Probe:
+        """libvirt's version, the host's name and the hypervisor, and how many domains it holds."""
+        conn = self.connection()
+        with self._calls("probing the connection"):
+            hostname = conn.getHostname()
+            hypervisor = conn.getType()
+            active = conn.numOfDomains()  # running, paused or suspended: not shut off
+            inactive = conn.numOfDefinedDomains()
+            lib = version_text(conn.getLibVersion())
+        return Probe(product="libvirt", version=lib, where=self.uri, host=hostname,
+                     counts={"domains": active + inactive, "active": active},
+                     details={"hypervisor": hypervisor})
 
     # -- inventory ---------------------------------------------------------------------------------
 

@@ -21,7 +21,13 @@ import pylxd.client
 import pylxd.exceptions
 import requests.exceptions
 
-from providers.base import ProviderAuthError, ProviderDataError, ProviderError, ProviderUnavailable
+from providers.base import (
+    ProviderAuthError,
+    ProviderDataError,
+    ProviderError,
+    ProviderUnavailable,
+    network_reason,
+)
 
 #: how LXD words a refusal by a project limit (lxd/project/permissions.go); answered as HTTP 500
 LIMIT_REFUSALS = ("Reached maximum aggregate value", "is too low: current total", "Failed checking if instance creation allowed",
@@ -133,7 +139,8 @@ def translate(exc: BaseException, endpoint: str, timeout: float | None = None) -
     if isinstance(exc, pylxd.exceptions.ClientConnectionFailed | requests.exceptions.ConnectionError
                   | ConnectionError | FileNotFoundError):
         return ProviderUnavailable(
-            f"cannot reach LXD at {endpoint}: {exc or 'no answer'}. Check that the LXD daemon is running "
+            f"cannot reach LXD at {endpoint}: {network_reason(exc) if str(exc) else 'no answer'}. Check that the "
+            "LXD daemon is running "
             "and that the endpoint is right and reachable from the Glasspane workers.")
     if isinstance(exc, pylxd.exceptions.LXDAPIException):
         status = status_of(exc)

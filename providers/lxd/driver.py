@@ -39,6 +39,7 @@ from providers.base import (
     ObservedEvent,
     ObservedProject,
     ObservedResource,
+    Probe,
     ProviderDataError,
     ProviderError,
     ProvisionSpec,
@@ -47,6 +48,7 @@ from providers.base import (
     SettingsError,
     UnsupportedCapability,
     UtilizationSample,
+    url_problem,
     utcnow,
 )
 from providers.lxd import quotas
@@ -70,25 +72,25 @@ class LXDDriver(Driver):
     kind = "lxd"
     label = "LXD server (system containers and VMs)"
     settings_schema = (
-        Setting("endpoint", required=True, endpoint=True,
+        Setting("endpoint", label="Endpoint (socket or URL)", required=True, endpoint=True,
                 help="unix socket (unix:///var/lib/lxd/unix.socket, or a path) or https://host:8443"),
-        Setting("verify", type="bool", default=True,
+        Setting("verify", label="Verify TLS certificate", type="bool", default=True,
                 help="verify the server's TLS certificate (https only): pinned to server_cert when given, "
                      "else against certifi's CA bundle"),
-        Setting("timeout", type="int", default=10, help="seconds to wait for any one LXD call"),
-        Setting("projects", default="", help="comma-separated LXD projects to collect (empty: all)"),
-        Setting("project_key", default=DEFAULT_PROJECT_KEY,
+        Setting("timeout", label="Timeout (seconds)", type="int", default=10, help="seconds to wait for any one LXD call"),
+        Setting("projects", label="LXD projects to collect", default="", help="comma-separated LXD projects to collect (empty: all)"),
+        Setting("project_key", label="Project config key", default=DEFAULT_PROJECT_KEY,
                 help="instance config key naming the Glasspane project (else the LXD project's name)"),
-        Setting("provision_project", default="default",
+        Setting("provision_project", label="LXD project for new instances", default="default",
                 help="LXD project for new instances of a Glasspane project with no LXD project of its name"),
         Setting("default_image", default="",
                 help="image alias or fingerprint for provisioning requests that name none"),
-        Setting("host_resource", help="name of the VM (seen by another provider) this LXD server runs in"),
+        Setting("host_resource", label="Runs in VM", help="name of the VM (seen by another provider) this LXD server runs in"),
     )
     credentials_schema = (
-        Setting("client_cert", secret=True, help="client certificate, PEM (https endpoints)"),
-        Setting("client_key", secret=True, help="client private key, PEM"),
-        Setting("server_cert", secret=True, help="the server's certificate to pin, PEM (https endpoints)"),
+        Setting("client_cert", label="Client certificate", secret=True, help="client certificate, PEM (https endpoints)"),
+        Setting("client_key", label="Client key", secret=True, help="client private key, PEM"),
+        Setting("server_cert", label="Server certificate", secret=True, help="the server's certificate to pin, PEM (https endpoints)"),
         Setting("trust_password", secret=True,
                 help="the server's core.trust_password (or a trust token on LXD 5.21+), used once to have the client certificate trusted"),
     )
@@ -119,6 +121,10 @@ class LXDDriver(Driver):
             errors["endpoint"] = f"must be unix:///path/unix.socket, /path/unix.socket or https://host:port, got {endpoint!r}"
         if path is not None and not path.startswith("/"):
             errors["endpoint"] = f"the socket path must be absolute, got {endpoint!r}"
+        if path is None and endpoint.startswith("https://"):
+            problem = url_problem(endpoint, ("https",))
+            if problem:
+                errors["endpoint"] = problem
         if cleaned.get("timeout", 10) <= 0:
             errors["timeout"] = "must be at least 1 second"
         if bool(creds.get("client_cert")) != bool(creds.get("client_key")):
@@ -177,6 +183,22 @@ class LXDDriver(Driver):
                             f"({env.get('server_name', '?')}, drivers: {env.get('driver', '?')})",
                       details={"version": env.get("server_version"), "api_version": server.get("api_version"),
                                "driver": env.get("driver"), "server_name": env.get("server_name")})
+
+    def probe(self) -> Probe:
+        """The server's LXD version and name, and how many instances (all projects) and projects it has."""
+        with self._errors():
+            server = self.client.host_info
+        env = server.get("environment") or {} if isinstance(server, Mapping) else {}
+        instances = self._get(self.client.api.instances, "the instance list", recursion=0,
+                              **{"all-projects": "true"})
+        projects = self._get(self.client.api.projects, "the project list", recursion=0)
+        if not isinstance(instances, list) or not isinstance(projects, list):
+            raise ProviderDataError(f"LXD at {self.endpoint} answered the instance or project list with no list")
+        return Probe(product="LXD", version=str(env.get("server_version") or "?"), where=self.endpoint,
+                     host=str(env.get("server_name") or ""),
+                     counts={"instances": len(instances), "projects": len(projects)},
+                     details={"api_version": server.get("api_version"), "driver": env.get("driver"),
+                              "auth": server.get("auth")})
 
     def _instances(self, with_state: bool = False) -> list[Mapping[str, Any]]:
         """Every instance of every project; ``with_state`` adds each one's state (recursion=2),

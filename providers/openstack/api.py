@@ -18,7 +18,7 @@ import openstack.connection
 import requests
 from openstack import exceptions as os_exc
 
-from providers.base import ProviderDataError, ProviderUnavailable
+from providers.base import ProviderDataError, ProviderUnavailable, network_reason
 from providers.openstack.errors import translated
 
 #: seconds any one request to the cloud may take (the ``timeout`` setting overrides it)
@@ -39,7 +39,7 @@ def check_discovery(auth_url: str, verify: bool | str, timeout: float) -> None:
         raise ProviderUnavailable(f"Keystone at {auth_url} did not answer version discovery within {timeout:g}s") \
             from None
     except requests.RequestException as exc:
-        raise ProviderUnavailable(f"cannot reach Keystone at {auth_url}: {exc}") from exc
+        raise ProviderUnavailable(f"cannot reach Keystone at {auth_url}: {network_reason(exc)}") from exc
     if response.status_code in (401, 403):
         raise ProviderDataError(
             f"{auth_url} answered {response.status_code} to version discovery, which needs no credentials: "

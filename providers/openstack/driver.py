@@ -39,6 +39,7 @@ from providers.base import (
     LaunchOptions,
     ObservedProject,
     ObservedResource,
+    Probe,
     ProviderAuthError,
     ProviderDataError,
     ProviderError,
@@ -48,6 +49,7 @@ from providers.base import (
     SettingsError,
     UnsupportedCapability,
     UsageTotals,
+    url_problem,
     utcnow,
 )
 from providers.openstack import api, mapping
@@ -74,14 +76,14 @@ class OpenStackDriver(Driver):
     settings_schema = (
         Setting("auth_url", required=True, endpoint=True, help="Keystone v3 URL, e.g. https://keystone.example.org:5000/v3"),
         Setting("region", help="region name in the service catalog (default: the only one)"),
-        Setting("interface", type="choice", choices=("public", "internal", "admin"), default="public",
+        Setting("interface", label="Endpoint interface", type="choice", choices=("public", "internal", "admin"), default="public",
                 help="which catalog endpoints to use"),
-        Setting("verify", type="bool", default=True, help="verify TLS certificates"),
+        Setting("verify", label="Verify TLS certificates", type="bool", default=True, help="verify TLS certificates"),
         Setting("ca_bundle", help="path to a CA bundle for TLS verification"),
-        Setting("auto_create_projects", type="bool", default=False,
+        Setting("auto_create_projects", label="Create projects automatically", type="bool", default=False,
                 help="create a Glasspane project for each Keystone project found"),
         Setting("page_size", type="int", default=1000, help="servers and volumes per request"),
-        Setting("timeout", type="int", default=30, help="seconds any one request to the cloud may take"),
+        Setting("timeout", label="Timeout (seconds)", type="int", default=30, help="seconds any one request to the cloud may take"),
     )
     credentials_schema = (
         Setting("username", help="Keystone user (needs the admin role)"),
@@ -118,7 +120,15 @@ class OpenStackDriver(Driver):
         else:
             for name in ("username", "password", "project_name"):
                 if not cleaned_credentials.get(name):
-                    errors[name] = "is required (or give application_credential_id and _secret)"
+                    errors[name] = "is required (or give application_credential_id and application_credential_secret)"
+        auth_url = cleaned_settings.get("auth_url")
+        if auth_url and "auth_url" not in errors:
+            problem = url_problem(auth_url, ("http", "https"))
+            if problem:
+                errors["auth_url"] = problem
+        timeout = cleaned_settings.get("timeout", 30)
+        if isinstance(timeout, int) and timeout < 1 and "timeout" not in errors:
+            errors["timeout"] = "must be at least 1 second"
         page_size = cleaned_settings.get("page_size", 1000)
         if isinstance(page_size, int) and page_size < 1 and "page_size" not in errors:
             errors["page_size"] = "must be at least 1"
@@ -193,6 +203,43 @@ class OpenStackDriver(Driver):
         return Health(True, f"Keystone and Nova answer (compute API up to {version})",
                       checked_at=api.response_time(response) or utcnow(),
                       details={"compute_max_microversion": version, "project_id": self.conn.current_project_id})
+
+    def probe(self) -> Probe:
+        """Keystone takes the credentials; Nova's highest microversion; how many servers (all
+        projects, one page at most) and Keystone projects there are. Both lists need the admin role,
+        as the inventory does, so a user without it is told now rather than at the first refresh."""
+        try:
+            with translated("authenticate with Keystone"):
+                self.conn.authorize()
+        except ProviderAuthError as exc:
+            cause = exc.__cause__
+            status = getattr(cause, "http_status", None) or getattr(cause, "status_code", None)
+            inner = getattr(cause, "__cause__", None) or getattr(cause, "__context__", None)
+            status = status or getattr(inner, "http_status", None)
+            detail = " (401)" if status == 401 else f": {exc}"
+            raise ProviderAuthError(f"Keystone at {self.settings.get('auth_url')} refused the credentials of "
+                                    f"{self._who()}{detail}") from exc
+        available = self.compute_microversion()
+        servers, _ = api.call(self.compute, "GET", "/servers", "list the servers of all projects", ADMIN,
+                              params={"all_tenants": "True", "limit": self.page_size})
+        listed = servers.get("servers")
+        if not isinstance(listed, list):
+            raise ProviderDataError("OpenStack answered the server list without a 'servers' list")
+        more = any(isinstance(link, Mapping) and link.get("rel") == "next"
+                   for link in servers.get("servers_links") or [])
+        projects = self._projects()
+        return Probe(product="nova", version=api.version_string(available) if available else "2.1",
+                     where=str(self.settings.get("auth_url") or ""),
+                     counts={"servers": len(listed), "projects": len(projects)},
+                     capped=frozenset({"servers"}) if more else frozenset(),
+                     details={"project_id": self.conn.current_project_id})
+
+    def _who(self) -> str:
+        """The credentials in words, for an error: never the password or secret."""
+        if self.credentials.get("application_credential_id"):
+            return f"application credential {self.credentials['application_credential_id']}"
+        return (f"user {self.credentials.get('username')} (domain {self.credentials.get('user_domain') or 'Default'}, "
+                f"project {self.credentials.get('project_name')})")
 
     # -- inventory --------------------------------------------------------------------------------
 

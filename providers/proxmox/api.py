@@ -26,6 +26,7 @@ from providers.base import (
     ProviderDataError,
     ProviderError,
     ProviderUnavailable,
+    network_reason,
 )
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def classify(exc: Exception, doing: str, where: str = "") -> ProviderError:
             f"TLS verification of Proxmox VE{at} failed while trying to {doing} (set ca_bundle, or "
             f"verify=false for a self-signed certificate you trust): {exc}")
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-        return ProviderUnavailable(f"cannot reach Proxmox VE{at} to {doing}: {exc}")
+        return ProviderUnavailable(f"cannot reach Proxmox VE{at} to {doing}: {network_reason(exc)}")
     if isinstance(exc, ResourceException):
         status, text = exc.status_code, str(exc.content or exc.status_message or "").strip()
         if exc.errors:

@@ -34,6 +34,7 @@ from providers.base import (
     LaunchOptions,
     ObservedProject,
     ObservedResource,
+    Probe,
     ProviderDataError,
     ProviderError,
     ProviderUnavailable,
@@ -43,6 +44,7 @@ from providers.base import (
     UnsupportedCapability,
     UtilizationSample,
     to_decimal,
+    url_problem,
     utcnow,
 )
 from providers.proxmox import mapping, rrd
@@ -62,27 +64,27 @@ class ProxmoxDriver(Driver):
     kind = "proxmox"
     label = "Proxmox VE (QEMU and LXC)"
     settings_schema = (
-        Setting("host", required=True, endpoint=True,
+        Setting("host", label="Hosts", required=True, endpoint=True,
                 help="the cluster's API host, or several comma-separated (any node serves the whole cluster)"),
-        Setting("port", type="int", default=8006, endpoint=True, help="API port"),
-        Setting("verify", type="bool", default=True, help="verify TLS certificates"),
+        Setting("port", label="API port", type="int", default=8006, endpoint=True, help="API port"),
+        Setting("verify", label="Verify TLS certificates", type="bool", default=True, help="verify TLS certificates"),
         Setting("ca_bundle", help="path to a CA bundle (PEM) to verify the cluster's certificate"),
-        Setting("timeout", type="int", default=15, help="seconds one API request may take"),
-        Setting("task_timeout", type="int", default=300, help="seconds to follow a task (UPID) before giving up"),
-        Setting("shutdown_timeout", type="int", default=60,
+        Setting("timeout", label="Timeout (seconds)", type="int", default=15, help="seconds one API request may take"),
+        Setting("task_timeout", label="Task timeout (seconds)", type="int", default=300, help="seconds to follow a task (UPID) before giving up"),
+        Setting("shutdown_timeout", label="Shutdown timeout (seconds)", type="int", default=60,
                 help="seconds a guest gets to shut down cleanly before it is stopped"),
-        Setting("auto_create_projects", type="bool", default=False,
+        Setting("auto_create_projects", label="Create projects automatically", type="bool", default=False,
                 help="create a Glasspane project for each pool found"),
-        Setting("rrd", type="bool", default=True,
+        Setting("rrd", label="Read usage history (RRD)", type="bool", default=True,
                 help="read each running guest's RRD for its CPU time (one request per running guest)"),
-        Setting("workers", type="int", default=4,
+        Setting("workers", label="Parallel requests", type="int", default=4,
                 help="requests in flight at once for per-guest reads (configs, RRD); 1 = one at a time"),
-        Setting("full_clone", type="bool", default=True, help="provision full clones, not linked ones"),
+        Setting("full_clone", label="Full clones", type="bool", default=True, help="provision full clones, not linked ones"),
         Setting("clone_storage", help="storage for a full clone's disks (default: the template's)"),
     )
     credentials_schema = (
-        Setting("token_id", help="API token, user@realm!tokenid"),
-        Setting("token_secret", secret=True, help="the API token's secret (UUID)"),
+        Setting("token_id", label="API token ID", help="API token, user@realm!tokenid"),
+        Setting("token_secret", label="API token secret", secret=True, help="the API token's secret (UUID)"),
         Setting("username", help="user@realm, e.g. root@pam (instead of a token)"),
         Setting("password", secret=True),
     )
@@ -106,6 +108,14 @@ class ProxmoxDriver(Driver):
             cleaned_settings, cleaned_credentials = dict(settings), dict(credentials or {})
         if "host" not in errors and not hosts_of(cleaned_settings):
             errors["host"] = "is required"
+        elif "host" not in errors:
+            for host in hosts_of(cleaned_settings):
+                if url_problem(f"https://{host}", ("https",)):
+                    errors["host"] = f"{host!r} is not a host name or address (separate several hosts with commas)"
+                    break
+        port = cleaned_settings.get("port")
+        if "port" not in errors and isinstance(port, int) and not 1 <= port <= 65535:
+            errors["port"] = f"must be a whole number from 1 to 65535, got {port}"
         for name in ("port", "timeout", "task_timeout", "shutdown_timeout", "workers"):
             value = cleaned_settings.get(name)
             if name not in errors and isinstance(value, int) and value < 1:
@@ -146,6 +156,20 @@ class ProxmoxDriver(Driver):
         release = version.get("version", "?") if isinstance(version, Mapping) else "?"
         return Health(True, f"Proxmox VE {release} answers at {self.client.host}",
                       details={"version": release, "host": self.client.host})
+
+    def probe(self) -> Probe:
+        """The cluster's release and how many nodes and guests (QEMU VMs and LXC containers) it has."""
+        version = self.client.get("read the API version", "version")
+        records = self.client.get("list the cluster's resources", "cluster/resources")
+        if not isinstance(version, Mapping) or not isinstance(records, list):
+            raise ProviderDataError(f"Proxmox VE at {self.client.host} answered /version or /cluster/resources "
+                                    f"with something unreadable")
+        kinds = [r.get("type") for r in records if isinstance(r, Mapping) and r.get("template") not in (1, "1", True)]
+        return Probe(product="Proxmox VE", version=str(version.get("version") or "?"),
+                     where=f"{self.client.host}:{self.settings.get('port') or 8006}",
+                     counts={"nodes": kinds.count("node"), "VMs": kinds.count("qemu"),
+                             "containers": kinds.count("lxc")},
+                     details={"release": version.get("release"), "repoid": version.get("repoid")})
 
     # -- inventory --------------------------------------------------------------------------------
 

@@ -64,6 +64,8 @@ MATRIX = [
     ("provider-detail",           "put",    "X", 401, 403, 403, 403, 200, 403),
     ("provider-detail",           "patch",  "X", 401, 403, 403, 403, 200, 403),
     ("provider-detail",           "delete", "X", 401, 403, 403, 403, 204, 403),
+    ("provider-test-connection",  "post",   "-", 401, 403, 403, 403, 200, 403),
+    ("provider-test",             "post",   "X", 401, 403, 403, 403, 200, 403),
     ("resource-list",             "get",    "-", 401, 200, 200, 200, 200, 200),
     ("resource-detail",           "get",    "A", 401, 200, 200, 200, 200, 200),
     ("resource-detail",           "get",    "B", *N),
@@ -127,6 +129,8 @@ def kwargs_for(route: str, obj: str, w) -> dict:
                                             "recommendation-decisions", "resource-assign",
                                             "provision-request-preview"):
         return {}
+    if route == "provider-test-connection":
+        return {}
     base = route.split("-detail")[0] if route.endswith("-detail") else route.rsplit("-", 1)[0]
     if base == "project":
         return {"slug": SLUG[obj]}
@@ -164,6 +168,8 @@ def request_data(route: str, method: str, obj: str, w) -> dict | None:
         ("provider-detail", "put"): {"name": w.account.name, "kind": "fake", "settings": {"world": "w3"},
                                      "credentials": {"token": "t"}},  # a new endpoint needs them again
         ("provider-detail", "patch"): {"refresh_interval": 600},
+        ("provider-test-connection", "post"): {"kind": "fake", "settings": {"world": "w2"}},
+        ("provider-test", "post"): {},
         ("refresh-run-list", "post"): {"provider": w.account.name},
         ("quota-defaults", "put"): {"vms": 100},
         ("quota-defaults", "patch"): {"vcpus": 200},

@@ -44,7 +44,7 @@ def test_portal_form_asks_for_credentials_again_when_the_endpoint_changes(staff,
     response = staff.post(url, _portal_form(EVIL))
     assert response.status_code == 200  # the form again, with errors
     errors = response.context["form"].errors
-    assert "auth_url changed" in errors["credential_password"][0] and "credential_username" in errors
+    assert "Auth URL changed" in errors["credential_password"][0] and "credential_username" in errors  # in words
     assert ProviderAccount.objects.get(pk=openstack.pk).settings["auth_url"] == AUTH_URL
     response = staff.post(url, _portal_form(EVIL, **{k: f"new-{v}" for k, v in SECRET.items()}))
     assert response.status_code == 302
