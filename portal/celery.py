@@ -31,5 +31,6 @@ def _schedule(sender, **kwargs):
         "send-scheduled-reports": {"task": "metering.send_scheduled_reports", "schedule": 3600.0},
         "sweep-requests": {"task": "metering.sweep_requests", "schedule": 60.0},
         "reap-runs": {"task": "metering.reap_runs", "schedule": 60.0},
+        "compact-ledger-changes": {"task": "metering.compact_ledger_changes", "schedule": 60.0},
     }
 

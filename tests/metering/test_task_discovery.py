@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = {"metering.refresh_account", "metering.dispatch_refreshes", "metering.rollup_utilization",
          "metering.prune_samples", "metering.resource_action", "metering.provision_request",
          "metering.breach_webhook", "metering.enforce_breach", "metering.push_quotas", "metering.check_budgets",
-         "metering.notify_budget_alerts", "metering.budget_webhook", "metering.send_scheduled_reports", "metering.sweep_requests", "metering.reap_runs", "portal.ping"}
+         "metering.notify_budget_alerts", "metering.budget_webhook", "metering.send_scheduled_reports", "metering.sweep_requests", "metering.reap_runs", "metering.compact_ledger_changes", "portal.ping"}
 PROBE = """
 import django
 django.setup()
