@@ -200,12 +200,13 @@ def pages_to_measure(days: int) -> list[tuple[str, str, str]]:
     last_month = f"{today.replace(day=1) - timedelta(days=1):%Y-%m}"
     sixty = f"?start={since}&end={today}"
     return [
+        ("floor: providers list (3 accounts)", "bench-admin", "/providers/"),
         ("overview, this month", "bench-admin", "/projects/webshop/"),
         ("overview, 60 days", "bench-admin", f"/projects/webshop/{sixty}"),
         ("overview, 60 days (member)", "bench-member", f"/projects/webshop/{sixty}"),
         ("overview, this month, priced", "bench-admin", "/projects/analytics/"),
         ("overview, 60 days, priced", "bench-admin", f"/projects/analytics/{sixty}"),
-        ("overview CSV, 60 days", "bench-member", f"/projects/webshop/{sixty}&format=csv"),
+        ("download: overview CSV, 60 days", "bench-member", f"/projects/webshop/{sixty}&format=csv"),
         ("inventory", "bench-admin", "/inventory/"),
         ("inventory, filtered + sorted", "bench-admin", "/inventory/?kind=vm&q=prod&sort=-vcpus&page=3"),
         ("inventory (member)", "bench-member", "/inventory/"),
@@ -214,7 +215,8 @@ def pages_to_measure(days: int) -> list[tuple[str, str, str]]:
         ("admin overview, 60 days", "bench-admin", f"/admin-overview/{sixty}"),
         ("chargeback, this month", "bench-admin", f"/projects/analytics/chargeback/?period={today:%Y-%m}"),
         ("chargeback, last month", "bench-admin", f"/projects/analytics/chargeback/?period={last_month}"),
-        ("chargeback CSV, last month", "bench-admin", f"/projects/analytics/chargeback/?period={last_month}&format=csv"),
+        ("download: chargeback CSV, last month", "bench-admin",
+         f"/projects/analytics/chargeback/?period={last_month}&format=csv"),
         ("chargeback, all projects", "bench-admin", "/chargeback/"),
         ("quotas", "bench-admin", "/quotas/"),
         ("home, all projects", "bench-admin", "/"),
@@ -226,7 +228,10 @@ def single_client(server: Server, n: int, days: int) -> float:
 
     vm = UtilizationRollup.objects.values_list("resource_id", flat=True).first()
     cookies = {u: session_cookie(u) for u in ("bench-admin", "bench-member")}
-    print(f"{'page':34} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'web cpu ms':>10} {'db cpu ms':>9}")
+    warm = http_session(cookies["bench-admin"])
+    for _ in range(3 * len(server.worker_pids())):  # every worker has loaded the code and the base templates
+        get(warm, server.url + "/inventory/")
+    print(f"{'page':38} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'web cpu ms':>10} {'db cpu ms':>9}")
     worst = 0.0
     for label, username, path in pages_to_measure(days):
         url = server.url + path.format(vm=vm)
@@ -237,8 +242,9 @@ def single_client(server: Server, n: int, days: int) -> float:
         samples = [get(session, url) for _ in range(n)]
         web1, db1 = server.cpu()
         p50, p95 = statistics.median(samples), percentile(samples, 0.95)
-        worst = max(worst, p95)
-        print(f"{label:34} {cold:8.1f} {p50:8.1f} {p95:8.1f} {(web1 - web0) * 1000 / n:10.1f} "
+        if not label.startswith(("download", "floor")):  # downloads stream whole statements: not a page target
+            worst = max(worst, p95)
+        print(f"{label:38} {cold:8.1f} {p50:8.1f} {p95:8.1f} {(web1 - web0) * 1000 / n:10.1f} "
               f"{(db1 - db0) * 1000 / n:9.1f}", flush=True)
     print(f"worst p95: {worst:.1f} ms (target < 150 ms)")
     return worst

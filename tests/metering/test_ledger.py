@@ -36,7 +36,8 @@ def ledger_rows(db):
         account = _account(name)
         vm = Resource.objects.create(account=account, external_id=f"vm-{name}", kind="vm", name=f"vm-{name}",
                                      project=project, state="running", vcpus=Decimal(2), ram_mb=2048,
-                                     disk_gb=Decimal(10), first_seen=T0, last_seen=T0 + timedelta(hours=hours))
+                                     disk_gb=Decimal(10), first_seen=T0, last_seen=T0 + timedelta(hours=hours),
+                                     started_at=T0)
         out[name] = UsageSegment.objects.create(resource=vm, account=account, kind="vm", project=project,
                                                 state="running", vcpus=Decimal(2), ram_mb=2048, disk_gb=Decimal(10),
                                                 start=T0, end=T0 + timedelta(hours=hours), open=True)
@@ -122,3 +123,16 @@ def test_a_cached_page_follows_a_write_made_behind_the_models_back(ledger_rows, 
     with connection.cursor() as cur:  # double b's size for its whole segment
         cur.execute("UPDATE metering_usagesegment SET vcpus = 4 WHERE id = %s", [ledger_rows["b"].pk])
     assert page() != first
+
+
+def test_the_cached_overview_shows_uptime_at_its_own_clock(ledger_rows, client, django_user_model, monkeypatch):
+    """The table's rows are cached by ledger version; each row's uptime moves with the clock."""
+    from django.utils import timezone
+
+    clock = [T0 + timedelta(hours=6)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+    client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    assert ">6 h<" in client.get("/projects/alpha/").content.decode().replace(" 0 min", "")
+    clock[0] = T0 + timedelta(hours=7, minutes=5)
+    later = client.get("/projects/alpha/").content.decode()
+    assert ">7 h 5 min<" in later and ">6 h" not in later
