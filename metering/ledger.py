@@ -16,6 +16,7 @@ Cost: one query on a table kept small, about a millisecond, however large the le
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
 
 from django.core.cache import cache
 from django.db import connection
@@ -45,11 +46,22 @@ def compact() -> int:
     return LedgerChange.objects.filter(id__lt=newest).delete()[0]
 
 
+def _release() -> str:
+    try:
+        return metadata.version("glasspane")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+#: cached values are the code's own structures: a new release never reads an older one's
+RELEASE = _release()
+
+
 def key(name: str, *parts, at: str | None = None) -> str:
     """A cache key for ``name`` computed from the ledger with these arguments, at version ``at``
-    (default: the current one)."""
+    (default: the current one). ``name`` carries a number to change with the cached value's shape."""
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    return f"glasspane:ledger:{name}:{at or version()}:{digest}"
+    return f"glasspane:ledger:{RELEASE}:{name}:{at or version()}:{digest}"
 
 
 def cached(name: str, parts: tuple, compute, at: str | None = None):

@@ -171,7 +171,7 @@ def month_figures(project: Project, now: datetime | None = None, report=None, re
     # the figures follow the ledger's version (metering.ledger: any write to what they read moves
     # it); the signature's aggregate reads every segment of the project, so once per version
     at = ledger.version()
-    sig, last_end, rules = ledger.cached("ledger_state", (project.pk,), lambda: ledger_state(project), at=at)
+    sig, last_end, rules = ledger.cached("ledger_state/1", (project.pk,), lambda: ledger_state(project), at=at)
     settled = last_end is None or last_end <= now  # the ledger holds nothing after now
     key = month_cache_key(project, lo, f"{at}/{sig}", book) if settled and not rules else None
     priced = cache.get(key) if key else None

@@ -58,7 +58,7 @@ def admin_overview(request):
     if request.GET.get("format") == "csv" and not form.is_valid():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)
         return HttpResponse(f"invalid period: {errors}\n", status=400, content_type="text/plain")
-    usage = ledger.cached("admin_overview", (start, end), lambda: usage_by_project(start, end))
+    usage = ledger.cached("admin_overview/1", (start, end), lambda: usage_by_project(start, end))
     rows = usage["rows"]
     if request.GET.get("format") == "csv":
         response = StreamingHttpResponse(csv_stream(csv_rows(start, end, rows)), content_type="text/csv; charset=utf-8")

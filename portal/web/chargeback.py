@@ -188,7 +188,7 @@ def project_chargeback(request, slug: str):
         return _download(st, fmt, project, form.label())
 
     if revision is None:  # the live draft: what the ledger and the rates decide, once per ledger version
-        view = ledger.cached("chargeback", (project.pk, start, end, request.GET.get("page")),
+        view = ledger.cached("chargeback/1", (project.pk, start, end, request.GET.get("page")),
                              lambda: statement_view(project, start, end, None, request.GET.get("page")))
     else:
         view = statement_view(project, start, end, revision, request.GET.get("page"))
@@ -347,7 +347,7 @@ def chargeback_overview(request):
     """``/chargeback/``: every project's cost for a period, and on-premises vs public cloud."""
     form = StatementPeriodForm(request.GET)
     start, end = form.range_or_default()
-    rows = ledger.cached("ranking", (start, end), lambda: ranking(start, end))
+    rows = ledger.cached("ranking/1", (start, end), lambda: ranking(start, end))
     billed = [r for r in rows if not r["problem"] and not r["showback"]]
     totals: dict[str, Decimal] = {}
     for r in billed:

@@ -64,10 +64,10 @@ def all_projects_home(request):
     if now > start:
         # [start, now) and [start, end of month) hold the same usage while the ledger holds nothing
         # after now; the latter is the admin overview's month, cached by ledger version
-        last_end = ledger.cached("last_end", (), lambda: UsageSegment.objects.aggregate(x=Max("end"))["x"])
+        last_end = ledger.cached("last_end/1", (), lambda: UsageSegment.objects.aggregate(x=Max("end"))["x"])
         period_end = end if last_end is None or last_end <= now else now
         vcpu = admin_overview.COLUMNS.index(Measure.VCPU_HOURS)
-        rows = ledger.cached("admin_overview", (start, period_end),
+        rows = ledger.cached("admin_overview/1", (start, period_end),
                              lambda: admin_overview.usage_by_project(start, period_end))["rows"]
         usage = {r["slug"]: r["values"][vcpu] for r in rows if r["slug"]}
     names = dict(Project.objects.values_list("slug", "name"))

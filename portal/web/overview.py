@@ -80,7 +80,7 @@ def project_overview(request, slug: str):
     this_month = start == lo and now <= end <= hi
     tz = timezone.get_current_timezone()
     # what the ledger decides, computed once per ledger version (metering.ledger)
-    view = ledger.cached("overview", (project.pk, start, end, this_month, str(tz), request.GET.get("page")),
+    view = ledger.cached("overview/2", (project.pk, start, end, this_month, str(tz), request.GET.get("page")),
                          lambda: _ledger_view(project, start, end, this_month, tz, request.GET.get("page")))
     # the month's cost panel reads the clock (fixed costs to date, the forecast from now): read live,
     # from the month-to-date statement cached by ledger and rate book
