@@ -136,3 +136,22 @@ def test_the_cached_overview_shows_uptime_at_its_own_clock(ledger_rows, client, 
     clock[0] = T0 + timedelta(hours=7, minutes=5)
     later = client.get("/projects/alpha/").content.decode()
     assert ">7 h 5 min<" in later and ">6 h" not in later
+
+
+def test_the_homes_costs_to_date_are_the_chargeback_rankings_totals(ledger_rows, monkeypatch):
+    """The home takes each project's cost to date from the cached month-to-date figure; it must be
+    the total the chargeback ranking computes for [start of month, now), fixed costs included."""
+    from django.utils import timezone
+
+    from metering.chargeback.costs import month_of
+    from metering.models import FixedCost
+    from portal.web.chargeback import ranking
+    from portal.web.home import costs_to_date
+
+    now = T0 + timedelta(hours=6, minutes=7)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    FixedCost.objects.create(project=ledger_rows["project"], name="support", monthly_amount=Decimal("300.00"),
+                             effective_from=T0)
+    start, _ = month_of(now)
+    expected = {r["project"].slug: r["total"] for r in ranking(start, now) if not r["problem"] and not r["showback"]}
+    assert expected and {r["project"].slug: r["total"] for r in costs_to_date(start, now)} == expected
