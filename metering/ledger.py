@@ -7,8 +7,8 @@ together with its change row: a reader that sees the write sees a new version, a
 still sees the old version may be handed a result computed a moment later, never an older one.
 The version is ``count:newest id:newest time`` of the visible rows: the count moves when a
 transaction that started earlier commits later (its id is lower than the newest), the time guards
-against a database restored from a backup reusing ids. ``compact`` (a periodic task) deletes all
-but the newest row; that moves the count too, so it only costs one recomputation.
+against a database restored from a backup reusing ids. ``compact`` (a periodic task) replaces
+the rows by one new row; that moves the version too, so it only costs one recomputation.
 
 Cost: one query on a table kept small, about a millisecond, however large the ledger is.
 """
@@ -19,7 +19,8 @@ import hashlib
 from importlib import metadata
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from metering.models import LedgerChange
 
@@ -39,11 +40,14 @@ def version() -> str:
 
 
 def compact() -> int:
-    """Delete every change row but the newest; returns how many went."""
-    newest = LedgerChange.objects.order_by("-id").values_list("id", flat=True).first()
-    if newest is None:
-        return 0
-    return LedgerChange.objects.filter(id__lt=newest).delete()[0]
+    """Replace the change rows by one new row; returns how many went.
+
+    The new row's id is higher than any seen before, so no later state of the log can repeat an
+    earlier version: after it, the set of visible rows only grows (late commits of lower ids,
+    which raise the count) until a newer id appears."""
+    with transaction.atomic():
+        marker = LedgerChange.objects.create(at=timezone.now())
+        return LedgerChange.objects.filter(id__lt=marker.id).delete()[0]
 
 
 def _release() -> str:
