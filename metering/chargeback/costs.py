@@ -163,14 +163,15 @@ def month_figures(project: Project, now: datetime | None = None, report=None, re
     """
     now = now or timezone.now()
     lo, hi = month_of(now)
-    book = rate_book(project, lo, hi)
+    # the figures follow the ledger's version (metering.ledger: any write to what they read, rates
+    # and plans included, moves it); the rate book and the signature's aggregate (every segment of
+    # the project) are read once per version
+    at = ledger.version()
+    book = ledger.cached("rate_book/1", (project.pk, lo, hi), lambda: rate_book(project, lo, hi), at=at)
     budget = budget_of(project)
     currency = book.currency
     if currency is None:
         return CostSummary(Decimal(0), Decimal(0), "", budget), None
-    # the figures follow the ledger's version (metering.ledger: any write to what they read moves
-    # it); the signature's aggregate reads every segment of the project, so once per version
-    at = ledger.version()
     sig, last_end, rules = ledger.cached("ledger_state/1", (project.pk,), lambda: ledger_state(project), at=at)
     settled = last_end is None or last_end <= now  # the ledger holds nothing after now
     key = month_cache_key(project, lo, f"{at}/{sig}", book) if settled and not rules else None
