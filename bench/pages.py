@@ -5,7 +5,7 @@ server is production's: gunicorn with ``deploy/gunicorn.conf.py`` and ``portal.s
 (DEBUG off, the manifest static storage after ``collectstatic``, database sessions, the shared Redis
 cache of ``GLASSPANE_CACHE_URL``, the psycopg pool), reached over loopback as the reverse proxy
 reaches it (``X-Forwarded-Proto: https``). Each page is fetched once cold (the first request after
-the data was written: nothing cached), once more to warm every cache, then ``--requests`` times;
+the data was written: nothing cached), once per gunicorn worker to warm them, then ``--requests`` times;
 p50 and p95 of whole HTTP requests are printed with the server's CPU per request (gunicorn workers
 and their PostgreSQL backends, from /proc), which is what to trust on a shared machine. Then
 ``--clients`` clients in separate processes (four threads each, one HTTP session per client) load
@@ -237,7 +237,8 @@ def single_client(server: Server, n: int, days: int) -> float:
         url = server.url + path.format(vm=vm)
         session = http_session(cookies[username])
         cold = get(session, url)
-        get(session, url)
+        for _ in range(len(server.worker_pids())):  # each worker has loaded this page's templates, more or less
+            get(session, url)
         web0, db0 = server.cpu()
         samples = [get(session, url) for _ in range(n)]
         web1, db1 = server.cpu()
@@ -345,8 +346,8 @@ def main() -> int:
         return 2
     if not args.reuse:
         build(args.resources, args.days)
-    print(f"database: PostgreSQL; cache: {cache_url()}; {args.requests} requests per page after a cold and a "
-          f"warm one; load average {os.getloadavg()[0]:.1f}")
+    print(f"database: PostgreSQL; cache: {cache_url()}; {args.requests} requests per page after a cold one and "
+          f"one per worker; load average {os.getloadavg()[0]:.1f}")
     with Server(args.workers) as server:
         if args.only:
             global pages_to_measure
