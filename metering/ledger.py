@@ -25,8 +25,10 @@ from django.utils import timezone
 from metering.models import LedgerChange
 
 TABLE = LedgerChange._meta.db_table
-#: computed pages live at most this long in the cache (their keys make them exact, not their age)
-TIMEOUT = 3600
+#: computed pages live at most this long in the cache (their keys make them exact, not their age):
+#: every refresh makes a new version, so an older entry is rarely asked for again, and a short life
+#: bounds what a busy site with frequent refreshes keeps in Redis
+TIMEOUT = 300
 
 
 def version() -> str:
