@@ -1,192 +1,364 @@
-"""Server time of the dashboard's heaviest pages at 2,000 resources and 60 days of history.
+"""The dashboard's pages at 10,000 resources and 12 months of history, through gunicorn over HTTP.
 
-Builds the history directly with ``bulk_create`` (not through the collector: this measures the
-pages, not collection), then times requests in-process with Django's test ``Client`` and prints
-p50 and p95 per page. Target: p95 < 150 ms.
+One dataset (``bench.datagen.pages_history``: COPY, about a minute) serves every figure. The web
+server is production's: gunicorn with ``deploy/gunicorn.conf.py`` and ``portal.settings.production``
+(DEBUG off, the manifest static storage after ``collectstatic``, database sessions, the shared Redis
+cache of ``GLASSPANE_CACHE_URL``, the psycopg pool), reached over loopback as the reverse proxy
+reaches it (``X-Forwarded-Proto: https``). Each page is fetched once cold (the first request after
+the data was written: nothing cached), once per gunicorn worker to warm them, then ``--requests`` times;
+p50 and p95 of whole HTTP requests are printed with the server's CPU per request (gunicorn workers
+and their PostgreSQL backends, from /proc), which is what to trust on a shared machine. Then
+``--clients`` clients in separate processes (four threads each, one HTTP session per client) load
+the priced overview at once. Targets: single-client p95 < 150 ms for every page; 16 clients
+p95 < 500 ms and >= 40 requests/s.
 
-    .venv/bin/python bench/pages.py [--resources 2000] [--days 60] [--requests 30]
+    DATABASE_URL=postgres://.../gp_bench .venv/bin/python bench/pages.py [--resources 10000] [--days 365]
 
-Uses a throwaway SQLite file unless ``DATABASE_URL`` is set (then that database is flushed and
-filled: point it at a database of its own).
+Needs ``DATABASE_URL`` on a PostgreSQL database of its own (it is flushed and filled) and Redis
+(``GLASSPANE_CACHE_URL``, else ``CELERY_BROKER_URL`` when it is Redis, else redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
+import multiprocessing
 import os
-import random
+import secrets
+import socket
 import statistics
+import subprocess
 import sys
-import tempfile
+import threading
 import time
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='glasspane-bench-')}/bench.sqlite3"
 
 import django  # noqa: E402
 
 django.setup()
 
+import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from metering.models import (  # noqa: E402
-    Membership,
-    Project,
-    ProjectRatePlan,
-    Rate,
-    RatePlan,
-    Resource,
-    UsageSegment,
-    UtilizationRollup,
-)
-from providers.models import ProviderAccount  # noqa: E402
+from bench import datagen  # noqa: E402
 
-PROJECTS = ["webshop", "analytics", "ci", "research"]
-#: "analytics" is the only project with a rate plan: the chargeback pages and the "priced" overviews
-#: (cost to date, forecast and each resource's cost) are measured on it, the other overviews on
-#: "webshop", which shows usage without prices
-PRICES = {"instance_hours": "0.02", "container_hours": "0.005", "vcpu_hours": "0.0125", "ram_gb_hours": "0.004",
-          "disk_gb_hours": "0.0001", "running_hours": "0.001"}
+#: what the reverse proxy (deploy/nginx) adds to every request it forwards
+PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def build(n_resources: int, days: int, seed: int = 7) -> None:
-    rng = random.Random(seed)
-    now = timezone.now().replace(microsecond=0)
-    begin = now - timedelta(days=days)
-    projects = [Project.objects.create(slug=s, name=s.title()) for s in PROJECTS]
-    accounts = []
-    for name in ("kvm-1", "docker-1", "openstack-1"):
-        account = ProviderAccount(name=name, kind="fake", settings={"world": name})
-        account.credentials = {}
-        account.save()
-        accounts.append(account)
-    hosts = [Resource(account=accounts[0], external_id=f"host-{i}", kind="host", name=f"host-{i}", state="running",
-                      vcpus=Decimal(64), ram_mb=262144, first_seen=begin, last_seen=now)
-             for i in range(max(1, n_resources // 50))]
-    Resource.objects.bulk_create(hosts)
-    rows = []
-    kinds = ["vm"] * 60 + ["container"] * 30 + ["volume"] * 10
-    for i in range(n_resources - len(hosts)):
-        kind = rng.choice(kinds)
-        account = accounts[{"vm": rng.choice([0, 2]), "container": 1, "volume": 2}[kind]]
-        first = begin + timedelta(hours=rng.randrange(0, days * 24 // 3))
-        deleted = first + timedelta(days=rng.randrange(5, days)) if rng.random() < 0.15 else None
-        deleted = deleted if deleted and deleted < now else None
-        sized = kind != "volume"
-        rows.append(Resource(
-            account=account, external_id=f"{kind}-{i}", kind=kind, name=f"{rng.choice(PROJECTS)}-{kind}-{i}",
-            project=rng.choice(projects), parent=rng.choice(hosts) if kind == "vm" else None,
-            state="deleted" if deleted else ("in-use" if kind == "volume" else rng.choice(["running"] * 4 + ["stopped"])),
-            vcpus=Decimal(rng.choice([1, 2, 4, 8])) if sized else None, ram_mb=rng.choice([1024, 2048, 8192]) if sized else None,
-            disk_gb=Decimal(rng.choice([20, 40, 100])), labels={"env": rng.choice(["prod", "dev"]), "team": f"t{i % 9}"},
-            first_seen=first, last_seen=deleted or now, started_at=first, deleted_at=deleted,
-        ))
-    Resource.objects.bulk_create(rows, batch_size=1000)
-    segments = []
-    for r in Resource.objects.exclude(kind="host"):
-        start, end = r.first_seen, r.deleted_at or now
-        cuts = sorted({start + (end - start) * rng.random() for _ in range(rng.randrange(1, 6))})
-        edges = [start, *cuts, end]
-        for j, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
-            last = j == len(edges) - 2
-            segments.append(UsageSegment(
-                resource_id=r.pk, account_id=r.account_id, kind=r.kind, project_id=r.project_id,
-                state=r.state if last and r.state != "deleted" else rng.choice(["running", "stopped"]),
-                vcpus=r.vcpus if last else (r.vcpus or Decimal(1)) * rng.choice([1, 2]), ram_mb=r.ram_mb,
-                disk_gb=r.disk_gb, start=lo, end=hi, open=last and r.deleted_at is None,
-                estimated=rng.random() < 0.02))
-    UsageSegment.objects.bulk_create(segments, batch_size=2000)
-    # bulk-inserted, not collected: roll the finished days as the collector would have
-    call_command("rollup_usage", start=f"{begin:%Y-%m-%d}", end=f"{now:%Y-%m-%d}", stdout=open(os.devnull, "w"))
-    rollups = []
-    hour0 = now.replace(minute=0, second=0) - timedelta(days=7)
-    for r in Resource.objects.filter(kind="vm", deleted_at__isnull=True)[:300]:
-        for h in range(7 * 24):
-            rollups.append(UtilizationRollup(resource_id=r.pk, hour=hour0 + timedelta(hours=h), samples=12,
-                                             cpu_pct_avg=rng.random() * 100, cpu_pct_max=100.0,
-                                             cpu_core_seconds=rng.random() * 3600, memory_avg_mb=1000.0,
-                                             memory_max_mb=1500.0, memory_mb_seconds=3.6e6))
-    UtilizationRollup.objects.bulk_create(rollups, batch_size=5000)
-    plan = RatePlan.objects.create(name="bench", currency="EUR")
-    for measure, price in PRICES.items():
-        Rate.objects.create(plan=plan, measure=measure, unit_price=Decimal(price), effective_from=begin - timedelta(days=31))
-    ProjectRatePlan.objects.create(project=projects[1], plan=plan, effective_from=begin - timedelta(days=31))
-    User = get_user_model()
-    User.objects.create_user("bench-admin", is_staff=True)
-    member = User.objects.create_user("bench-member")
-    Membership.objects.create(user=member, project=projects[0], role="member")
-    print(f"built {Resource.objects.count()} resources, {len(segments)} segments, {len(rollups)} rollups "
-          f"over {days} days")
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
 
 
-def timed(client: Client, url: str, n: int) -> tuple[float, float]:
-    first = client.get(url)
-    assert first.status_code == 200, (url, first.status_code)
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        response = client.get(url)
-        if hasattr(response, "streaming_content"):
-            b"".join(response.streaming_content)
-        samples.append((time.perf_counter() - t) * 1000)
-        assert response.status_code == 200
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(round(0.95 * len(samples))) - 1)]
+def cache_url() -> str:
+    url = os.environ.get("GLASSPANE_CACHE_URL", "")
+    if not url:
+        broker = os.environ.get("CELERY_BROKER_URL", "")
+        url = broker if broker.startswith("redis://") else "redis://127.0.0.1:6379/0"
+    return url
+
+
+def check_rollups(days: list) -> None:
+    """The generated rollups of these days equal what ``metering.daily.rebuild`` writes."""
+    from metering import daily
+    from metering.models import DailyUsage
+
+    cols = ("resource_id", "account_id", "project_id", "state", "vcpus", "ram_mb", "disk_gb", "estimated", "us")
+    for day in days:
+        generated = sorted(DailyUsage.objects.filter(day=day).values_list(*cols))
+        daily.rebuild(day)
+        rebuilt = sorted(DailyUsage.objects.filter(day=day).values_list(*cols))
+        if generated != rebuilt:
+            raise SystemExit(f"generated rollups of {day} differ from daily.rebuild ({len(generated)} vs {len(rebuilt)})")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (processes gone since count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+class Server:
+    """gunicorn as production runs it, on a free port, against the benchmark's database."""
+
+    def __init__(self, workers: int | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "GLASSPANE_CREDENTIAL_KEYS": ",".join(settings.GLASSPANE_CREDENTIAL_KEYS) or secrets.token_urlsafe(32),
+            "GLASSPANE_ALLOWED_HOSTS": "127.0.0.1",
+            "GLASSPANE_CACHE_URL": cache_url(),
+            "GLASSPANE_BIND": f"127.0.0.1:{self.port}",
+            "GLASSPANE_ACCESS_LOG": "/dev/null",
+            "GLASSPANE_LOG_LEVEL": "WARNING",
+        }
+        if workers:
+            self.env["GLASSPANE_WEB_WORKERS"] = str(workers)
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT,
+                       env=self.env, check=True)
+        self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py",
+                                         "portal.wsgi"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                        stderr=open(ROOT / "var" / "bench-gunicorn.log", "w"))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{self.url}/healthz", headers=PROXY_HEADERS, timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise SystemExit("gunicorn did not answer /healthz (see var/bench-gunicorn.log)")
+            time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(p) for p in children]
+
+    def database_pids(self) -> list[int]:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()")
+            return [row[0] for row in cur.fetchall()]
+
+    def cpu(self) -> tuple[float, float]:
+        """(gunicorn workers' CPU seconds, their database backends' CPU seconds) so far."""
+        return cpu_seconds(self.worker_pids()), cpu_seconds(self.database_pids())
+
+
+def session_cookie(username: str) -> str:
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+class _KeepOwnCookies(http.cookiejar.DefaultCookiePolicy):
+    """The session cookie is ours: the server's Set-Cookie (Secure, since production is HTTPS behind
+    the proxy) would replace it with one a plain-HTTP client never sends back."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+
+def http_session(cookie: str) -> requests.Session:
+    s = requests.Session()
+    s.headers.update(PROXY_HEADERS)
+    s.cookies.set_policy(_KeepOwnCookies())
+    s.cookies.set(settings.SESSION_COOKIE_NAME, cookie, domain="127.0.0.1")
+    return s
+
+
+def get(session: requests.Session, url: str) -> float:
+    """Milliseconds for one whole request (body read); fails on anything but 200."""
+    t = time.perf_counter()
+    response = session.get(url, timeout=300, allow_redirects=False)
+    response.content  # noqa: B018
+    elapsed = (time.perf_counter() - t) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {response.status_code} {response.headers.get('Location', '')}")
+    return elapsed
+
+
+def pages_to_measure(days: int) -> list[tuple[str, str, str]]:
+    today = timezone.localdate()
+    since = (today - timedelta(days=60)).isoformat()
+    last_month = f"{today.replace(day=1) - timedelta(days=1):%Y-%m}"
+    sixty = f"?start={since}&end={today}"
+    return [
+        ("floor: providers list (3 accounts)", "bench-admin", "/providers/"),
+        ("overview, this month", "bench-admin", "/projects/webshop/"),
+        ("overview, 60 days", "bench-admin", f"/projects/webshop/{sixty}"),
+        ("overview, 60 days (member)", "bench-member", f"/projects/webshop/{sixty}"),
+        ("overview, this month, priced", "bench-admin", "/projects/analytics/"),
+        ("overview, 60 days, priced", "bench-admin", f"/projects/analytics/{sixty}"),
+        ("download: overview CSV, 60 days", "bench-member", f"/projects/webshop/{sixty}&format=csv"),
+        ("inventory", "bench-admin", "/inventory/"),
+        ("inventory, filtered + sorted", "bench-admin", "/inventory/?kind=vm&q=prod&sort=-vcpus&page=3"),
+        ("inventory (member)", "bench-member", "/inventory/"),
+        ("resource detail, 7 d", "bench-admin", "/resources/{vm}/?window=7d"),
+        ("admin overview, this month", "bench-admin", "/admin-overview/"),
+        ("admin overview, 60 days", "bench-admin", f"/admin-overview/{sixty}"),
+        ("chargeback, this month", "bench-admin", f"/projects/analytics/chargeback/?period={today:%Y-%m}"),
+        ("chargeback, last month", "bench-admin", f"/projects/analytics/chargeback/?period={last_month}"),
+        ("download: chargeback CSV, last month", "bench-admin",
+         f"/projects/analytics/chargeback/?period={last_month}&format=csv"),
+        ("chargeback, all projects", "bench-admin", "/chargeback/"),
+        ("quotas", "bench-admin", "/quotas/"),
+        ("home, all projects", "bench-admin", "/"),
+    ]
+
+
+def single_client(server: Server, n: int, days: int) -> float:
+    from metering.models import UtilizationRollup
+
+    vm = UtilizationRollup.objects.values_list("resource_id", flat=True).first()
+    cookies = {u: session_cookie(u) for u in ("bench-admin", "bench-member")}
+    warm = http_session(cookies["bench-admin"])
+    for _ in range(3 * len(server.worker_pids())):  # every worker has loaded the code and the base templates
+        get(warm, server.url + "/inventory/")
+    print(f"{'page':38} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'web cpu ms':>10} {'db cpu ms':>9}")
+    worst = 0.0
+    for label, username, path in pages_to_measure(days):
+        url = server.url + path.format(vm=vm)
+        session = http_session(cookies[username])
+        cold = get(session, url)
+        for _ in range(len(server.worker_pids())):  # each worker has loaded this page's templates, more or less
+            get(session, url)
+        web0, db0 = server.cpu()
+        samples = [get(session, url) for _ in range(n)]
+        web1, db1 = server.cpu()
+        p50, p95 = statistics.median(samples), percentile(samples, 0.95)
+        if not label.startswith(("download", "floor")):  # downloads stream whole statements: not a page target
+            worst = max(worst, p95)
+        print(f"{label:38} {cold:8.1f} {p50:8.1f} {p95:8.1f} {(web1 - web0) * 1000 / n:10.1f} "
+              f"{(db1 - db0) * 1000 / n:9.1f}", flush=True)
+    print(f"worst p95: {worst:.1f} ms (target < 150 ms)")
+    return worst
+
+
+def _load_process(url: str, cookies: list[str], requests_each: int, barrier, results) -> None:
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client(cookie: str) -> None:
+        session = http_session(cookie)
+        barrier.wait()
+        for _ in range(requests_each):
+            try:
+                ms = get(session, url)
+            except (SystemExit, requests.RequestException) as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            with lock:
+                times.append(ms)
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in cookies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put((times, errors))
+
+
+def load(server: Server, clients: int, requests_each: int, path: str = "/projects/analytics/",
+         threads_per_process: int = 4) -> dict:
+    """``clients`` clients at once, ``requests_each`` requests each, from separate processes."""
+    cookies = [session_cookie("bench-admin") for _ in range(clients)]
+    url = server.url + path
+    warm = http_session(cookies[0])
+    for _ in range(10):  # every worker has served the page once, more or less
+        get(warm, url)
+    connection.close()  # children are forked: none of them may share this process's connection
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(clients + 1)
+    results = ctx.Queue()
+    groups = [cookies[i:i + threads_per_process] for i in range(0, clients, threads_per_process)]
+    procs = [ctx.Process(target=_load_process, args=(url, g, requests_each, barrier, results)) for g in groups]
+    for p in procs:
+        p.start()
+    barrier.wait()
+    web0, db0 = server.cpu()
+    began = time.perf_counter()
+    times, errors = [], []
+    for _ in procs:
+        t, e = results.get(timeout=600)
+        times += t
+        errors += e
+    wall = time.perf_counter() - began
+    web1, db1 = server.cpu()
+    for p in procs:
+        p.join()
+    done = len(times) or 1
+    out = {"p50": statistics.median(times) if times else 0.0, "p95": percentile(times, 0.95) if times else 0.0,
+           "rate": len(times) / wall, "errors": len(errors), "requests": len(times),
+           "web_cpu": (web1 - web0) * 1000 / done, "db_cpu": (db1 - db0) * 1000 / done}
+    print(f"load: {clients} clients x {requests_each} requests of {path} through gunicorn "
+          f"({len(server.worker_pids())} workers), {os.cpu_count()} cores: p50 {out['p50']:.0f} ms, "
+          f"p95 {out['p95']:.0f} ms, {out['rate']:.1f} requests/s, errors {out['errors']}; "
+          f"web cpu {out['web_cpu']:.1f} ms, db cpu {out['db_cpu']:.1f} ms per request; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if errors:
+        print(f"load: first error: {errors[0]}")
+    return out
+
+
+def build(resources: int, days: int) -> None:
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    t = time.perf_counter()
+    facts = datagen.pages_history(resources, days)
+    today = facts["now"].date()
+    check_rollups([today - timedelta(days=1), today - timedelta(days=days // 2)])
+    print(f"built {facts['resources']} resources, {facts['segments']} segments, {facts['daily_rows']} daily rollup "
+          f"rows over {days} days in {time.perf_counter() - t:.0f} s")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resources", type=int, default=2000)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per page, one client")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients on the priced overview")
+    parser.add_argument("--load-requests", type=int, default=15, help="requests per concurrent client")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: production's)")
+    parser.add_argument("--reuse", action="store_true", help="keep the data already in the database")
+    parser.add_argument("--only", default="", help="measure only the pages whose label holds this")
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
-    build(args.resources, args.days)
-    settings.ALLOWED_HOSTS = ["*"]
-    today = timezone.localdate()
-    since = (today - timedelta(days=args.days)).isoformat()
-    last_month = f"{today.replace(day=1) - timedelta(days=1):%Y-%m}"
-    pages = [
-        ("overview, this month (staff)", "bench-admin", "/projects/webshop/"),
-        (f"overview, {args.days} days (staff)", "bench-admin", f"/projects/webshop/?start={since}&end={today}"),
-        (f"overview, {args.days} days (member)", "bench-member", f"/projects/webshop/?start={since}&end={today}"),
-        (f"overview CSV, {args.days} days", "bench-member", f"/projects/webshop/?start={since}&end={today}&format=csv"),
-        ("overview, this month, priced (staff)", "bench-admin", "/projects/analytics/"),
-        (f"overview, {args.days} days, priced (staff)", "bench-admin",
-         f"/projects/analytics/?start={since}&end={today}"),
-        ("inventory (staff)", "bench-admin", "/inventory/"),
-        ("inventory, filtered + sorted", "bench-admin", "/inventory/?kind=vm&q=prod&sort=-vcpus&page=3"),
-        ("inventory (member)", "bench-member", "/inventory/"),
-        ("resource detail, 7 d", "bench-admin", None),
-        (f"admin overview, {args.days} days", "bench-admin", f"/admin-overview/?start={since}&end={today}"),
-        ("chargeback, this month (staff)", "bench-admin", f"/projects/analytics/chargeback/?period={today:%Y-%m}"),
-        ("chargeback, last month (staff)", "bench-admin", f"/projects/analytics/chargeback/?period={last_month}"),
-        ("chargeback CSV, last month", "bench-admin",
-         f"/projects/analytics/chargeback/?period={last_month}&format=csv"),
-        ("chargeback overview, this month", "bench-admin", "/chargeback/"),
-    ]
-    vm = UtilizationRollup.objects.values_list("resource_id", flat=True).first()
-    print(f"database: {django.db.connection.vendor}; {args.requests} requests per page after one warm-up")
-    print(f"{'page':42} {'p50 ms':>8} {'p95 ms':>8}")
-    worst = 0.0
-    for label, username, url in pages:
-        client = Client()
-        client.force_login(get_user_model().objects.get(username=username))
-        p50, p95 = timed(client, url or f"/resources/{vm}/?window=7d", args.requests)
-        worst = max(worst, p95)
-        print(f"{label:42} {p50:8.1f} {p95:8.1f}")
-    print(f"worst p95: {worst:.1f} ms (target < 150 ms)")
+    if connection.vendor != "postgresql":
+        print("set DATABASE_URL to a PostgreSQL database of its own", file=sys.stderr)
+        return 2
+    if not args.reuse:
+        build(args.resources, args.days)
+    print(f"database: PostgreSQL; cache: {cache_url()}; {args.requests} requests per page after a cold one and "
+          f"one per worker; load average {os.getloadavg()[0]:.1f}")
+    with Server(args.workers) as server:
+        if args.only:
+            global pages_to_measure
+            every = pages_to_measure
+            pages_to_measure = lambda days: [p for p in every(days) if args.only in p[0]]  # noqa: E731
+        if args.requests:
+            single_client(server, args.requests, args.days)
+        if args.clients:
+            result = load(server, args.clients, args.load_requests)
+            if result["errors"]:
+                return 1
     return 0
 
 

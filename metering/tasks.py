@@ -154,6 +154,14 @@ def prune_samples() -> int:
     return rollups.prune_samples()
 
 
+@shared_task(name="metering.compact_ledger_changes")
+def compact_ledger_changes() -> int:
+    """Keep the ledger's change log small, so reading its version stays a millisecond."""
+    from metering import ledger
+
+    return ledger.compact()
+
+
 
 
 # -- resource actions --------------------------------------------------------------------------------

@@ -32,5 +32,6 @@ def _schedule(sender, **kwargs):
         "sweep-requests": {"task": "metering.sweep_requests", "schedule": 60.0},
         "reap-runs": {"task": "metering.reap_runs", "schedule": 60.0},
         "retry-quota-pushes": {"task": "metering.retry_quota_pushes", "schedule": 60.0},
+        "compact-ledger-changes": {"task": "metering.compact_ledger_changes", "schedule": 60.0},
     }
 

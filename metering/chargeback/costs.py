@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from metering import ledger
 from metering.chargeback.engine import FIXED_COST, US_PER_HOUR, _micros, build_statement, fixed_cost_lines
 from metering.chargeback.money import QUANTITY, line_amount, round_money
 from metering.chargeback.rates import RateBook, Subject, rate_book
@@ -162,14 +163,18 @@ def month_figures(project: Project, now: datetime | None = None, report=None, re
     """
     now = now or timezone.now()
     lo, hi = month_of(now)
-    book = rate_book(project, lo, hi)
+    # the figures follow the ledger's version (metering.ledger: any write to what they read, rates
+    # and plans included, moves it); the rate book and the signature's aggregate (every segment of
+    # the project) are read once per version
+    at = ledger.version()
+    book = ledger.cached("rate_book/1", (project.pk, lo, hi), lambda: rate_book(project, lo, hi), at=at)
     budget = budget_of(project)
     currency = book.currency
     if currency is None:
         return CostSummary(Decimal(0), Decimal(0), "", budget), None
-    sig, last_end, rules = ledger_state(project)
+    sig, last_end, rules = ledger.cached("ledger_state/1", (project.pk,), lambda: ledger_state(project), at=at)
     settled = last_end is None or last_end <= now  # the ledger holds nothing after now
-    key = month_cache_key(project, lo, sig, book) if settled and not rules else None
+    key = month_cache_key(project, lo, f"{at}/{sig}", book) if settled and not rules else None
     priced = cache.get(key) if key else None
     fixed = list(FixedCost.objects.filter(project=project, effective_from__lt=hi).exclude(effective_to__lte=lo)
                  .order_by("name", "effective_from", "pk"))

@@ -16,6 +16,7 @@ from metering.models.collection import CollectionState
 from metering.models.currency import ExchangeRate
 from metering.models.events import LifecycleEvent
 from metering.models.inventory import MappingRule, Resource
+from metering.models.ledger import LedgerChange
 from metering.models.notify import BudgetAlert, BudgetAlertPolicy, ReportRun, ReportSubscription
 from metering.models.quotas import (
     UNLIMITED,
@@ -51,6 +52,7 @@ __all__ = [
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LedgerChange",
     "LifecycleEvent",
     "MappingRule",
     "Membership",

@@ -211,7 +211,8 @@ GLASSPANE_QUEUE_TASKS = {
     "housekeeping": ["metering.dispatch_refreshes", "metering.prune_samples", "metering.breach_webhook",
                      "metering.notify_budget_alerts", "metering.budget_webhook", "portal.ping",
                      "metering.sweep_requests", "metering.reap_runs",
-                     "metering.retry_quota_pushes"],
+                     "metering.retry_quota_pushes",
+                     "metering.compact_ledger_changes"],
 }
 CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in GLASSPANE_QUEUE_TASKS]
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"  # a task missing from the table (tests fail on that)

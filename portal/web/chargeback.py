@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
+from metering import ledger
 from metering.chargeback import idle, onprem, statements
 from metering.chargeback.allocation import ALLOCATED
 from metering.chargeback.currency import Conversion, NoExchangeRate, convert, converted_json, converted_rows
@@ -235,7 +236,13 @@ def project_chargeback(request, slug: str):
             return HttpResponse(error + "\n", status=400, content_type="text/plain")
         return _download(st, fmt, project, form.label(), conversion)
 
-    st, problem = _statement(project, start, end, revision)
+    page_number = request.GET.get("page")
+    if revision is None:  # the live draft: what the ledger and the rates decide, once per ledger version
+        view = ledger.cached("chargeback/2", (project.pk, start, end, page_number, code.upper()),
+                             lambda: statement_view(project, start, end, None, page_number, code))
+    else:
+        view = statement_view(project, start, end, revision, page_number, code)
+    st, problem = view.pop("statement"), view.pop("problem")
     period_query = form.period_query()
     context = {
         "title": f"Chargeback · {project.name}",
@@ -259,46 +266,66 @@ def project_chargeback(request, slug: str):
         "period_open": form.is_open(),
     }
     if st is not None:
-        showback = st.showback
-        lines = _lines(st)
-        by_measure, by_provider = subtotals(lines)
-        conversion, currency_error = (None, "") if showback else report_conversion(st, code, lines)
-        shares = [x.amount for x in lines if x.measure == ALLOCATED and x.amount is not None]
-        allocated = sum(shares, Decimal(0)) if shares else None
-        page = Paginator(line_groups(lines, showback, conversion), GROUPS_PER_PAGE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
         query.pop("format", None)
         download = {k: v for k, v in query.items()}
+        context.update(view)
         context.update({
-            "showback": showback,
-            "currency": st.currency,
-            "total": None if showback else st.total,
-            "line_count": len(lines),
-            "page": page,
-            "groups": page.object_list,
+            "page": Paginator(range(view.pop("group_count")), GROUPS_PER_PAGE).get_page(view["page"]),
             "page_query": query.urlencode(),
-            "measures": [{"measure": measure_label(m), "quantity": units.number(q, QUANTITY_SHOWN),
-                          "exact": _fmt(q, QUANTITY),
-                          "unit": next((x.unit for x in lines if x.measure == m), ""), "amount": a}
-                         for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
-            "providers": [{"provider": p or "(no provider: fixed costs, allocations)", "amount": a}
-                          for p, a in sorted(by_provider.items())],
-            "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
             "csv_query": "?" + urlencode({**download, "format": "csv"}),
             "json_query": "?" + urlencode({**download, "format": "json"}),
             "focus_query": "?" + urlencode({**{k: v for k, v in download.items() if k != "currency"},
                                             "format": "focus"}),
-            "is_draft": not isinstance(st, Statement),
-            "allocated": allocated,
-            "direct": None if showback or allocated is None else st.total - allocated,
-            "conversion": conversion,
-            "currency_error": currency_error,
+            "is_draft": revision is None,
             "currency_asked": code,
-            "currency_choices": [] if showback else currency_choices(st.currency),
+            "currency_choices": [] if view["showback"] else currency_choices(view["currency"]),
             "currency_hidden": {k: v for k, v in query.items() if k not in ("currency",)},
         })
     return render(request, "web/chargeback.html", context)
+
+
+def statement_view(project: Project, start, end, revision: int | None, page_number, code: str = "") -> dict:
+    """The statement page's figures (totals by measure and provider, direct cost and allocated
+    shares, one page of line groups, converted to the report currency ``code`` when asked), or
+    the problem that stops it; small enough to cache. ``statement`` is the issued revision (for
+    its header) or True for the draft."""
+    st, problem = _statement(project, start, end, revision)
+    if st is None:
+        return {"statement": None, "problem": problem}
+    showback = st.showback
+    lines = _lines(st)
+    by_measure, by_provider = subtotals(lines)
+    conversion, currency_error = (None, "") if showback else report_conversion(st, code, lines)
+    shares = [x.amount for x in lines if x.measure == ALLOCATED and x.amount is not None]
+    allocated = sum(shares, Decimal(0)) if shares else None
+    groups = line_groups(lines, showback, conversion)
+    page = Paginator(groups, GROUPS_PER_PAGE).get_page(page_number)
+    units_of = {}
+    for x in lines:
+        units_of.setdefault(x.measure, x.unit)
+    return {
+        "statement": st if isinstance(st, Statement) else True,
+        "problem": None,
+        "showback": showback,
+        "currency": st.currency,
+        "total": None if showback else st.total,
+        "line_count": len(lines),
+        "group_count": len(groups),
+        "page": page.number,
+        "groups": list(page.object_list),
+        "measures": [{"measure": measure_label(m), "quantity": units.number(q, QUANTITY_SHOWN),
+                      "exact": _fmt(q, QUANTITY), "unit": units_of.get(m, ""), "amount": a}
+                     for m, (q, a) in sorted(by_measure.items(), key=lambda kv: measure_label(kv[0]))],
+        "providers": [{"provider": p or "(no provider: fixed costs, allocations)", "amount": a}
+                      for p, a in sorted(by_provider.items())],
+        "chart": measure_chart(by_measure, showback, st.currency) if by_measure else None,
+        "allocated": allocated,
+        "direct": None if showback or allocated is None else st.total - allocated,
+        "conversion": conversion,
+        "currency_error": currency_error,
+    }
 
 
 @staff_required
@@ -384,7 +411,7 @@ def chargeback_overview(request):
     """``/chargeback/``: every project's cost for a period, and on-premises vs public cloud."""
     form = StatementPeriodForm(request.GET)
     start, end = form.range_or_default()
-    rows = ranking(start, end)
+    rows = ledger.cached("ranking/1", (start, end), lambda: ranking(start, end))
     billed = [r for r in rows if not r["problem"] and not r["showback"]]
     totals: dict[str, Decimal] = {}
     for r in billed:

@@ -64,7 +64,8 @@ def selected_project(request) -> Project | None:
 
 
 def select(request, project: Project) -> None:
-    request.session[SESSION_KEY] = project.slug
+    if request.session.get(SESSION_KEY) != project.slug:  # an unchanged session is not written back
+        request.session[SESSION_KEY] = project.slug
     request._selected_project = project
 
 

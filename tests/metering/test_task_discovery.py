@@ -17,7 +17,7 @@ TASKS = {"metering.refresh_account", "metering.dispatch_refreshes", "metering.ro
          "metering.prune_samples", "metering.resource_action", "metering.provision_request",
          "metering.breach_webhook", "metering.enforce_breach", "metering.push_quotas", "metering.check_budgets",
          "metering.notify_budget_alerts", "metering.budget_webhook", "metering.send_scheduled_reports", "metering.sweep_requests", "metering.reap_runs",
-         "metering.retry_quota_pushes", "portal.ping"}
+         "metering.retry_quota_pushes", "metering.compact_ledger_changes", "portal.ping"}
 PROBE = """
 import django
 django.setup()

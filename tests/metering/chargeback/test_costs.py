@@ -25,7 +25,7 @@ def running(ledger, project):
 
 def test_month_to_date_and_forecast(running, project, django_assert_max_num_queries):
     Quota.objects.create(project=project, key=QuotaKey.BUDGET, limit=50)
-    with django_assert_max_num_queries(15):  # 13th: allocation rules; 14th: the budget from effective_limits; 15th: rolled days
+    with django_assert_max_num_queries(16):  # 13th: allocation rules; 14th: the budget from effective_limits; 15th: rolled days; 16th: the ledger version
         s = month_to_date(project, now=day(10))
     # to date: vCPU 2 x 240 = 480 x 0.01 = 4.80; instance 240 x 0.02 = 4.80; support 10 days x 1.00 = 10.00
     assert s.cost_to_date == Decimal("19.60") and s.currency == "EUR"
