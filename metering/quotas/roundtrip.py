@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
+import psycopg
 from django.db import connection
 from psycopg.pq import TransactionStatus
 
@@ -54,6 +55,9 @@ from metering.quotas.limits import KEYS
 from metering.quotas.usage import held_rows, live_rows
 
 SETTING = "glasspane.admission"
+#: Django turns psycopg's prepared statements off (``prepare_threshold`` None); while deciding, only
+#: the statements executed with ``prepare=True`` are prepared (once per connection)
+PREPARE_ONLY_WHEN_ASKED = 2**31
 _SENTINEL = -7_345_001  # stands for the project id while the ORM's SQL is compiled once per process
 
 
@@ -156,13 +160,16 @@ WITH a AS (
            %s::jsonb AS spec, %s::text AS ikey, %s::timestamptz AS now, %s::text AS scope,
            %s::numeric AS cost, %s::numeric AS forecast, %s::boolean AS locked, {want_args}
 ),
+go AS (  -- the locked pass runs only when the check found that the request fits
+    SELECT a.* FROM a WHERE NOT a.locked OR COALESCE(current_setting('{SETTING}', true), '') = 'fits'
+),
 live AS ({live_sql}),
 held AS ({held_sql}),
 quota AS (SELECT {q_account} AS account_id, {q_key} AS key, {q_limit} AS lim FROM {quota}, a
           WHERE {q_project} = a.project AND ({q_account} IS NULL OR {q_account} = a.account)),
 dflt AS (SELECT {d_key} AS key, {d_limit} AS lim FROM {default}),
 checks AS (
-    SELECT c.* FROM a, LATERAL (VALUES
+    SELECT c.* FROM go a, LATERAL (VALUES
         {checks}
     ) AS c(ord, narrowed, key, want, in_use, lim)
 ),
@@ -171,7 +178,7 @@ refusal AS (
 ),
 verdict AS (
     SELECT CASE
-        WHEN a.locked AND COALESCE(current_setting('{SETTING}', true), '') <> 'fits' THEN 'skip'
+        WHEN NOT EXISTS (SELECT 1 FROM go) THEN 'skip'
         WHEN EXISTS (SELECT 1 FROM {_table(Project)} p WHERE p.id = a.project
                      AND p.{_col(Project, "breach_policy")} = {_literal(BreachPolicy.BLOCK_NEW)})
              AND EXISTS (SELECT 1 FROM {_table(QuotaBreach)} b WHERE b.{_col(QuotaBreach, "project")} = a.project
@@ -232,22 +239,29 @@ def decide(*, project_id: int, account_id: int, requester_id: int | None, kind: 
     connection.ensure_connection()
     raw = connection.connection
     own = not connection.in_atomic_block  # else: inside the caller's transaction, locked until it ends
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
     with connection.wrap_database_errors:
         try:
             with raw.pipeline():
-                cursors = [raw.cursor() for _ in range(2)]
+                control, first, second = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
                 if own:
-                    raw.execute("BEGIN")
-                cursors[0].execute(statement, args(False))
-                raw.execute(lock, (project_id,))
-                cursors[1].execute(statement, args(True))
+                    control.execute("BEGIN", prepare=False)
+                    control.execute("SET LOCAL plan_cache_mode = force_generic_plan", prepare=False)
+                first.execute(statement, args(False), prepare=True)
+                control.execute(lock, (project_id,), prepare=True)
+                second.execute(statement, args(True), prepare=True)
                 if own:
-                    raw.execute("COMMIT")
+                    control.execute("SET LOCAL synchronous_commit = off", prepare=False)
+                    control.execute("COMMIT", prepare=False)  # releases the lock without waiting for the disk
+                    control.execute("SELECT txid_current()", prepare=False)  # a synchronous commit: flushes ours
         except BaseException:
             if own and not raw.closed and raw.info.transaction_status != TransactionStatus.IDLE:  # end the failed block
                 raw.execute("ROLLBACK")
             raise
-        first, second = (c.fetchone() for c in cursors)
-    row = first if first[0] != "fits" else second
+        finally:
+            raw.prepare_threshold = threshold
+        rows = first.fetchone(), second.fetchone()
+    row = rows[0] if rows[0][0] != "fits" else rows[1]
     verdict, request_id, key, narrowed, requested, used, lim, message = row[:8]
     return Decision(verdict, request_id, key or "", bool(narrowed), requested, used, lim, message or "")
