@@ -158,7 +158,7 @@ def _statement(template: str) -> tuple[str, tuple, str]:
 WITH a AS (
     SELECT %s::bigint AS project, %s::bigint AS account, %s::bigint AS requester, %s::text AS kind,
            %s::jsonb AS spec, %s::text AS ikey, %s::timestamptz AS now, %s::text AS scope,
-           %s::numeric AS cost, %s::numeric AS forecast, %s::boolean AS locked, {want_args}
+           %s::numeric AS cost, %s::numeric AS forecast, %s::boolean AS locked, %s::boolean AS own, {want_args}
 ),
 go AS (  -- the locked pass runs only when the check found that the request fits
     SELECT a.* FROM a WHERE NOT a.locked OR COALESCE(current_setting('{SETTING}', true), '') = 'fits'
@@ -208,8 +208,11 @@ reservation AS (
     FROM req, a, verdict v WHERE v.v = 'admitted'
     RETURNING id
 ),
-noted AS (
-    SELECT set_config('{SETTING}', v.v, true) AS v FROM verdict v WHERE v.v <> 'skip'
+noted AS (  -- the verdict, for the lock and the locked pass; in a transaction of our own, commit without
+            -- waiting for the disk (``decide`` flushes before it answers)
+    SELECT set_config('{SETTING}', v.v, true) AS v,
+           CASE WHEN a.own THEN set_config('synchronous_commit', 'off', true) END AS async
+    FROM verdict v, a WHERE v.v <> 'skip'
 )
 SELECT v.v, (SELECT id FROM req), r.key, r.narrowed, r.want, r.in_use, r.lim, (SELECT text FROM message),
        (SELECT count(*) FROM reservation), (SELECT count(*) FROM noted)
@@ -233,12 +236,12 @@ def decide(*, project_id: int, account_id: int, requester_id: int | None, kind: 
 
     def args(locked: bool) -> tuple:
         head = (project_id, account_id, requester_id, kind, json.dumps(spec), idempotency_key, now, scope,
-                cost, forecast, locked, *(want[key] for key in COUNTED))
+                cost, forecast, locked, own, *(want[key] for key in COUNTED))
         return head + orm
 
     connection.ensure_connection()
     raw = connection.connection
-    own = not connection.in_atomic_block  # else: inside the caller's transaction, locked until it ends
+    own = connection.get_autocommit()  # else: inside the caller's transaction, locked until it ends
     threshold = raw.prepare_threshold
     raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
     with connection.wrap_database_errors:
@@ -247,12 +250,10 @@ def decide(*, project_id: int, account_id: int, requester_id: int | None, kind: 
                 control, first, second = psycopg.Cursor(raw), psycopg.Cursor(raw), psycopg.Cursor(raw)
                 if own:
                     control.execute("BEGIN", prepare=False)
-                    control.execute("SET LOCAL plan_cache_mode = force_generic_plan", prepare=False)
                 first.execute(statement, args(False), prepare=True)
                 control.execute(lock, (project_id,), prepare=True)
                 second.execute(statement, args(True), prepare=True)
                 if own:
-                    control.execute("SET LOCAL synchronous_commit = off", prepare=False)
                     control.execute("COMMIT", prepare=False)  # releases the lock without waiting for the disk
                     control.execute("SELECT txid_current()", prepare=False)  # a synchronous commit: flushes ours
         except BaseException:

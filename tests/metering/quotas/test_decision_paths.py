@@ -122,6 +122,9 @@ def test_on_postgresql_a_decision_is_one_pipelined_round_trip(fake_account, proj
             submit(project, fake_account, VM, user=None, source=ChangeSource.API)
     assert len(orm.captured_queries) == 0, [q["sql"][:80] for q in orm.captured_queries]
     assert len(raw_pipelines) == 2 and connection.connection.info.transaction_status == 0  # idle: committed
+    with connection.cursor() as cursor:  # the asynchronous commit was the decision's own, not the session's
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
 
 
 @pytest.mark.django_db(transaction=True)
