@@ -15,7 +15,14 @@ waiting for the client:
 4. the same statement again, under the lock: a fresh READ COMMITTED snapshot that sees every
    reservation committed before the lock was granted, which inserts the request and its
    reservation, or records the refusal;
-5. ``COMMIT``.
+5. ``COMMIT``, which releases the lock without waiting for the disk (the statement set
+   ``synchronous_commit`` off for this transaction only), then ``SELECT txid_current()`` in a
+   synchronous transaction of its own: its commit flushes the WAL up to and including ours, so
+   the answer still comes only once the decision is durable, while the next admission of the
+   project no longer waits for an fsync it does not need.
+
+The two statements are prepared once per connection (Django leaves psycopg's prepared statements
+off, so ``decide`` asks for them explicitly), which saves planning them on every decision.
 
 These are the guarantees of the Python path (``admission._decide_in_python``, used on SQLite):
 refusals answered from committed data without queueing, admissions serialised per project with a
