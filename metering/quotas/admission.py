@@ -22,6 +22,14 @@ of them without queueing.
   lock, which serialises every writer. So the transaction starts with an UPDATE of the project
   row (the same lock on PostgreSQL, where it is a row lock); starting with a read instead could
   fail with "database is locked" when the read snapshot must be upgraded to a write.
+
+On PostgreSQL the same steps (check on committed data, lock only when the request fits, re-check
+and reserve) are one network round trip: ``metering.quotas.roundtrip``, so the lock is held only
+while the server runs the re-check and the commit. SQLite, embedded, keeps the steps in Python
+(``_decide_in_python``); both give the same answers and run the same tests.
+
+The budget is priced once per request: the month's forecast and what the request adds to it,
+only when a budget limit applies to the request's scopes.
 """
 
 from __future__ import annotations
@@ -41,9 +49,10 @@ from kombu.exceptions import OperationalError as BrokerError
 from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.handoff import task
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
+from metering.quotas import roundtrip
 from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
-from metering.quotas.usage import ZERO, budget_delta, number, usage_by_scope
+from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, usage_by_scope
 from providers.base import KIND_ALIASES, Capability, Kind, ProviderError, ProvisionSpec, SpecError
 
 log = logging.getLogger(__name__)
@@ -59,10 +68,18 @@ class QuotaExceeded(Exception):
         super().__init__(self.message)
 
 
+#: Nova's wording of a refusal; PostgreSQL's statement words it from this same template
+EXCEEDED = "Quota exceeded for {key}{scope}: Requested {requested}, but already used {used} of {limit} {key}"
+
+
+def scope_text(account) -> str:
+    """How a refusal names a limit narrowed to ``account`` (nothing for a global limit)."""
+    return f" on {account}" if account is not None else ""
+
+
 def exceeded_message(key: str, requested, used, limit: int, account=None) -> str:
-    scope = f" on {account}" if account is not None else ""
-    return (f"Quota exceeded for {key}{scope}: Requested {number(requested)}, "
-            f"but already used {number(used)} of {limit} {key}")
+    return EXCEEDED.format(key=key, scope=scope_text(account), requested=number(requested), used=number(used),
+                           limit=limit)
 
 
 # -- the request -------------------------------------------------------------------------------------
@@ -102,13 +119,6 @@ def with_flavor_sizes(account, fields: Mapping) -> dict:
     return fields
 
 
-def build_spec(account, fields: Mapping) -> ProvisionSpec:
-    """A request's fields as the driver's ``ProvisionSpec``: a flavor's sizes filled in from the
-    platform, then ``ProvisionSpec.parse``. The API serializer, the launch form and ``submit`` all
-    build specs here; raises ``SpecError``."""
-    return ProvisionSpec.parse(with_flavor_sizes(account, fields) if account is not None else fields)
-
-
 def requested(spec: ProvisionSpec) -> dict[str, Decimal]:
     """What a request counts against each key, by the table live usage counts with
     (``metering.quotas.contributions``); the budget is priced by ``_with_cost`` when it applies."""
@@ -117,14 +127,33 @@ def requested(spec: ProvisionSpec) -> dict[str, Decimal]:
     return want
 
 
+def build_spec(account, fields: Mapping) -> ProvisionSpec:
+    """A request's fields as the driver's ``ProvisionSpec``: a flavor's sizes filled in from the
+    platform, then ``ProvisionSpec.parse``. The API serializer, the launch form and ``submit`` all
+    build specs here; raises ``SpecError``."""
+    return ProvisionSpec.parse(with_flavor_sizes(account, fields) if account is not None else fields)
+
+
+def _price(project, account, want: dict[str, Decimal], kind: str) -> Decimal:
+    """What the request adds to the month's forecast (the chargeback engine's rates)."""
+    return budget_delta(project, account, vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]),
+                        disk_gb=want[QuotaKey.DISK_GB], kind=kind)
+
+
 def _with_cost(project, account, want: dict[str, Decimal], kind: str, scopes) -> dict[str, Decimal]:
-    """``want`` with its budget priced: what it adds to the month's forecast, where a budget
-    limit applies (pricing needs the chargeback engine's rates, so it is skipped otherwise)."""
+    """``want`` with its budget priced, where a budget limit applies to the request's scopes
+    (pricing needs the chargeback engine's rates, so it is skipped otherwise)."""
     if all(usage[QuotaKey.BUDGET].unlimited for usage in scopes.values()):
         return want
-    return {**want, QuotaKey.BUDGET.value: budget_delta(
-        project, account, vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]),
-        disk_gb=want[QuotaKey.DISK_GB], kind=kind)}
+    return {**want, QuotaKey.BUDGET.value: _price(project, account, want, kind)}
+
+
+def _forecast_of(scopes) -> Decimal | None:
+    """The month's forecast ``usage_by_scope`` computed for these scopes, or None if it did not
+    (no budget limit in any scope of the project)."""
+    if all(usage[QuotaKey.BUDGET].unlimited for usage in scopes.values()):
+        return None
+    return scopes[None][QuotaKey.BUDGET].used
 
 
 # -- admission ---------------------------------------------------------------------------------------
@@ -157,22 +186,29 @@ def lock_project(project: Project) -> str:
 
 
 def _scopes(project: Project, account, forecast: Decimal | None = None) -> dict:
-    """The request's scopes: global, and the account's (unlimited where nothing is narrowed)."""
+    """The request's scopes: global, and the account's (unlimited where nothing is narrowed);
+    ``forecast`` is the month's forecast when it is known already (it is not computed again)."""
     known = {project.pk: forecast} if forecast is not None else None
     return usage_by_scope([project.pk], accounts=(account.pk,), forecasts=known)[project.pk]
 
 
+def _blocked(project: Project, want: dict[str, Decimal]) -> QuotaExceeded | None:
+    """The refusal of a block-new project while a breach is open (the oldest one), or None."""
+    breach = QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("opened_at").first()
+    if breach is None:
+        return None
+    return QuotaExceeded(
+        breach.key, want.get(breach.key, ZERO), breach.used, breach.limit,
+        f"Quota exceeded for {breach.key}: the project is over its limit ({number(breach.used)} of "
+        f"{breach.limit} {breach.key}, since {breach.opened_at:%Y-%m-%d %H:%M} UTC) and new requests "
+        f"are blocked until it is back under",
+    )
+
+
 def _refusal(project: Project, account, want: dict[str, Decimal], policy: str, scopes) -> QuotaExceeded | None:
     """The first limit the request would pass, or None."""
-    if policy == BreachPolicy.BLOCK_NEW:
-        breach = QuotaBreach.objects.filter(project=project, closed_at__isnull=True).order_by("opened_at").first()
-        if breach is not None:
-            return QuotaExceeded(
-                breach.key, want.get(breach.key, ZERO), breach.used, breach.limit,
-                f"Quota exceeded for {breach.key}: the project is over its limit ({number(breach.used)} of "
-                f"{breach.limit} {breach.key}, since {breach.opened_at:%Y-%m-%d %H:%M} UTC) and new requests "
-                f"are blocked until it is back under",
-            )
+    if policy == BreachPolicy.BLOCK_NEW and (blocked := _blocked(project, want)) is not None:
+        return blocked
     for scope_account in (None, account):
         usage = scopes[scope_account.pk if scope_account is not None else None]
         for key in KEYS:
@@ -217,22 +253,51 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
         spec = build_spec(account, spec)
     check_account(account)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
-    first = assess(project, account, spec)  # on committed data, no lock
-    want = first.want
+    ask = _Ask(project, account, spec, requested(spec), requester, source, idempotency_key)
+    if connection.vendor == "postgresql":
+        request, refusal = _decide_in_one_round_trip(ask)
+    else:
+        request, refusal = _decide_in_python(ask)
+    if refusal is not None:
+        raise refusal
+    transaction.on_commit(lambda: hand_off(request.pk))  # at once when no transaction is open
+    return request
 
-    def record(refusal: QuotaExceeded | None) -> ProvisionRequest:
+
+@dataclass
+class _Ask:
+    """One request being decided, and how it is recorded."""
+
+    project: Project
+    account: object
+    spec: ProvisionSpec
+    want: dict[str, Decimal]
+    requester: object
+    source: str
+    idempotency_key: str
+
+    def fields(self) -> dict:
+        return {"project": self.project, "account": self.account, "requested_by": self.requester,
+                "kind": self.spec.kind, "spec": {**self.spec.as_json(), "source": self.source},
+                "idempotency_key": self.idempotency_key}
+
+    def record(self, refusal: QuotaExceeded | None) -> ProvisionRequest:
         return ProvisionRequest.objects.create(
-            project=project, account=account, requested_by=requester, kind=spec.kind,
-            spec={**spec.as_json(), "source": source}, idempotency_key=idempotency_key,
-            state=RequestState.REFUSED if refusal else RequestState.PENDING,
-            message=refusal.message if refusal else "",
-            finished_at=timezone.now() if refusal else None,
-        )
+            **self.fields(), state=RequestState.REFUSED if refusal else RequestState.PENDING,
+            message=refusal.message if refusal else "", finished_at=timezone.now() if refusal else None)
+
+
+def _decide_in_python(ask: _Ask) -> tuple[ProvisionRequest | None, QuotaExceeded | None]:
+    """The decision in Python (SQLite): checked on committed data, then re-checked under the lock."""
+    project, account = ask.project, ask.account
+    first = assess(project, account, ask.spec)  # on committed data, no lock (what a preview shows)
+    forecast = _forecast_of(first.scopes)
+    want = first.want
 
     def admit() -> tuple[ProvisionRequest, QuotaExceeded | None]:
         policy = lock_project(project)
-        refusal = _refusal(project, account, want, policy, _scopes(project, account))
-        request = record(refusal)
+        refusal = _refusal(project, account, want, policy, _scopes(project, account, forecast))
+        request = ask.record(refusal)
         if refusal is None:
             Reservation.objects.create(
                 request=request, project=project, account=account,
@@ -240,16 +305,41 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
                 vcpus=want[QuotaKey.VCPUS], ram_mb=int(want[QuotaKey.RAM_MB]), disk_gb=want[QuotaKey.DISK_GB],
                 volumes=int(want[QuotaKey.VOLUMES]), cost=want[QuotaKey.BUDGET],
             )
-            transaction.on_commit(lambda: hand_off(request.pk))
         return request, refusal
 
     if first.refusal is not None:
-        record(first.refusal)
-        raise first.refusal
-    request, refusal = serialised(admit)
-    if refusal is not None:
-        raise refusal
-    return request
+        return ask.record(first.refusal), first.refusal
+    return serialised(admit)
+
+
+def _decide_in_one_round_trip(ask: _Ask) -> tuple[ProvisionRequest | None, QuotaExceeded | None]:
+    """The decision as ``roundtrip.decide`` makes it (PostgreSQL). A second round trip only when
+    a budget limit applies (the request is priced first) or block-new refuses (worded here)."""
+    project, account = ask.project, ask.account
+    cost = forecast = None
+    now = timezone.now()
+    for _ in range(3):
+        decision = roundtrip.decide(
+            project_id=project.pk, account_id=account.pk,
+            requester_id=ask.requester.pk if ask.requester is not None else None, kind=ask.spec.kind,
+            spec=ask.fields()["spec"], idempotency_key=ask.idempotency_key, now=now, scope=scope_text(account),
+            want=ask.want, cost=cost, forecast=forecast, template=EXCEEDED)
+        if decision.verdict == "admitted":
+            request = ProvisionRequest(pk=decision.request_id, **ask.fields(), state=RequestState.PENDING,
+                                       message="", created_at=now)
+            request._state.adding, request._state.db = False, connection.alias
+            return request, None
+        if decision.verdict == "refused":
+            return None, QuotaExceeded(decision.key, decision.requested, decision.used, decision.limit,
+                                       decision.message, account=account if decision.narrowed else None)
+        if decision.verdict == "price":
+            forecast = budget_forecast(project)
+            cost = _price(project, account, ask.want, ask.spec.kind)
+        elif decision.verdict == "blocked":
+            refusal = _blocked(project, ask.want)
+            if refusal is not None:  # else closed since: decide again
+                return ask.record(refusal), refusal
+    raise RuntimeError(f"admission did not settle: last verdict {decision.verdict!r}")
 
 
 class QueueUnavailable(Exception):

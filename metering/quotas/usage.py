@@ -131,16 +131,28 @@ def live_counts(project_ids: Iterable[int], account_id: int | None = None) -> di
     qs = Resource.objects.live().filter(project_id__in=list(project_ids))
     if account_id is not None:
         qs = qs.filter(account_id=account_id)
-    rows = qs.order_by().values("project_id", "account_id").annotate(**_RESOURCE_AGGREGATES)
+    rows = live_rows(qs)
     return {(r["project_id"], r["account_id"]): _as_counts(r, COUNTED) for r in rows}
+
+
+def live_rows(resources):
+    """``resources`` (non-deleted) summed per project and account, a column per counted key: the
+    one aggregate of live usage (admission's PostgreSQL statement embeds it too)."""
+    return resources.order_by().values("project_id", "account_id").annotate(**_RESOURCE_AGGREGATES)
+
+
+def held_rows(reservations):
+    """Active ``reservations`` summed per project and account, a column per key (budget: cost)."""
+    return reservations.filter(active=True).order_by().values("project_id", "account_id").annotate(
+        **_RESERVATION_AGGREGATES)
 
 
 def reserved_counts(project_ids: Iterable[int], account_id: int | None = None) -> dict[tuple[int, int], dict]:
     """``{(project_id, account_id): {key: Decimal}}`` from active reservations (one query)."""
-    qs = Reservation.objects.filter(project_id__in=list(project_ids), active=True)
+    qs = Reservation.objects.filter(project_id__in=list(project_ids))
     if account_id is not None:
         qs = qs.filter(account_id=account_id)
-    rows = qs.order_by().values("project_id", "account_id").annotate(**_RESERVATION_AGGREGATES)
+    rows = held_rows(qs)
     return {(r["project_id"], r["account_id"]): _as_counts(r, KEYS) for r in rows}
 
 

@@ -512,7 +512,8 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         except quotas.QuotaExceeded as exc:
             return Response({"detail": exc.message, "key": exc.key, "requested": str(exc.requested),
                              "used": str(exc.used), "limit": exc.limit}, status=status.HTTP_403_FORBIDDEN)
-        return self._answer(created)
+        serializer.instance = created  # answered by the serializer already built (building one costs ~2 ms)
+        return self._answer(created, serializer)
 
     @extend_schema(
         summary="The quota impact of a request, without making it (project members)",
@@ -545,10 +546,10 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             return None
         return ProvisionRequest.objects.filter(requested_by=request.user, idempotency_key=key).first()
 
-    def _answer(self, created: ProvisionRequest) -> Response:
+    def _answer(self, created: ProvisionRequest, serializer=None) -> Response:
         if created.state == RequestState.REFUSED:
             return Response({"detail": created.message}, status=status.HTTP_403_FORBIDDEN)
-        body = self.get_serializer(created).data
+        body = (serializer or self.get_serializer(created)).data
         # str(): the serializer's url is a Hyperlink (a str subclass), which strict WSGI servers refuse
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": str(body["url"])})
 

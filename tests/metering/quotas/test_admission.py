@@ -130,3 +130,34 @@ def test_release_is_idempotent(fake_account, project, queued):
     assert release(request) is False
     request.refresh_from_db()
     assert request.state == RequestState.FAILED and request.message == "cancelled"
+
+
+def test_a_budgeted_request_prices_the_forecast_once(fake_account, project, queued, monkeypatch):
+    """The month's forecast is the costly part of a budget check: one admission computes it once
+    (before, it was computed again under the lock), and the request's delta once."""
+    calls = {"month_to_date": 0, "forecast_delta": 0}
+
+    def month_to_date(project):
+        calls["month_to_date"] += 1
+        return types.SimpleNamespace(forecast=Decimal("90.00"))
+
+    def forecast_delta(project, vcpus, ram_mb, disk_gb, kind, account, now=None):
+        calls["forecast_delta"] += 1
+        return vcpus * Decimal("2.5")
+
+    costs = types.ModuleType("metering.chargeback.costs")
+    costs.month_to_date, costs.forecast_delta = month_to_date, forecast_delta
+    monkeypatch.setitem(sys.modules, "metering.chargeback.costs", costs)
+    limit(project, budget=100)
+    calls.update(month_to_date=0, forecast_delta=0)  # setting a limit checks for breaches (a forecast)
+    request = submit(project, fake_account, {**VM, "vcpus": 2}, user=None, source=ChangeSource.API)
+    assert request.reservation.cost == Decimal("5.00")
+    assert calls == {"month_to_date": 1, "forecast_delta": 1}
+
+
+def test_an_unbudgeted_request_is_not_priced(fake_account, project, queued, monkeypatch):
+    costs = types.ModuleType("metering.chargeback.costs")
+    costs.month_to_date = costs.forecast_delta = lambda *a, **k: pytest.fail("priced without a budget limit")
+    monkeypatch.setitem(sys.modules, "metering.chargeback.costs", costs)
+    limit(project, vms=5)
+    assert submit(project, fake_account, VM, user=None, source=ChangeSource.API).reservation.cost == 0

@@ -247,6 +247,8 @@ def test_provisioning_over_quota_is_403_with_the_quota_message(api_world):
     assert admitted.status_code == 202 and admitted.json()["state"] == "pending"
     assert admitted["Location"] == admitted.json()["url"]
     assert ProvisionRequest.objects.get(pk=admitted.json()["id"]).requested_by == api_world.users["member"]
+    # the answer is the request as stored (admission builds it without reading it back)
+    assert member.get(admitted["Location"]).json() == admitted.json()
 
 
 def test_a_bad_provisioning_spec_is_400_naming_the_field(api_world):
