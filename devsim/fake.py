@@ -129,7 +129,7 @@ class FakeDriver(Driver):
         world.put(resource)
         return resource
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         world = self.world
         if world.fail:
             raise world.fail

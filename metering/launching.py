@@ -11,7 +11,9 @@ be asked is said once, in its own words, and the form falls back to typed values
 
 from __future__ import annotations
 
-from metering.models import ExternalProject
+from collections.abc import Iterable
+
+from metering.models import ExternalProject, Project
 from providers.base import Capability, LaunchOptions, ProviderError, one_line
 from providers.models import ProviderAccount
 from providers.registry import UnknownKind
@@ -24,18 +26,48 @@ def can_provision(account: ProviderAccount) -> bool:
         return False
 
 
+def refusal(account: ProviderAccount, project, tenants: Iterable | None = None) -> str:
+    """Why ``account`` does not serve ``project`` (a sentence), or "" when it does: the one rule the
+    launch form, the API and ``quotas.submit``/``preview`` share. ``tenants``: the account's
+    tenants as ``(external_id, mapped project id)`` pairs, when the caller already has them."""
+    if not account.enabled:
+        return f"provider account {account.name!r} is disabled"
+    if not can_provision(account):
+        return f"provider account {account.name!r} ({account.kind}) cannot provision"
+    if tenants is None:
+        tenants = ExternalProject.objects.filter(account=account).values_list("external_id", "project_id")
+    tenants = list(tenants)
+    if not tenants or any(project_id == project.pk for _, project_id in tenants):
+        return ""
+    slugs = sorted(Project.objects.filter(pk__in={p for _, p in tenants if p}).values_list("slug", flat=True))
+    return (f"provider account {account.name!r} does not serve project {project.slug!r}: it creates resources "
+            f"only in the projects mapped to its tenants ({', '.join(slugs) or 'none is mapped'})")
+
+
 def serving_accounts(project) -> list[ProviderAccount]:
     """The enabled, provisioning accounts that serve ``project``, by name."""
-    mapping = set(ExternalProject.objects.values_list("account_id", flat=True).distinct())
-    mapped_here = set(ExternalProject.objects.filter(project=project).values_list("account_id", flat=True))
+    tenants: dict[int, list] = {}
+    for account_id, external_id, project_id in ExternalProject.objects.values_list(
+            "account_id", "external_id", "project_id"):
+        tenants.setdefault(account_id, []).append((external_id, project_id))
     return [account for account in ProviderAccount.objects.filter(enabled=True).order_by("name")
-            if can_provision(account) and (account.pk not in mapping or account.pk in mapped_here)]
+            if not refusal(account, project, tenants.get(account.pk, ()))]
 
 
-def options_for(account: ProviderAccount) -> tuple[LaunchOptions | None, str]:
-    """``(options, "")``, or ``(None, why)`` when the platform could not be asked."""
+def platform_project(account: ProviderAccount, project) -> str:
+    """The project as ``account``'s platform knows it: the mapped tenant id (Keystone), else the
+    slug. What ``ProvisionSpec.project`` and ``Driver.launch_options(project_ref)`` take."""
+    mapped = (ExternalProject.objects.filter(account=account, project=project)
+              .order_by("pk").values_list("external_id", flat=True).first())
+    return mapped or project.slug
+
+
+def options_for(account: ProviderAccount, project=None) -> tuple[LaunchOptions | None, str]:
+    """``(options, "")``, or ``(None, why)`` when the platform could not be asked. With ``project``,
+    the choices are those of the platform's project a launch for it would build in (an OpenStack
+    project sees its own networks and the shared ones, not every network the account sees)."""
     try:
         with account.driver() as driver:
-            return driver.launch_options(), ""
+            return driver.launch_options(platform_project(account, project) if project is not None else None), ""
     except ProviderError as exc:
         return None, f"{account.name} could not list its images, flavors and networks: {one_line(str(exc))}"

@@ -738,9 +738,13 @@ class Driver(abc.ABC):
         """Create a resource from ``spec`` and return it as observed right after creation."""
         raise UnsupportedCapability(f"{self.kind} cannot provision resources")
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """What a new resource may be built from here (kinds, images, flavors, networks): the
-        choices a launch form offers. Drivers with ``Capability.PROVISION`` implement it."""
+        choices a launch form offers. Drivers with ``Capability.PROVISION`` implement it.
+
+        ``project_ref`` is the platform's project the resource would be made in (what
+        ``ProvisionSpec.project`` takes); a platform whose projects see different images or networks
+        (OpenStack) offers that project's, others ignore it. ``None``: what the account itself sees."""
         raise UnsupportedCapability(f"{self.kind} cannot provision resources")
 
     def act(self, external_id: str, action: str) -> None:

@@ -1,7 +1,7 @@
 """Simulated Neutron (Networking API v2.0), read-only: the network list and one network.
 
-Served under ``/network``: version discovery, ``GET /v2.0/networks`` (``name``, ``id``, ``shared``
-filters; a project sees its own networks and the shared ones, an admin all of them) and
+Served under ``/network``: version discovery, ``GET /v2.0/networks`` (``name``, ``id``, ``shared``,
+``project_id``/``tenant_id`` filters; a project sees its own networks and the shared ones, an admin all of them) and
 ``GET /v2.0/networks/{id}``, with Neutron's ``NeutronError`` body for a missing one. Nothing is
 written: other methods are 405, as for any route Neutron does not have.
 """
@@ -57,6 +57,9 @@ def list_networks(ctx: Context):
     for name in ("name", "id"):
         if args.get(name):
             networks = [n for n in networks if getattr(n, name) == args[name]]
+    owner = args.get("project_id") or args.get("tenant_id")
+    if owner:
+        networks = [n for n in networks if n.project_id == owner]
     if args.get("shared"):
         wanted = args["shared"].lower() == "true"
         networks = [n for n in networks if n.shared == wanted]

@@ -46,6 +46,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from metering import launching
 from metering.choices import BreachPolicy, QuotaKey, RequestState
 from metering.handoff import task
 from metering.models import Project, ProvisionRequest, QuotaBreach, Reservation
@@ -53,7 +54,7 @@ from metering.quotas import roundtrip
 from metering.quotas.contributions import adds
 from metering.quotas.limits import KEYS
 from metering.quotas.usage import ZERO, budget_delta, budget_forecast, number, usage_by_scope
-from providers.base import KIND_ALIASES, Capability, Kind, ProviderError, ProvisionSpec, SpecError
+from providers.base import KIND_ALIASES, Kind, ProviderError, ProvisionSpec, SpecError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,12 +86,12 @@ def exceeded_message(key: str, requested, used, limit: int, account=None) -> str
 # -- the request -------------------------------------------------------------------------------------
 
 
-def check_account(account) -> None:
-    """Whether ``account`` takes requests; raises ``SpecError`` on ``account`` if not."""
-    if not account.enabled:
-        raise SpecError({"account": f"provider account {account.name!r} is disabled"})
-    if Capability.PROVISION not in account.driver_class.capabilities:
-        raise SpecError({"account": f"provider account {account.name!r} ({account.kind}) cannot provision"})
+def check_account(account, project) -> None:
+    """Whether ``account`` takes requests for ``project`` (the launch form's rule,
+    ``launching.refusal``); raises ``SpecError`` on ``account`` if not."""
+    why = launching.refusal(account, project)
+    if why:
+        raise SpecError({"account": why})
 
 
 def with_flavor_sizes(account, fields: Mapping) -> dict:
@@ -251,7 +252,7 @@ def submit(project: Project, account, spec: ProvisionSpec | Mapping, *, user, so
     """
     if not isinstance(spec, ProvisionSpec):
         spec = build_spec(account, spec)
-    check_account(account)
+    check_account(account, project)
     requester = user if user is not None and getattr(user, "is_authenticated", False) else None
     ask = _Ask(project, account, spec, requested(spec), requester, source, idempotency_key)
     if connection.vendor == "postgresql":

@@ -73,7 +73,7 @@ def preview(project, account, spec: ProvisionSpec) -> Preview:
     account takes no requests (as ``submit`` would)."""
     from metering.chargeback.costs import month_to_date
 
-    check_account(account)
+    check_account(account, project)
     month = month_to_date(project)
     found = assess(project, account, spec, forecast=Decimal(month.forecast))
     want = dict(found.want)

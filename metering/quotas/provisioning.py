@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from metering import collector
 from metering.choices import RequestState
-from metering.models import ExternalProject, ProvisionRequest, Reservation, Resource
+from metering.launching import platform_project
+from metering.models import ProvisionRequest, Reservation, Resource
 from metering.quotas.admission import release
 from providers.base import ProviderError, ProviderUnavailable, ProvisionSpec
 
@@ -30,9 +31,7 @@ RESERVATION_TTL = timedelta(hours=1)
 
 def project_ref(request: ProvisionRequest) -> str:
     """The project as the platform knows it: a mapped tenant id (Keystone), else the slug."""
-    mapped = (ExternalProject.objects.filter(account=request.account, project=request.project)
-              .order_by("pk").values_list("external_id", flat=True).first())
-    return mapped or request.project.slug
+    return platform_project(request.account, request.project)
 
 
 def spec_of(request: ProvisionRequest) -> ProvisionSpec:

@@ -77,7 +77,7 @@ def launch(request, slug: str):
     data = request.POST if request.method == "POST" else request.GET
     by_name = {a.name: a for a in accounts}
     account = by_name.get(data.get("account")) or (accounts[0] if accounts else None)
-    options, options_error = options_for(account) if account is not None else (None, "")
+    options, options_error = options_for(account, project) if account is not None else (None, "")
     kinds = options.kinds if options is not None else ()
     kind = data.get("kind") if data.get("kind") in kinds or (options is None and data.get("kind")) else (
         kinds[0] if kinds else "vm")

@@ -261,7 +261,7 @@ class DockerDriver(Driver):
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """Containers from the images the engine holds (no registry is asked: what is not local
         would fail at create), on one of its networks (``none`` has no network at all)."""
         with self._errors():

@@ -653,7 +653,7 @@ class KubernetesDriver(Driver):
         api.call(self.custom.patch_namespaced_custom_object, doing, KUBEVIRT, KUBEVIRT_VERSION, namespace,
                  "virtualmachines", name, patch)
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """Pods (containers), and KubeVirt VMs where KubeVirt is installed, in the project's
         namespace. The cluster pulls images from its registries, so there is no list to offer."""
         kinds = (Kind.CONTAINER, Kind.VM) if KUBEVIRT in self.groups() else (Kind.CONTAINER,)

@@ -426,7 +426,7 @@ class LibvirtDriver(Driver):
                 raise ProviderDataError(f"libvirt at {self.uri} cannot provision {spec.name!r}: {exc}") from None
         return self.observe_one(dom.UUIDString())
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """VMs (and LXC containers where the host offers them) of any size; a VM's disk may be cloned
         from a volume of an active storage pool that no domain uses (a template: ``image`` is its
         path); NICs go on an active network."""

@@ -338,7 +338,7 @@ class LXDDriver(Driver):
                                 "cannot give the instance a root disk size")
         return str(device["pool"])
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """Containers and VMs from the images the server holds in ``provision_project`` (by alias,
         else fingerprint; each for the instance type it was built for), on the default profile's
         network; the account's ``default_image`` is used when none is picked."""

@@ -18,6 +18,7 @@ other projects' quotas); errors say which call needed it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -61,6 +62,8 @@ HYPERVISOR_MICROVERSION = (2, 87)
 USAGE_MICROVERSION = (2, 40)
 EMBEDDED_FLAVOR = (2, 47)
 ADMIN = "admin"
+#: what Nova's request schema takes as an ``imageRef`` (a UUID, dashes optional)
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}")
 #: optional services and the catalog types they are listed under
 OPTIONAL_SERVICES = {
     "block-storage": ("block-storage", "volumev3", "volumev2", "volume", "block-store"),
@@ -431,10 +434,15 @@ class OpenStackDriver(Driver):
                 return flavor
         raise ProviderDataError(f"the cloud has no flavor with the id or name {ref!r}")
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """Servers from Glance's active images, of a Nova flavor, on ``auto`` (Nova gives the project
         a network), ``none`` or one Neutron network; without an image or network service in the
-        catalog those lists are left out (an image id or network id may still be typed)."""
+        catalog those lists are left out (an image id or network id may still be typed).
+
+        Images and networks are those ``project_ref`` (default: the account's own project) can
+        build with, not all the account's admin token sees: public images and the project's own;
+        shared networks and the project's own (Neutron's ``shared`` and ``project_id`` filters)."""
+        project = project_ref or self._current_project()
         flavors = []
         for flavor in self._flavors(self._mv(SERVER_MICROVERSION)).values():
             vcpus, ram, disk = mapping.flavor_size(flavor)
@@ -442,34 +450,55 @@ class OpenStackDriver(Driver):
             flavors.append(LaunchFlavor(name, f"{name} ({vcpus} vCPU, {ram} MB RAM, {disk} GB disk)", vcpus, ram,
                                         disk))
         flavors.sort(key=lambda f: (f.vcpus, f.ram_mb, f.disk_gb or 0, f.value))
-        images, notes = [], []
-        if self.has_service("image"):
-            for records, _ in api.pages(api.service(self.conn, "image"), "/images", "images", "list images",
-                                        params={"status": "active"}, page_size=self.page_size):
-                images += [LaunchChoice(str(i["id"]), str(i.get("name") or i["id"]))
-                           for i in records if isinstance(i, Mapping) and i.get("id")]
-        else:
+        notes = []
+        images = self._project_images(project) if self.has_service("image") else []
+        if not self.has_service("image"):
             notes.append("no image service in the catalog: type an image id")
-        networks = [LaunchChoice("auto", "auto (Nova allocates one)"), LaunchChoice("none", "none")] \
-            if self.has_service("network") else [LaunchChoice("none", "none")]
+        networks = [LaunchChoice("none", "none")]
         if self.has_service("network"):
-            body, _ = api.call(api.service(self.conn, "network"), "GET", "/networks", "list networks")
-            networks += [LaunchChoice(str(n["id"]), str(n.get("name") or n["id"]))
-                         for n in body.get("networks") or [] if isinstance(n, Mapping) and n.get("id")]
-        return LaunchOptions(kinds=(Kind.VM,), images=tuple(sorted(images, key=lambda c: c.label)),
+            networks = [LaunchChoice("auto", "auto (Nova allocates one)"), *networks, *self._project_networks(project)]
+        return LaunchOptions(kinds=(Kind.VM,), images=tuple(sorted(images, key=lambda c: (c.label, c.value))),
                              flavors=tuple(flavors), networks=tuple(networks), notes=tuple(notes),
                              image_required=self.has_service("image"))
 
+    def _current_project(self) -> str:
+        with translated("authenticate with Keystone"):
+            return str(self.conn.current_project_id)
+
+    def _project_images(self, project: str) -> list[LaunchChoice]:
+        """Glance's active images ``project`` may boot: public (or community) ones and its own. An
+        admin token lists every project's private images too; those are left out."""
+        found = []
+        for records, _ in api.pages(api.service(self.conn, "image"), "/images", "images", "list images",
+                                    params={"status": "active"}, page_size=self.page_size):
+            found += [LaunchChoice(str(i["id"]), str(i.get("name") or i["id"])) for i in records
+                      if isinstance(i, Mapping) and i.get("id") and i.get("status", "active") == "active"
+                      and (i.get("visibility") in ("public", "community") or i.get("owner") == project)]
+        return found
+
+    def _project_networks(self, project: str) -> list[LaunchChoice]:
+        """Neutron's networks ``project`` may attach a server to: the shared ones and its own, by name.
+        Two filtered lists (Neutron has no "or"), since an admin token's plain list has every
+        project's networks."""
+        adapter, found = api.service(self.conn, "network"), {}
+        for params in ({"shared": "true"}, {"project_id": project}):
+            for records, _ in api.pages(adapter, "/networks", "networks", "list networks", params=params,
+                                        page_size=self.page_size):
+                for n in records:
+                    if isinstance(n, Mapping) and n.get("id") and (n.get("shared") or n.get("project_id", n.get(
+                            "tenant_id")) == project):
+                        found[str(n["id"])] = LaunchChoice(str(n["id"]), str(n.get("name") or n["id"]))
+        return sorted(found.values(), key=lambda c: (c.label, c.value))
+
     def _image_id(self, ref: str) -> str:
-        """An image id from an id or a name, through the image service (as given when there is none)."""
-        if not ref or not self.has_service("image"):
+        """An image id from an id or a name. An id goes to Nova as given: Nova looks it up in Glance
+        as the project the server is made in (which our admin token cannot judge), and its refusal
+        ("Can not find requested image") is what the user reads. A name is resolved through the
+        image service (as given when there is none)."""
+        if not ref or not self.has_service("image") or _UUID.fullmatch(ref):
             return ref
-        image = api.service(self.conn, "image")
-        with translated(f"look up image {ref}"):
-            response = image.request(f"/images/{ref}", "GET", raise_exc=False)
-        if response.status_code == 200:
-            return ref
-        body, _ = api.call(image, "GET", "/images", f"look up the image named {ref}", params={"name": ref})
+        body, _ = api.call(api.service(self.conn, "image"), "GET", "/images", f"look up the image named {ref}",
+                           params={"name": ref})
         found = [i.get("id") for i in body.get("images") or [] if isinstance(i, Mapping)]
         if len(found) != 1:
             raise ProviderDataError(f"the image service has {'no' if not found else 'several'} image(s) "

@@ -467,7 +467,7 @@ class ProxmoxDriver(Driver):
         config = self.client.get(f"read the config of {guest_type}/{newid}", f"nodes/{node}/{guest_type}/{newid}/config")
         return mapping.guest_resource(self._locate(f"{guest_type}/{newid}"), config, utcnow())
 
-    def launch_options(self) -> LaunchOptions:
+    def launch_options(self, project_ref: str | None = None) -> LaunchOptions:
         """VMs and containers cloned from the cluster's templates (``image`` is a template's name),
         sized as asked; the clone keeps the template's network."""
         answer = self.client.get("list the cluster's guests", "cluster/resources", type="vm")
