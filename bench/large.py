@@ -25,7 +25,6 @@ from django.db import connection, transaction
 
 from bench import csv_export
 from bench.harness import Figure, best_of, best_of_pair
-from bench.report import _floor
 from metering import collector, daily
 from metering.models import Project, RolledDay
 from metering.models.collection import CollectionState
@@ -53,13 +52,18 @@ def _secondary_indexes(cur, table: str) -> list[tuple[str, str]]:
     return cur.fetchall()
 
 
-def generate(start: datetime) -> tuple[ProviderAccount, list[Project]]:
-    """The ledger: RESOURCES resources over PROJECTS projects, SEGMENTS_PER_RESOURCE segments each
-    from ``start`` (a midnight), states and the estimated flag varying, sizes fixed per resource."""
-    account = ProviderAccount.objects.create(name="bench-large", kind="fake", settings={"world": "bench-large"})
-    projects = Project.objects.bulk_create([Project(slug=f"large-{i:03d}", name=f"Large {i}") for i in range(PROJECTS)])
+def generate(start: datetime, resources: int | None = None, segments: int | None = None, days: int | None = None,
+             projects: int | None = None, name: str = "large") -> tuple[ProviderAccount, list[Project]]:
+    """The ledger: ``resources`` resources over ``projects`` projects, ``segments`` segments each
+    over ``days`` days from ``start`` (a midnight), states and the estimated flag varying, sizes
+    fixed per resource (defaults: this module's figures)."""
+    resources, segments = resources or RESOURCES, segments or SEGMENTS_PER_RESOURCE
+    days, projects_n = days or DAYS, projects or PROJECTS
+    account = ProviderAccount.objects.create(name=f"bench-{name}", kind="fake", settings={"world": f"bench-{name}"})
+    projects = Project.objects.bulk_create([Project(slug=f"{name}-{i:03d}", name=f"{name} {i}")
+                                            for i in range(projects_n)])
     pids = [p.pk for p in projects]
-    step = timedelta(days=DAYS) / SEGMENTS_PER_RESOURCE
+    step = timedelta(days=days) / segments
     with connection.cursor() as cur:
         cur.execute("SET session_replication_role = replica")  # no FK triggers while loading
         cur.execute("SET jit = off")
@@ -67,13 +71,13 @@ def generate(start: datetime) -> tuple[ProviderAccount, list[Project]]:
             INSERT INTO metering_resource (account_id, external_id, kind, name, project_id, state, vcpus, ram_mb,
                 disk_gb, image, flavor, labels, properties, last_sample, project_hint, first_seen, last_seen,
                 updated_at)
-            SELECT %(acc)s, 'L' || i, CASE WHEN i %% 5 = 0 THEN 'container' ELSE 'vm' END, 'large-' || i,
+            SELECT %(acc)s, %(name)s || i, CASE WHEN i %% 5 = 0 THEN 'container' ELSE 'vm' END, 'large-' || i,
                    (%(pids)s::bigint[])[1 + i %% %(np)s], 'running', (ARRAY[1, 2, 4, 8])[1 + (i * 7) %% 4],
                    (ARRAY[1024, 2048, 4096, 8192])[1 + (i * 3) %% 4], (ARRAY[10, 20, 40, 80])[1 + i %% 4],
                    '', '', '{}', '{}', '{}', '', %(start)s, %(end)s, %(end)s
             FROM generate_series(1, %(n)s) i""",
-                    {"acc": account.pk, "pids": pids, "np": PROJECTS, "n": RESOURCES, "start": start,
-                     "end": start + timedelta(days=DAYS)})
+                    {"acc": account.pk, "name": name, "pids": pids, "np": projects_n, "n": resources, "start": start,
+                     "end": start + timedelta(days=days)})
         dropped = _secondary_indexes(cur, "metering_usagesegment")
         for name, _ in dropped:
             cur.execute(f'DROP INDEX "{name}"')
@@ -86,7 +90,7 @@ def generate(start: datetime) -> tuple[ProviderAccount, list[Project]]:
                    j = %(last)s, (r.id + j) %% 50 = 0
             FROM metering_resource r CROSS JOIN generate_series(0, %(last)s) j
             WHERE r.account_id = %(acc)s""",
-                    {"acc": account.pk, "start": start, "step": step, "last": SEGMENTS_PER_RESOURCE - 1})
+                    {"acc": account.pk, "start": start, "step": step, "last": segments - 1})
         for _, definition in dropped:
             cur.execute(definition)
         cur.execute("SET session_replication_role = DEFAULT")
@@ -96,14 +100,18 @@ def generate(start: datetime) -> tuple[ProviderAccount, list[Project]]:
     return account, projects
 
 
-def roll(account: ProviderAccount, first: datetime, days: int) -> None:
-    """Every generated day's rollups in one pass over the segments (each segment joined with the
-    UTC days it overlaps), clipped with ``metering.daily``'s own expression; the days marked rolled."""
+def roll(first: datetime, days: int) -> None:
+    """Roll ``days`` UTC days from ``first`` (a midnight) as ``metering.daily.rebuild`` rolls each
+    of them, in one pass over the segments: each segment joined with the days it overlaps (a
+    zero-length one only with a day it lies strictly inside), clipped with ``metering.daily``'s own
+    expression, every resource of every account; then the days are marked rolled."""
+    last = first + timedelta(days=days)
     lo = "GREATEST(s.start, d.day)"
     hi = "LEAST(s.\"end\", d.day + interval '1 day')"
     with connection.cursor() as cur:
         cur.execute("SET session_replication_role = replica")  # no FK triggers while loading
         cur.execute("SET jit = off")  # compiling costs more than it saves here
+        cur.execute("DELETE FROM metering_dailyusage WHERE day >= %s AND day < %s", [first.date(), last.date()])
         dropped = _secondary_indexes(cur, "metering_dailyusage")
         for name, _ in dropped:
             cur.execute(f'DROP INDEX "{name}"')
@@ -113,11 +121,12 @@ def roll(account: ProviderAccount, first: datetime, days: int) -> None:
             SELECT s.resource_id, s.account_id, s.project_id, (d.day AT TIME ZONE 'UTC')::date, s.state, s.vcpus,
                    s.ram_mb, s.disk_gb, s.estimated, SUM({daily.micros_sql(hi, lo)})
             FROM metering_usagesegment s
-            CROSS JOIN LATERAL generate_series(date_trunc('day', s.start, 'UTC'), s."end" - interval '1 microsecond',
+            CROSS JOIN LATERAL generate_series(GREATEST(date_trunc('day', s.start, 'UTC'), %(first)s),
+                                               LEAST(s."end" - interval '1 microsecond', %(last)s - interval '1 day'),
                                                interval '1 day') d(day)
-            WHERE s.account_id = %s AND s.kind <> 'host' AND s."end" > s.start
+            WHERE s.start < %(last)s AND s."end" > %(first)s AND s.kind <> 'host'
             GROUP BY s.resource_id, s.account_id, s.project_id, d.day, s.state, s.vcpus, s.ram_mb, s.disk_gb,
-                     s.estimated""", [account.pk])
+                     s.estimated""", {"first": first, "last": last})
         for _, definition in dropped:
             cur.execute(definition)
         cur.execute("SET session_replication_role = DEFAULT")
@@ -137,7 +146,7 @@ def report_figures(start: datetime) -> list[Figure]:
     generated = time.perf_counter() - t
     _say(f"{RESOURCES:,} resources and {RESOURCES * SEGMENTS_PER_RESOURCE:,} segments in {generated:.0f} s")
     t = time.perf_counter()
-    roll(account, start, DAYS)
+    roll(start, DAYS)
     rolled = time.perf_counter() - t
     _say(f"{DAYS} days rolled up in {rolled:.0f} s")
     one = projects[7]
@@ -150,6 +159,8 @@ def report_figures(start: datetime) -> list[Figure]:
         transaction.set_rollback(True)
     if with_rollups != from_segments or not with_rollups:
         raise SystemExit("bench: large: the report read with rollups differs from the segment-level report")
+    from bench.report import _floor  # (bench.report uses this module to make its data)
+
     ours, floor = best_of_pair(lambda: usage_report(month, end, project=one), lambda: _floor(month, end, one.pk))
     note = (f"{RESOURCES:,} resources, {RESOURCES * SEGMENTS_PER_RESOURCE:,} segments, {PROJECTS} projects "
             f"({len(with_rollups)} resources in this one; equal to the segment-level report); generated in "
