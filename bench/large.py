@@ -95,8 +95,8 @@ def generate(start: datetime, resources: int | None = None, segments: int | None
             cur.execute(definition)
         cur.execute("SET session_replication_role = DEFAULT")
         cur.execute("SET jit = DEFAULT")
-        cur.execute("ANALYZE metering_resource")
-        cur.execute("ANALYZE metering_usagesegment")
+        cur.execute("VACUUM ANALYZE metering_resource")
+        cur.execute("VACUUM ANALYZE metering_usagesegment")  # as a long-lived table is: hint bits set, all-visible
     return account, projects
 
 
@@ -131,7 +131,7 @@ def roll(first: datetime, days: int) -> None:
             cur.execute(definition)
         cur.execute("SET session_replication_role = DEFAULT")
         cur.execute("SET jit = DEFAULT")
-        cur.execute("ANALYZE metering_dailyusage")
+        cur.execute("VACUUM ANALYZE metering_dailyusage")
     RolledDay.objects.bulk_create([RolledDay(day=(first + timedelta(days=i)).date()) for i in range(days)],
                                   ignore_conflicts=True)
 
