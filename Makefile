@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	RECORD=$(RECORD) BENCH_ONLY=$(BENCH_ONLY) bash scripts/bench.sh
+	RECORD="$(RECORD)" BENCH_ONLY="$(BENCH_ONLY)" SCALE="$(SCALE)" bash scripts/bench.sh
 
 clean:
 	rm -rf var/ .pytest_cache

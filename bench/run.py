@@ -40,6 +40,10 @@ def main() -> int:
         ("allocation", allocation.figures),
         ("scale-out", scaleout.figures),
     ]
+    if os.environ.get("SCALE") == "large":  # bench/large.py: 100,000 resources, 10,000,000 segments
+        from bench import large
+
+        steps = [("large scale", large.figures)]
     only = [w.strip().lower() for w in os.environ.get("BENCH_ONLY", "").split(",") if w.strip()]
     if only:
         steps = [(label, step) for label, step in steps if any(w in label.lower() for w in only)]
@@ -51,7 +55,7 @@ def main() -> int:
     text = table(figures)
     print(text)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    if os.environ.get("RECORD") == "1" and not only:
+    if os.environ.get("RECORD") == "1" and not only and os.environ.get("SCALE") != "large":
         machine = f"{platform.node()}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         Path(__file__).with_name("RESULTS.md").write_text(
             f"# Benchmark results\n\nMachine: {machine}\nDate: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"

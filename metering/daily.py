@@ -25,6 +25,7 @@ from metering.models import DailyUsage, RolledDay
 
 DAY = timedelta(days=1)
 GROUP = "resource_id, project_id, state, vcpus, ram_mb, disk_gb, estimated"
+SIZED = "resource_id, project_id, vcpus, ram_mb, disk_gb"
 CHUNK = 5000
 
 
@@ -138,6 +139,23 @@ def group_sql(start: datetime, end: datetime, where_extra: str, params: dict) ->
     """The usage report's grouped query over [start, end): rollups for the longest run of rolled
     days inside it, segments for the rest. ``where_extra`` filters on ``project_id`` (or is empty).
     Rows are ``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)``."""
+    union, params = _union_sql(start, end, where_extra, params)
+    return f"SELECT {GROUP}, SUM(us) AS us FROM ({union}) u GROUP BY {GROUP}", params
+
+
+def sized_sql(start: datetime, end: datetime, where_extra: str, params: dict) -> tuple[str, dict]:
+    """Like ``group_sql``, but state and the estimated flag are summed apart instead of grouped by:
+    rows are ``(resource, project, vcpus, ram_mb, disk_gb, microseconds, running microseconds,
+    estimated microseconds)``, one per resource, project and size (a third of the groups). Every
+    sum is of whole microseconds, so it is exact on every database."""
+    union, params = _union_sql(start, end, where_extra, params)
+    params["running"] = "running"
+    return (f"SELECT {SIZED}, SUM(us) AS us, SUM(CASE WHEN state = %(running)s THEN us ELSE 0 END) AS running_us, "
+            f"SUM(CASE WHEN estimated THEN us ELSE 0 END) AS estimated_us FROM ({union}) u GROUP BY {SIZED}"), params
+
+
+def _union_sql(start: datetime, end: datetime, where_extra: str, params: dict) -> tuple[str, dict]:
+    """The pieces of [start, end) as one UNION ALL of ``(GROUP columns, us)`` rows, not yet summed."""
     params = {**params, "start": start, "end": end}
     seg_where = "s.kind <> 'host'" + (f" AND s.{where_extra}" if where_extra else "")
     cols = "s.resource_id, s.project_id, s.state, s.vcpus, s.ram_mb, s.disk_gb, s.estimated"
@@ -169,5 +187,4 @@ def group_sql(start: datetime, end: datetime, where_extra: str, params: dict) ->
             inside = ", ".join(f"%(m{i})s" for i in range(len(midnights)))
             pieces.append(f"SELECT {cols}, 0 AS us FROM metering_usagesegment s "
                           f"WHERE s.start = s.\"end\" AND s.start IN ({inside}) AND {seg_where}")
-    union = " UNION ALL ".join(pieces)
-    return f"SELECT {GROUP}, SUM(us) AS us FROM ({union}) u GROUP BY {GROUP}", _adapt(params)
+    return " UNION ALL ".join(pieces), _adapt(params)

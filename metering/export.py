@@ -24,7 +24,16 @@ DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff
 BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"))
 
 
+#: the first characters that can make ASCII text risky (a formula sign, or blanks before one)
+_ASCII_RISKY_START = frozenset("=+-@\t\r\n ")
+
+
 def safe_cell(value) -> str:
+    cls = value.__class__
+    if cls is str and value.isascii() and (not value or value[0] not in _ASCII_RISKY_START):
+        return value  # the common case, decided without a scan: no controls, no formula start
+    if cls is Decimal or cls is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):

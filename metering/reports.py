@@ -20,12 +20,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection
 from django.db.models import Sum
+from django.db.models.expressions import Col
 
 from metering import daily
 from metering.choices import Measure
 from metering.models import Project, Resource, UsageSegment, UtilizationRollup
 from metering.periods import PeriodError
 from providers.base import Kind, State
+from providers.models import ProviderAccount
 
 US_PER_HOUR = Decimal(3_600_000_000)
 RAM_US_PER_GB_HOUR = US_PER_HOUR * 1024  # MB-microseconds in one GiB-hour
@@ -109,17 +111,52 @@ class UsageReport:
         }
 
 
-def _segment_groups(start: datetime, end: datetime, project_ids: list[int] | None):
-    """``(resource, project, state, vcpus, ram_mb, disk_gb, estimated, microseconds)`` per group:
-    rolled whole days from ``DailyUsage``, the rest from the segments (``metering.daily``)."""
+RESOURCE_FIELDS = ("name", "kind", "vcpus", "ram_mb", "disk_gb", "state", "flavor", "labels", "started_at",
+                   "deleted_at")
+
+
+def _report_rows(start: datetime, end: datetime, project_ids: list[int] | None) -> list[tuple]:
+    """One statement: the exact sums per resource, project and size (``daily.sized_sql``: rolled
+    whole days from ``DailyUsage``, the rest from the segments) joined with what the report shows
+    of each resource, its provider and its project. Rows are ``(resource, project, vcpus, ram_mb,
+    disk_gb, us, running us, estimated us, provider, provider kind, project slug, *RESOURCE_FIELDS)``
+    with the resource's columns converted as the ORM converts them."""
     where, params = "", {}
     if project_ids is not None:
         where = "project_id IN (" + ", ".join(f"%(p{i})s" for i in range(len(project_ids))) + ")"
         params.update({f"p{i}": pid for i, pid in enumerate(project_ids)})
-    sql, params = daily.group_sql(start, end, where, params)
+    sized, params = daily.sized_sql(start, end, where, params)
+    columns = ", ".join(f"r.{connection.ops.quote_name(Resource._meta.get_field(f).column)}" for f in RESOURCE_FIELDS)
+    sql = (f"SELECT g.resource_id, g.project_id, g.vcpus, g.ram_mb, g.disk_gb, g.us, g.running_us, g.estimated_us, "
+           f"a.name, a.kind, p.slug, {columns} FROM ({sized}) g "
+           f"JOIN {Resource._meta.db_table} r ON r.id = g.resource_id "
+           f"JOIN {ProviderAccount._meta.db_table} a ON a.id = r.account_id "
+           f"LEFT JOIN {Project._meta.db_table} p ON p.id = g.project_id")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        yield from cursor.fetchall()
+        rows = cursor.fetchall()
+    converters = [(11 + i, conv) for i, conv in enumerate(_converters(Resource, RESOURCE_FIELDS)) if conv]
+    if converters:
+        for n, row in enumerate(rows):
+            row = list(row)
+            for i, convs in converters:
+                field = convs[0]
+                for conv in convs[1]:
+                    row[i] = conv(row[i], field, connection)
+            rows[n] = row
+    return rows
+
+
+def _converters(model, names):
+    """Per field, ``(Col, [converter, ...])`` as the ORM applies them to a fetched column (Decimal
+    places, aware datetimes, JSON), or None where a column needs none."""
+    out = []
+    for name in names:
+        field = model._meta.get_field(name)
+        col = Col(model._meta.db_table, field)
+        convs = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        out.append((col, convs) if convs else None)
+    return out
 
 
 def rounded(value: Decimal) -> Decimal:
@@ -139,12 +176,16 @@ def usage_report(start: datetime, end: datetime, project: Project | None = None,
     ids = [project.pk] if project is not None else ([p.pk for p in projects] if projects is not None else None)
     # exact sums first (microseconds, and microseconds times size), one division per measure after
     sums: dict[tuple[int, int | None], list] = {}
-    # (summing in SQL with exact numeric products measured slower on PostgreSQL than these 30k rows)
-    for rid, pid, state, vcpus, ram_mb, disk_gb, estimated, us in _segment_groups(start, end, ids):
+    info: dict[int, tuple] = {}
+    slugs: dict[int | None, str | None] = {None: None}
+    for row in _report_rows(start, end, ids):
+        rid, pid, vcpus, ram_mb, disk_gb, us, running, estimated = row[:8]
         us = int(us or 0)
         a = sums.get((rid, pid))
         if a is None:
             a = sums[(rid, pid)] = [0, 0, 0, 0, 0, 0]  # time, vCPU, RAM MB, disk GB, running, estimated
+            info[rid] = row
+            slugs[pid] = row[10]
         a[0] += us
         if vcpus:
             a[1] += (vcpus if isinstance(vcpus, Decimal) else _dec(vcpus)) * us
@@ -152,64 +193,41 @@ def usage_report(start: datetime, end: datetime, project: Project | None = None,
             a[2] += int(ram_mb) * us
         if disk_gb:
             a[3] += (disk_gb if isinstance(disk_gb, Decimal) else _dec(disk_gb)) * us
-        if state == State.RUNNING:
-            a[4] += us
-        if estimated:
-            a[5] += us
-    per_resource: dict[tuple[int, int | None], dict[str, Decimal]] = {key: _measures(a) for key, a in sums.items()}
-    fields = ("pk", "name", "kind", "account__name", "account__kind", "vcpus", "ram_mb", "disk_gb", "state",
-              "flavor", "labels", "started_at", "deleted_at")
-    resources = {}
-    scope = _in_scope(ids, start, end)
-    if scope is not None:  # a semi-join: thousands of ids as parameters cost more than the rows
-        rids = {rid for rid, _ in per_resource}
-        resources = {v[0]: v for v in Resource.objects.filter(pk__in=scope).values_list(*fields) if v[0] in rids}
-    else:
-        for chunk in _chunks(list({rid for rid, _ in per_resource})):
-            resources.update({v[0]: v for v in Resource.objects.filter(pk__in=chunk).values_list(*fields)})
-    _kinds(per_resource, {rid: v[2] for rid, v in resources.items()})
-    _used(per_resource, start, end, scope)
-    slugs = dict(Project.objects.filter(pk__in={pid for _, pid in per_resource if pid}).values_list("pk", "slug"))
+        a[4] += int(running or 0)
+        a[5] += int(estimated or 0)
+    per_resource = {key: _measures(a, info[key[0]][12]) for key, a in sums.items()}
+    _used(per_resource, start, end, slugs, _in_scope(ids, start, end))
     rows = []
     for (rid, pid), m in per_resource.items():
-        _, name, kind, provider, provider_kind, vcpus, ram_mb, disk_gb, state, flavor, labels, started, deleted = (
-            resources[rid])
+        (provider, provider_kind, _slug, name, kind, vcpus, ram_mb, disk_gb, state, flavor, labels, started,
+         deleted) = info[rid][8:]
         rows.append(ResourceUsage(
             resource_id=rid, name=name, kind=kind, provider=provider, provider_kind=provider_kind,
-            project=slugs.get(pid), vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb, state=state, flavor=flavor,
+            project=slugs[pid], vcpus=vcpus, ram_mb=ram_mb, disk_gb=disk_gb, state=state, flavor=flavor,
             labels=labels, started_at=started, deleted_at=deleted, measures=m,
         ))
     rows.sort(key=lambda row: (row.project or "", row.provider, row.kind, row.name, row.resource_id))
     return UsageReport(start, end, project, rows)
 
 
-def _measures(a: list) -> dict[str, Decimal]:
+ZEROS = {k: Decimal(0) for k in MEASURES}
+
+
+def _measures(a: list, kind: str) -> dict[str, Decimal]:
     """The allocation measures of one resource and project from its exact sums (see above)."""
-    m = {k: Decimal(0) for k in MEASURES}
-    m["_hours"] = Decimal(a[0]) / US_PER_HOUR
+    m = dict(ZEROS)
+    hours = Decimal(a[0]) / US_PER_HOUR
+    if kind == Kind.VM:
+        m[Measure.INSTANCE_HOURS] = hours
+    elif kind == Kind.CONTAINER:
+        m[Measure.CONTAINER_HOURS] = hours
     m[Measure.VCPU_HOURS] = Decimal(a[1]) / US_PER_HOUR
     m[Measure.RAM_GB_HOURS] = Decimal(a[2]) / RAM_US_PER_GB_HOUR
     m[Measure.DISK_GB_HOURS] = Decimal(a[3]) / US_PER_HOUR
-    m[Measure.RUNNING_HOURS] = Decimal(a[4]) / US_PER_HOUR
+    if kind in (Kind.VM, Kind.CONTAINER):  # volumes have no running state
+        m[Measure.RUNNING_HOURS] = Decimal(a[4]) / US_PER_HOUR
     m[Measure.ESTIMATED_HOURS] = Decimal(a[5]) / US_PER_HOUR
     return m
-
-
-def _chunks(items: list, size: int = 5000):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def _kinds(per_resource, kinds: dict[int, str]) -> None:
-    for (rid, _pid), m in per_resource.items():
-        hours = m.pop("_hours", Decimal(0))
-        kind = kinds[rid]
-        if kind == Kind.VM:
-            m[Measure.INSTANCE_HOURS] = hours
-        elif kind == Kind.CONTAINER:
-            m[Measure.CONTAINER_HOURS] = hours
-        else:  # volumes have no running state
-            m[Measure.RUNNING_HOURS] = Decimal(0)
 
 
 def _in_scope(project_ids: list[int] | None, start: datetime, end: datetime):
@@ -222,9 +240,9 @@ def _in_scope(project_ids: list[int] | None, start: datetime, end: datetime):
             .exclude(kind=Kind.HOST).values("resource_id"))
 
 
-def _used(per_resource, start, end, scope=None) -> None:
+def _used(per_resource, start, end, slugs, scope=None) -> None:
     by_rid = defaultdict(list)
-    for rid, pid in per_resource:
+    for rid, pid in sorted(per_resource, key=lambda key: (slugs[key[1]] or "", key[1] or 0)):
         by_rid[rid].append(pid)
     if not by_rid:
         return
@@ -239,7 +257,7 @@ def _used(per_resource, start, end, scope=None) -> None:
     for u in used:
         if u["resource_id"] not in by_rid:
             continue
-        pid = by_rid[u["resource_id"]][0]  # a resource that moved mid-period: its first project in the report
+        pid = by_rid[u["resource_id"]][0]  # a resource that moved mid-period: its first project in the report's order
         m = per_resource[(u["resource_id"], pid)]
         m[Measure.CPU_CORE_HOURS_USED] = Decimal(str(u["core"] or 0)) / 3600
         m[Measure.MEMORY_GB_HOURS_USED] = Decimal(str(u["mem"] or 0)) / 1024 / 3600

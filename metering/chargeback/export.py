@@ -14,8 +14,14 @@ for ever. JSON carries every number as a string.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from decimal import Decimal
+
+from django.db import connection
+from django.db.models import CharField
+from django.db.models.functions import Cast
 
 from metering.chargeback.engine import Draft, subtotals
 from metering.chargeback.money import QUANTITY, UNIT_PRICE, minor_unit
@@ -49,11 +55,27 @@ def lines_of(st: AnyStatement) -> Iterable:
 
 
 class _Times(dict):
-    """Datetimes as the text ``safe_cell`` would write, formatted once each (lines share a few)."""
+    """Datetimes as the text ``safe_cell`` would write, formatted once each (lines share a few).
+    Keys may also be PostgreSQL's own text of a ``timestamptz`` (see ``_csv_lines``)."""
 
     def __missing__(self, value):
-        self[value] = text = safe_cell(value)
+        self[value] = text = safe_cell(datetime.fromisoformat(value) if isinstance(value, str) else value)
         return text
+
+
+def _csv_lines(st: AnyStatement) -> Iterable:
+    """``lines_of``, except that on PostgreSQL a stored statement's start and end come as the
+    database's text: a statement's lines share a few periods, so each is parsed once per stream
+    instead of once per line (decoding two timestamps a line was a third of the CSV's time)."""
+    if not isinstance(st, Statement) or connection.vendor != "postgresql":
+        return lines_of(st)
+    text = {name: Cast(name, CharField()) for name in ("start", "end")}
+    fields = [f"{name}_text" if name in text else name for name in LINE_FIELDS]
+    return (_Line(*row) for row in st.lines.order_by("id").annotate(**{f"{k}_text": v for k, v in text.items()})
+            .values_list(*fields).iterator(chunk_size=2000))
+
+
+_Line = namedtuple("_Line", LINE_FIELDS)
 
 
 def _money(value: Decimal | None, currency: str) -> Decimal | None:
@@ -81,7 +103,7 @@ def statement_rows(st: AnyStatement) -> Iterator[list]:
     measures: dict[str, list] = {}
     providers: dict[str, Decimal | None] = {}
     times, minor = _Times(), minor_unit(cur) if cur else None
-    for line in lines_of(st):
+    for line in _csv_lines(st):
         amount = None if line.amount is None or minor is None else line.amount.quantize(minor)
         yield [meta["project"], line.provider, line.resource_name, line.resource_kind, line.measure,
                line.description, times[line.start], times[line.end], _num(line.quantity, QUANTITY), line.unit,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metering.export import safe_cell
 
@@ -33,3 +35,13 @@ def test_plain_text_and_numbers_are_left_alone():
     assert safe_cell("a = b") == "a = b"
     assert safe_cell(Decimal("-1.50")) == "-1.50"
     assert safe_cell(-3) == "-3"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab =+-@\t\r\n'1.\u202e\u2066＝é")), max_size=8) | st.text(max_size=8))
+def test_the_fast_path_for_plain_text_agrees_with_the_rule(text):
+    """Issue 21: plain ASCII text skips the scan; whatever the text, the cell is what the rule says."""
+    from metering.export import BIDI_CONTROLS, DANGEROUS
+
+    cleaned = text.translate(BIDI_CONTROLS)
+    risky = cleaned.lstrip(" \t\r\n").startswith(DANGEROUS) or cleaned.startswith(DANGEROUS)
+    assert safe_cell(text) == ("'" + cleaned if risky else cleaned)

@@ -54,3 +54,23 @@ def test_estimated_hours_and_odd_microseconds_are_exact(fake_account, world, pro
 def test_end_before_start_is_refused(db):
     with pytest.raises(PeriodError, match="must be after"):
         usage_report(T0, T0)
+
+
+def test_report_reads_sums_and_resources_in_one_statement(fake_account, world, project):
+    """Issue 21: the exact sums per resource and the resources' own columns (provider, project slug,
+    labels, start time) come from one statement; only the used measures (hourly rollups) are a
+    second. Each extra query per report costs ~a floor's worth at 10,000 resources."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(12):
+        world.put(vm(f"v{i}", vcpus="1.5", labels={"team": f"t{i % 3}"}, started_at=T0))
+    refresh_at(fake_account, world, T0)
+    refresh_at(fake_account, world, T0 + timedelta(hours=1))
+    with CaptureQueriesContext(connection) as ctx:
+        report = usage_report(T0, T0 + timedelta(hours=2), project=project)
+    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+    row = report.rows[0]
+    assert (row.name, row.project, row.provider, row.labels) == ("v0", "alpha", fake_account.name, {"team": "t0"})
+    assert row.vcpus == Decimal("1.500") and row.started_at is not None and row.started_at.utcoffset() == timedelta(0)
+    assert row.measures[Measure.VCPU_HOURS] == Decimal("1.5")

@@ -76,3 +76,31 @@ def test_draft_and_issued_export_the_same_lines(month, project):
     draft_rows = [r for r in statement_rows(draft)][9:]
     issued_rows = [r for r in statement_rows(issued)][9:]
     assert "".join(csv_stream(draft_rows)) == "".join(csv_stream(issued_rows))
+
+
+def test_issued_lines_export_exactly_as_the_draft_they_froze(ledger, project):
+    """Issue 21: an issued statement's CSV reads start and end as the database's text (parsed once
+    per distinct value); the lines must come out byte for byte as the draft's, which holds real
+    datetimes, in a non-UTC timezone (and a timestamp's text with a fraction parses exactly)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_plan(vcpu_hours="0.01", instance_hours="0.02")
+    v = vm("v1", vcpus="2", started_at=day(0) + timedelta(hours=3, microseconds=250))
+    ledger.at(day(0) + timedelta(hours=3, microseconds=250), v)
+    ledger.at(day(4) + timedelta(microseconds=7), v)
+    with timezone.override("Asia/Kolkata"):
+        draft = statements.draft(project, NOV, DEC)
+        issued = statements.issue(project, NOV, DEC, now=day(6))
+        drafted, stored = csv_of(draft).split(b"\r\n"), csv_of(issued).split(b"\r\n")
+        header = drafted.index(b"Project,Provider,Resource,Kind,Measure,Description,From,To,Quantity,Unit,"
+                               b"Unit price,Amount,Estimated")
+        assert stored[header:] == drafted[header:]
+        assert b",2026-11-01T05:30:00+05:30,2026-12-01T05:30:00+05:30," in stored[header + 1]
+        # PostgreSQL's text of a timestamptz, with a fraction, formats as the datetime itself does
+        from metering.chargeback.export import _Times
+        from metering.export import safe_cell
+
+        at = day(0) + timedelta(hours=3, microseconds=250)
+        assert _Times()["2026-11-01 03:00:00.00025+00"] == safe_cell(at) == "2026-11-01T08:30:00.000250+05:30"
