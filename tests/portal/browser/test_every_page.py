@@ -134,8 +134,8 @@ def pages(w) -> dict:
         "quotas/<slug:slug>/edit/": [(s, f"/quotas/{s}/edit/") for s in ("alpha", "beta")],
         "chargeback/": [("chargeback-all", "/chargeback/?period=2026-11")],
         "chargeback/labels/": [("cost-by-label", "/chargeback/labels/?period=2026-11")],
-        "recommendations/": [("recommendations", "/recommendations/"),
-                             ("recommendations-alpha", "/recommendations/?project=alpha")],
+        "recommendations/": [("recommendations", "/recommendations/")] + [
+            (f"recommendations-{slug}", f"/recommendations/?project={slug}") for slug in ("alpha", "beta")],
         "projects/<slug:slug>/chargeback/": per_project("chargeback/?period=2026-11") + [
             ("alpha-issued", "/projects/alpha/chargeback/?period=2026-11&revision=1"),
             ("alpha-usd", "/projects/alpha/chargeback/?period=2026-11&currency=USD")],
@@ -218,7 +218,7 @@ def check(page, role, label, path, view_name, width, expected_slug, allowed=True
         if (named, listed, nav_href) != (expected_slug, expected_slug, f"/projects/{expected_slug}/"):
             problems.append(f"{where}: switcher {named!r}, switcher's current {listed!r}, nav Overview "
                             f"{nav_href!r}; the URL names {expected_slug!r}")
-        if view_name in PROJECT_URL_NAMES:
+        if not label.startswith("resource-"):  # a resource page's heading names the resource
             from metering.models import Project
 
             name = Project.objects.get(slug=expected_slug).name
@@ -241,6 +241,8 @@ def test_every_page_as_staff_and_viewer_at_1280_and_390(world, page, login, live
     stale = sorted(set(table) - {route for route, _ in routes})
     assert stale == [], f"pages() lists routes the URLconf no longer has: {stale}"
     views = dict(routes)
+    assert {views[r] for r in table if "<slug:slug>" in r} <= PROJECT_URL_NAMES, \
+        "a project page missing from portal.web.selection.PROJECT_URL_NAMES: its switcher would not follow the URL"
     page.url_base = live_server.url
     resource_projects = {f"resource-{r.name}": r.project.slug if r.project_id else None
                          for r in Resource.objects.select_related("project")}
@@ -265,9 +267,10 @@ def test_every_page_as_staff_and_viewer_at_1280_and_390(world, page, login, live
                 continue
             view_name = views[route]
             for label, path in entries:
-                slug = re.match(r"^/(?:projects|quotas)/([\w-]+)/", path)
-                expected = slug.group(1) if slug and view_name in PROJECT_URL_NAMES else \
-                    resource_projects.get(label)
+                # any route with a project slug is a project page, listed in PROJECT_URL_NAMES or not
+                slug = re.match(r"^/(?:projects|quotas)/([\w-]+)/", path) if "<slug:slug>" in route else \
+                    re.search(r"[?&]project=([\w-]+)", path)  # per-project recommendations
+                expected = slug.group(1) if slug else resource_projects.get(label)
                 for width in WIDTHS:
                     page.set_viewport_size({"width": width, "height": 900})
                     allowed = role == "staff" or viewer_may_open(route, label)
