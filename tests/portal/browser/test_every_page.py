@@ -20,8 +20,17 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from metering.choices import RequestState
-from metering.models import (Membership, ProvisionRequest, Quota, QuotaBreach, Rate, RatePlan, RefreshRun,
-                             ReportSubscription, Resource)
+from metering.models import (
+    Membership,
+    ProvisionRequest,
+    Quota,
+    QuotaBreach,
+    Rate,
+    RatePlan,
+    RefreshRun,
+    ReportSubscription,
+    Resource,
+)
 from metering.models.notify import ReportKind
 from portal.web.selection import PROJECT_URL_NAMES
 from tests.conftest import T0
@@ -114,7 +123,10 @@ def pages(w) -> dict:
 
     ids = {name: Resource.objects.get(name=name).pk for name in
            ("alpha-web", "alpha-db", "alpha-worker", "alpha-data", "host-1", "beta-batch")}
-    per_project = lambda tail: [(f"{slug}", f"/projects/{slug}/{tail}") for slug in ("alpha", "beta")]  # noqa: E731
+    def per_project(tail: str) -> list[tuple[str, str]]:
+        name = tail.split("/")[0] or "overview"
+        return [(f"{name}-{slug}", f"/projects/{slug}/{tail}") for slug in ("alpha", "beta")]
+
     return {
         "login/": [("login", "/login/"), ("login-signed-out", "/login/?signed_out=1")],
         "": [("home", "/")],
@@ -131,21 +143,21 @@ def pages(w) -> dict:
         "admin-overview/": [("admin-overview", "/admin-overview/" + PERIOD)],
         "quotas/": [("quotas", "/quotas/")],
         "quotas/defaults/": [("quota-defaults", "/quotas/defaults/")],
-        "quotas/<slug:slug>/edit/": [(s, f"/quotas/{s}/edit/") for s in ("alpha", "beta")],
+        "quotas/<slug:slug>/edit/": [(f"quota-edit-{s}", f"/quotas/{s}/edit/") for s in ("alpha", "beta")],
         "chargeback/": [("chargeback-all", "/chargeback/?period=2026-11")],
         "chargeback/labels/": [("cost-by-label", "/chargeback/labels/?period=2026-11")],
         "recommendations/": [("recommendations", "/recommendations/")] + [
             (f"recommendations-{slug}", f"/recommendations/?project={slug}") for slug in ("alpha", "beta")],
         "projects/<slug:slug>/chargeback/": per_project("chargeback/?period=2026-11") + [
-            ("alpha-issued", "/projects/alpha/chargeback/?period=2026-11&revision=1"),
-            ("alpha-usd", "/projects/alpha/chargeback/?period=2026-11&currency=USD")],
+            ("chargeback-alpha-issued", "/projects/alpha/chargeback/?period=2026-11&revision=1"),
+            ("chargeback-alpha-usd", "/projects/alpha/chargeback/?period=2026-11&currency=USD")],
         "projects/<slug:slug>/members/": per_project("members/"),
         "projects/<slug:slug>/reports/": per_project("reports/"),
         "projects/<slug:slug>/launch/": per_project("launch/"),
         "projects/<slug:slug>/requests/<int:pk>/": [
-            ("alpha-done", f"/projects/alpha/requests/{w['done'].pk}/"),
-            ("alpha-failed", f"/projects/alpha/requests/{w['failed'].pk}/"),
-            ("beta-pending", f"/projects/beta/requests/{w['beta_request'].pk}/")],
+            ("request-alpha-done", f"/projects/alpha/requests/{w['done'].pk}/"),
+            ("request-alpha-failed", f"/projects/alpha/requests/{w['failed'].pk}/"),
+            ("request-beta-pending", f"/projects/beta/requests/{w['beta_request'].pk}/")],
         "api/docs/": [("api-docs", "/api/docs/")],
     }
 
@@ -241,6 +253,8 @@ def test_every_page_as_staff_and_viewer_at_1280_and_390(world, page, login, live
     stale = sorted(set(table) - {route for route, _ in routes})
     assert stale == [], f"pages() lists routes the URLconf no longer has: {stale}"
     views = dict(routes)
+    labels = [label for entries in table.values() for label, _ in entries]
+    assert len(labels) == len(set(labels)), "two pages would share a screenshot name"
     assert {views[r] for r in table if "<slug:slug>" in r} <= PROJECT_URL_NAMES, \
         "a project page missing from portal.web.selection.PROJECT_URL_NAMES: its switcher would not follow the URL"
     page.url_base = live_server.url
