@@ -237,6 +237,10 @@ def check(page, role, label, path, view_name, width, expected_slug, allowed=True
             heading = page.locator("main h1").first.inner_text()
             if expected_slug not in heading and name not in heading:
                 problems.append(f"{where}: heading {heading!r} names neither {expected_slug!r} nor {name!r}")
+    if status == 200 and label.startswith("recommendations"):  # finding names are words
+        findings = set(page.locator("#rec-table tbody td:nth-child(2)").all_inner_texts())
+        if not findings <= {"Idle", "Oversized", "Stopped with disks"}:
+            problems.append(f"{where}: findings named {sorted(findings)}")
     shoot(page, f"every-{role}-{label}-{width}")
     return problems
 
