@@ -54,6 +54,7 @@ class Kinds:
     OVERSIZED = "oversized"
     STOPPED = "stopped_with_disks"
     ALL = (IDLE, OVERSIZED, STOPPED)
+    LABELS = {IDLE: "Idle", OVERSIZED: "Oversized", STOPPED: "Stopped with disks"}
 
 
 @dataclass
@@ -69,6 +70,11 @@ class Recommendation:
     @property
     def key(self) -> str:
         return f"{self.resource.pk}:{self.kind}"
+
+    @property
+    def kind_label(self) -> str:
+        """The finding in words, for pages (the CSV and API keep ``kind``)."""
+        return Kinds.LABELS.get(self.kind, self.kind)
 
 
 def plain(value: Decimal) -> str:

@@ -25,6 +25,8 @@ SESSION_KEY = "project"
 PROJECT_URL_NAMES = {"web:project_overview", "web:project_chargeback", "web:chargeback_issue",
                      "web:project_members", "web:project_reports", "web:quota_edit",
                      "web:launch", "web:launch_request", "web:launch_request_status"}
+#: pages scoped to one project by ``?project=<slug>`` (per-project recommendations): likewise
+PROJECT_QUERY_URL_NAMES = {"web:recommendations"}
 
 
 def project_in_url(request, projects) -> Project | None:
@@ -35,6 +37,8 @@ def project_in_url(request, projects) -> Project | None:
         return None
     if match.view_name in PROJECT_URL_NAMES and match.kwargs.get("slug"):
         return projects.filter(slug=match.kwargs["slug"]).first()
+    if match.view_name in PROJECT_QUERY_URL_NAMES and request.GET.get("project"):
+        return projects.filter(slug=request.GET["project"]).first()
     if match.view_name in ("web:resource_detail", "web:resource_action") and match.kwargs.get("pk"):
         resource = access.scope(Resource.objects.filter(pk=match.kwargs["pk"]), request.user).only(
             "project_id").first()
