@@ -18,7 +18,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from metering import access, outbound, periods
+from metering import access, launching, outbound, periods
 from metering.chargeback.money import validate_currency
 from metering.chargeback.rates import parse_tiers
 from metering.choices import AccountHealth, QuotaKey, Role
@@ -58,7 +58,8 @@ class VisibleProjectField(serializers.SlugRelatedField):
         super().__init__(slug_field="slug", **kwargs)
 
     def get_queryset(self):
-        return access.visible_projects(self.context["request"].user, self.at_least)
+        # with the caller's role: the view's role check on the project found costs no query
+        return access.visible_projects(self.context["request"].user, self.at_least, with_role=True)
 
 
 class NullableSlugField(serializers.SlugRelatedField):
@@ -577,7 +578,8 @@ class QuotaBreachSerializer(StrictModelSerializer):
 class ProvisionRequestSerializer(StrictModelSerializer):
     project = VisibleProjectField(help_text="project slug; you must be at least a member")
     provider = serializers.SlugRelatedField(source="account", slug_field="name",
-                                            queryset=ProviderAccount.objects.all(), help_text="provider account name")
+                                            queryset=launching.with_tenancy(ProviderAccount.objects.all()),
+                                            help_text="provider account name")
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     # what to create: built into the driver's ProvisionSpec by ProvisionSpec.parse (``validate``)
     name = StrictCharField(write_only=True, max_length=255, required=False, allow_blank=True)
