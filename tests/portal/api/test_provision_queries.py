@@ -46,3 +46,17 @@ def test_an_admitted_post_by_token_costs_three_queries_besides_the_admission(
     tables = [sql.split('"', 2)[1] for sql in around]  # the table of the first column selected
     assert tables == ["portal_personalaccesstoken", "metering_project", "providers_provideraccount"], around
     assert not [sql for sql in inside if "metering_externalproject" in sql]  # the account said it maps none
+
+
+def test_the_serializer_built_once_gives_each_request_fields_of_its_own(api_world):
+    from portal.api.serializers import ProvisionRequestSerializer
+
+    request = type("R", (), {"user": api_world.users["member"]})()
+    bad = ProvisionRequestSerializer(data={**BODY, "provider": "nope"}, context={"request": request})
+    assert not bad.is_valid()
+    assert bad.errors == {"provider": ["Object with name=nope does not exist."]}
+    good = ProvisionRequestSerializer(data={**BODY, "provider": api_world.account.name}, context={"request": request})
+    assert good.is_valid(), good.errors
+    assert good.validated_data["project"] == api_world.a
+    assert good.fields["project"] is not bad.fields["project"]
+    assert good.fields["project"].parent is good and bad.fields["project"].parent is bad
