@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from metering.models import ExternalProject, Project
 from providers.base import Capability, LaunchOptions, ProviderError, one_line
 from providers.models import ProviderAccount
@@ -26,6 +28,12 @@ def can_provision(account: ProviderAccount) -> bool:
         return False
 
 
+def with_tenancy(accounts: QuerySet[ProviderAccount]) -> QuerySet[ProviderAccount]:
+    """``accounts``, each saying whether it maps any tenant (``maps_tenants``): ``refusal`` on an
+    account that maps none needs no query (the API looks the account up and checks it in one)."""
+    return accounts.annotate(maps_tenants=Exists(ExternalProject.objects.filter(account=OuterRef("pk"))))
+
+
 def refusal(account: ProviderAccount, project, tenants: Iterable | None = None) -> str:
     """Why ``account`` does not serve ``project`` (a sentence), or "" when it does: the one rule the
     launch form, the API and ``quotas.submit``/``preview`` share. ``tenants``: the account's
@@ -34,6 +42,8 @@ def refusal(account: ProviderAccount, project, tenants: Iterable | None = None) 
         return f"provider account {account.name!r} is disabled"
     if not can_provision(account):
         return f"provider account {account.name!r} ({account.kind}) cannot provision"
+    if tenants is None and getattr(account, "maps_tenants", None) is False:  # found by ``with_tenancy``
+        tenants = ()
     if tenants is None:
         tenants = ExternalProject.objects.filter(account=account).values_list("external_id", "project_id")
     tenants = list(tenants)
