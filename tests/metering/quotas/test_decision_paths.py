@@ -115,11 +115,17 @@ def test_on_postgresql_a_decision_is_one_pipelined_round_trip(fake_account, proj
         raw_pipelines.append(1)
         return real(self)
 
+    # the serving rule (``launching.refusal``) needs the account's tenancy: the API looks the
+    # account up with it (``with_tenancy``), so the decision itself adds no query
+    from metering.launching import with_tenancy
+    from providers.models import ProviderAccount
+
+    account = with_tenancy(ProviderAccount.objects.filter(pk=fake_account.pk)).get()
     monkeypatch.setattr(type(connection.connection), "pipeline", counted)
     with CaptureQueriesContext(connection) as orm:
-        submit(project, fake_account, VM, user=None, source=ChangeSource.API)
+        submit(project, account, VM, user=None, source=ChangeSource.API)
         with pytest.raises(QuotaExceeded):
-            submit(project, fake_account, VM, user=None, source=ChangeSource.API)
+            submit(project, account, VM, user=None, source=ChangeSource.API)
     assert len(orm.captured_queries) == 0, [q["sql"][:80] for q in orm.captured_queries]
     assert len(raw_pipelines) == 2 and connection.connection.info.transaction_status == 0  # idle: committed
     with connection.cursor() as cursor:  # the asynchronous commit was the decision's own, not the session's
