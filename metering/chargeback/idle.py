@@ -117,7 +117,7 @@ def _idle_capacity(start: datetime, end: datetime) -> list[PoolIdle]:
                  .prefetch_related("targets", "hosts").order_by("name"))
     for r in rules:
         r.host_ids = {h.pk for h in r.hosts.all()}
-    pools, _ = vm_uses(start, end)
+    pools, _ = vm_uses(start, end, pooled_only=True)
     users = {pid for pool in pools for pid in pool.covered if pid is not None}
     projects = {p.pk: p for p in Project.objects.filter(pk__in=users)}
     seen: dict[int, bool] = {}

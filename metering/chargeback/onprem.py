@@ -39,9 +39,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from django.db import connection
+
 from metering.chargeback.engine import US_PER_HOUR, _micros
 from metering.chargeback.money import UNIT_PRICE, round_money
 from metering.choices import Measure
+from metering.daily import _adapt, clip_sql
 from metering.models import HostCost, PriceSheet, Project, Rate, RatePlan, Resource, UsageSegment
 from providers.base import Kind
 from providers.models import ProviderAccount
@@ -208,8 +211,14 @@ class VMUse:
         return self.hours * (self.vcpus * self.model.vcpu_hour + Decimal(self.ram_mb) / 1024 * self.model.ram_gb_hour)
 
 
-def vm_uses(start: datetime, end: datetime) -> tuple[list[Pool], list[VMUse]]:
-    """Every capacity with a cost and every VM segment's time over [start, end), priced internally."""
+def vm_uses(start: datetime, end: datetime, *, pooled_only: bool = False) -> tuple[list[Pool], list[VMUse]]:
+    """Every capacity with a cost and the VMs' time over [start, end), priced internally.
+
+    One ``VMUse`` per pool (or account), project and size, not per segment: the database sums each
+    group's whole microseconds (exact on every database) and the hours are divided once, so the
+    rows read do not grow with the segments. ``pooled_only`` (idle capacity) reads only the VMs a
+    pool covers (on a host with a cost, or in an account with one); the comparison also needs the
+    others, for their public-cloud price."""
     period_hours = Decimal(_micros(end - start)) / US_PER_HOUR
     pools: dict[str, Pool] = {}
     for c in HostCost.objects.select_related("host", "account"):
@@ -219,21 +228,23 @@ def vm_uses(start: datetime, end: datetime) -> tuple[list[Pool], list[VMUse]]:
         else:
             key, label = f"account:{c.account_id}", f"account {c.account.name}"
         pools[key] = Pool(key, label, c.host_id, model, model.period_cost(period_hours))
-    segs = list(UsageSegment.objects.filter(kind=Kind.VM, start__lt=end, end__gt=start)
-                .values_list("resource_id", "project_id", "account_id", "vcpus", "ram_mb", "disk_gb", "start", "end"))
-    parents = dict(Resource.objects.filter(pk__in={s[0] for s in segs}).values_list("pk", "parent_id"))
+    host_ids = sorted(p.host_id for p in pools.values() if p.host_id is not None)
+    account_ids = sorted(int(k.split(":")[1]) for k in pools if k.startswith("account:"))
+    if pooled_only and not pools:
+        return [], []
     pooled: dict[int, CostModel | None] = {}  # accounts without a cost of their own: their hosts' pooled prices
     uses = []
-    for rid, pid, account_id, vcpus, ram_mb, disk_gb, s, e in segs:
-        hours = Decimal(_micros(min(e, end) - max(s, start))) / US_PER_HOUR
-        pool = pools.get(f"host:{parents.get(rid)}") or pools.get(f"account:{account_id}")
+    for host, account_id, pid, vcpus, ram_mb, disk_gb, us in _vm_groups(start, end, host_ids, account_ids,
+                                                                           pooled_only):
+        hours = Decimal(int(us or 0)) / US_PER_HOUR
+        pool = pools.get(f"host:{host}") if host is not None else pools.get(f"account:{account_id}")
         if pool is not None:
             model = pool.model
         else:
             if account_id not in pooled:
                 pooled[account_id] = account_model(ProviderAccount.objects.get(pk=account_id))
             model = pooled[account_id]
-        use = VMUse(pid, hours, Decimal(vcpus or 0), ram_mb or 0, Decimal(disk_gb or 0), pool, model)
+        use = VMUse(pid, hours, _dec(vcpus), int(ram_mb or 0), _dec(disk_gb), pool, model)
         uses.append(use)
         if pool is not None:
             pool.covered[pid] += use.internal
@@ -243,6 +254,37 @@ def vm_uses(start: datetime, end: datetime) -> tuple[list[Pool], list[VMUse]]:
             m[Measure.RAM_GB_HOURS] += Decimal(use.ram_mb) / 1024 * hours
             m[Measure.DISK_GB_HOURS] += use.disk_gb * hours
     return sorted(pools.values(), key=lambda p: (p.label, p.key)), uses
+
+
+def _dec(v) -> Decimal:
+    """A size column as read (PostgreSQL: Decimal; SQLite: int or float, written from a decimal)."""
+    if not v:
+        return Decimal(0)
+    return v if isinstance(v, Decimal) else Decimal(str(v))
+
+
+def _vm_groups(start: datetime, end: datetime, host_ids: list[int], account_ids: list[int],
+               pooled_only: bool) -> list[tuple]:
+    """VM segments' whole microseconds inside [start, end), summed per group ``(host with a cost
+    or None, account, project, vCPUs, RAM MB, disk GB)``. With ``pooled_only``, only the VMs on
+    ``host_ids`` or in ``account_ids``."""
+    params: dict = {"start": start, "end": end, "vm": Kind.VM}
+    params.update({f"h{i}": h for i, h in enumerate(host_ids)})
+    params.update({f"a{i}": a for i, a in enumerate(account_ids)})
+    on_host = "r.parent_id IN (" + ", ".join(f"%(h{i})s" for i in range(len(host_ids))) + ")" if host_ids else ""
+    in_account = ("s.account_id IN (" + ", ".join(f"%(a{i})s" for i in range(len(account_ids))) + ")"
+                  if account_ids else "")
+    host = f"CASE WHEN {on_host} THEN r.parent_id ELSE NULL END" if on_host else "NULL"
+    where = ["s.kind = %(vm)s", "s.start < %(end)s", 's."end" > %(start)s']
+    if pooled_only:
+        where.append("(" + " OR ".join(x for x in (on_host, in_account) if x) + ")")
+    cols = "s.account_id, s.project_id, s.vcpus, s.ram_mb, s.disk_gb"
+    sql = (f"SELECT {host} AS host, {cols}, SUM({clip_sql('start', 'end')}) AS us "
+           f"FROM {UsageSegment._meta.db_table} s LEFT JOIN {Resource._meta.db_table} r ON r.id = s.resource_id "
+           f"WHERE {' AND '.join(where)} GROUP BY {host}, {cols}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _adapt(params))
+        return cursor.fetchall()
 
 
 def covered_by_project(pool: Pool) -> dict[int | None, Decimal]:

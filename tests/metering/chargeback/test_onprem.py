@@ -127,3 +127,40 @@ def test_host_costs_in_two_currencies_are_not_added_together(ledger, project, sh
                                 monthly_hardware_cost=Decimal("500.00"))
     with pytest.raises(ValueError, match="host costs use several currencies: EUR, USD"):
         compare(NOV, DEC, sheet)
+
+
+def test_rows_read_do_not_grow_with_the_segments(host, sheet):
+    """One row per pool (or account), project and size is read, not one per segment; idle capacity
+    reads only the VMs a pool covers: 120 segments of an account without a cost add no row there,
+    and one row (one size, one project) to the comparison, whose figures stay the same."""
+    from datetime import timedelta
+
+    from metering.chargeback.onprem import vm_uses
+    from metering.models import UsageSegment
+    from providers.models import ProviderAccount
+
+    pools, every = vm_uses(NOV, DEC)
+    before = compare(NOV, DEC, sheet, share_idle=True)
+    other = ProviderAccount(name="unrelated", kind="fake", settings={"world": "unrelated"})
+    other.credentials = {}
+    other.save()
+    for i in range(3):
+        r = Resource.objects.create(account=other, external_id=f"u{i}", kind=Kind.VM, name=f"u{i}",
+                                    state=State.RUNNING, vcpus=Decimal(2), ram_mb=4096, first_seen=NOV, last_seen=DEC)
+        UsageSegment.objects.bulk_create(
+            UsageSegment(resource=r, account=other, kind=Kind.VM, state=State.RUNNING, vcpus=Decimal(2), ram_mb=4096,
+                         start=NOV + timedelta(hours=h), end=NOV + timedelta(hours=h + 1), open=False)
+            for h in range(40))
+    pools_after, every_after = vm_uses(NOV, DEC)
+    assert len(every_after) == len(every) + 1
+    assert {u.hours for u in every_after} - {u.hours for u in every} == {Decimal(120)}
+    _, pooled = vm_uses(NOV, DEC, pooled_only=True)
+    assert len(pooled) == len(every) and sum(u.internal for u in pooled) == sum(u.internal for u in every)
+    assert [dict(p.covered) for p in pools_after] == [dict(p.covered) for p in pools]
+    after = compare(NOV, DEC, sheet, share_idle=True)
+    assert after.hosts == before.hosts
+    assert [(p.project, p.internal, p.idle_share, p.public) for p in after.projects if p.project] == [
+        (p.project, p.internal, p.idle_share, p.public) for p in before.projects if p.project]
+    # the unrelated VMs: 120 h on "s2" (0.10) = 12.00 public, nothing internal (no cost in their account)
+    [none] = [p for p in after.projects if p.project is None]
+    assert (none.internal, none.public) == (Decimal(0), Decimal("12.00"))

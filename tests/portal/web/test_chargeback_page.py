@@ -232,3 +232,48 @@ def test_overview_shows_idle_capacity_distributed_and_left(as_user, dashboard, p
     assert share > 0 and (page.context["allocated"], page.context["direct"]) == (share, Decimal("0.56"))
     assert page.context["total"] == Decimal("0.56") + share
     assert 'id="statement-direct">0.56 EUR' in page.content.decode()
+
+
+def test_overview_comparison_and_idle_table_are_cached_until_a_write(as_user, dashboard, plan):
+    """A second view of the overview reads no segment (ranking, comparison and idle table come
+    from the cache by the ledger's version); a write to a host cost, a price sheet's size or the
+    hosts an idle rule names (each a table of the ledger) shows on the next view."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from metering.models import AllocationRule
+
+    client = as_user("staff")
+    host = Resource.objects.get(name="host-1")
+    cost = HostCost.objects.create(host=host, monthly_hardware_cost=Decimal("730"))
+    sheet = PriceSheet.objects.create(name="cloud-x", currency="USD")
+    small = PriceSheetEntry.objects.create(sheet=sheet, name="small", vcpus=2, ram_mb=4096, hourly_price=Decimal("0.05"))
+    PriceSheetEntry.objects.create(sheet=sheet, name="large", vcpus=8, ram_mb=16384, hourly_price=Decimal("0.20"))
+
+    def view() -> tuple[str, str]:
+        content = client.get("/chargeback/" + PERIOD).content.decode()
+        onprem = content.split('id="onprem-table"', 1)[1].split("</table>", 1)[0]
+        idle = content.split('id="idle-table"', 1)[1].split("</table>", 1)[0]
+        return onprem.split(">alpha<", 1)[1].split("</tr>", 1)[0], idle.split("host host-1", 1)[1].split("</tr>", 1)[0]
+
+    alpha, idle = view()
+    assert "0.50" in alpha and "720.00 EUR" in idle and "none: left idle" in idle
+    with CaptureQueriesContext(connection) as queries:
+        assert view() == (alpha, idle)
+    assert not [q["sql"] for q in queries.captured_queries if "metering_usagesegment" in q["sql"]]
+
+    cost.monthly_hardware_cost = Decimal("1460")
+    cost.save()
+    alpha, idle = view()
+    assert "1440.00 EUR" in idle
+    small.hourly_price = Decimal("0.10")
+    small.save()
+    alpha, _ = view()
+    assert "0.60" in alpha  # alpha-web 2 h on "small" (0.20) + alpha-db 2 h on "large" (0.40)
+    other = Resource.objects.create(account=host.account, external_id="h2", kind="host", name="host-2",
+                                    state="running", first_seen=T0, last_seen=T0)
+    rule = AllocationRule.objects.create(name="idle-h", spreads="idle", method="even")
+    rule.hosts.set([other])
+    assert "none: left idle" in view()[1]
+    rule.hosts.set([host])  # writes only the rule's hosts
+    assert "idle-h: allocated from idle capacity of host host-1 evenly" in view()[1]
