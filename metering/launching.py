@@ -46,12 +46,13 @@ def refusal(account: ProviderAccount, project, tenants: Iterable | None = None) 
         tenants = ()
     if tenants is None:
         tenants = ExternalProject.objects.filter(account=account).values_list("external_id", "project_id")
-    tenants = list(tenants)
-    if not tenants or any(project_id == project.pk for _, project_id in tenants):
+    mapped = {project_id for _, project_id in tenants if project_id}
+    # tenants seen but none mapped (an LXD refresh records its projects): nothing narrows the account yet
+    if not mapped or project.pk in mapped:
         return ""
-    slugs = sorted(Project.objects.filter(pk__in={p for _, p in tenants if p}).values_list("slug", flat=True))
+    slugs = sorted(Project.objects.filter(pk__in=mapped).values_list("slug", flat=True))
     return (f"provider account {account.name!r} does not serve project {project.slug!r}: it creates resources "
-            f"only in the projects mapped to its tenants ({', '.join(slugs) or 'none is mapped'})")
+            f"only in the projects mapped to its tenants ({', '.join(slugs)})")
 
 
 def serving_accounts(project) -> list[ProviderAccount]:

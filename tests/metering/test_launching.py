@@ -34,3 +34,12 @@ def test_options_or_the_platforms_reason(fake_account, world):
     options, error = options_for(fake_account)
     assert options is None
     assert error == f"{fake_account.name} could not list its images, flavors and networks: cloud unreachable …"
+
+
+def test_tenants_seen_but_none_mapped_narrow_nothing(make_account, project):
+    """An LXD refresh (or a quota push) records the platform's projects before the operator maps
+    any: the account still serves every project, as one without tenants does (the real-LXD
+    admission test was refused "none is mapped" before)."""
+    lxd = make_account(name="lxd", world_name="w4")
+    ExternalProject.objects.create(account=lxd, external_id="default", name="default")
+    assert [a.name for a in serving_accounts(project)] == ["lxd"]
