@@ -73,7 +73,7 @@ def libvirt_figures(domains: int = 2000) -> list[Figure]:
     libvirt_connection.forget(uri)
     note = f"{domains} test-driver domains"
     return [Figure("refresh, libvirt (first: creates)", first, floor, "s", "<= 1.5x", note),
-            Figure("refresh, libvirt (steady state)", second, floor, "s", "<= 1.5x", note)]
+            Figure("refresh, libvirt (steady state)", second, floor, "s", "<= 1.2x", note)]
 
 
 def openstack_figures(servers: int = 5000) -> list[Figure]:
