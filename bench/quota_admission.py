@@ -158,10 +158,15 @@ def _floor_client(project_id: int, account_id: int, seconds: float, barrier, out
 
 def _run_processes(target, n: int, args: tuple) -> tuple[dict, float]:
     """``n`` processes running ``target`` at once (forked, each opening its own connection)."""
+    return _run_each(target, [args] * n)
+
+
+def _run_each(target, each: list[tuple]) -> tuple[dict, float]:
+    """One forked process per argument tuple, started together; summed results and elapsed time."""
     connections.close_all()
     ctx = multiprocessing.get_context("fork")
-    barrier, out = ctx.Barrier(n + 1), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for _ in range(n)]
+    barrier, out = ctx.Barrier(len(each) + 1), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for args in each]
     for p in procs:
         p.start()
     barrier.wait()
@@ -254,7 +259,8 @@ def http_figures(args, project: Project, account: ProviderAccount) -> int:
         for label, method, path in (("floor", "GET", "/api/v1/quota-defaults/"),
                                     ("http", "POST", "/api/v1/provision-requests/")):
             _run_processes(_http_client, args.clients, (args.port, tokens[0], method, path, body, 1.0))  # warm up
-            totals, elapsed = _run_processes_each(_http_client, tokens, (args.port, method, path, body, args.seconds))
+            totals, elapsed = _run_each(_http_client, [(args.port, token, method, path, body, args.seconds)
+                                                       for token in tokens])
             runs[label] = (totals, elapsed)
             errors += totals["errors"]
         ours, ours_s = runs["http"]
@@ -272,23 +278,6 @@ def http_figures(args, project: Project, account: ProviderAccount) -> int:
     if errors:
         print(f"gunicorn's log ends:\n{log.read_text()[-3000:]}", file=sys.stderr)
     return errors
-
-
-def _run_processes_each(target, tokens: list[str], args: tuple) -> tuple[dict, float]:
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier, out = ctx.Barrier(len(tokens) + 1), ctx.Queue()
-    port, *rest = args
-    procs = [ctx.Process(target=target, args=(port, token, *rest, barrier, out)) for token in tokens]
-    for p in procs:
-        p.start()
-    barrier.wait()
-    began = time.monotonic()
-    results = [out.get(timeout=600) for _ in procs]
-    elapsed = time.monotonic() - began
-    for p in procs:
-        p.join()
-    return {key: sum(r[key] for r in results) for key in results[0]}, elapsed
 
 
 # -- main ------------------------------------------------------------------------------------------------

@@ -465,6 +465,11 @@ class QuotaBreachViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Glass
         return access.scope(qs, self.request.user)
 
 
+def _spec_invalid(exc) -> ValidationError:
+    """A ``SpecError`` as the API's 400: errors on ``account`` are the body's ``provider`` field."""
+    return ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()})
+
+
 @extend_schema_view(
     list=extend_schema(summary="Provisioning requests of the projects you can see, newest first"),
     retrieve=extend_schema(summary="One provisioning request: its state and message"),
@@ -477,6 +482,16 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         qs = ProvisionRequest.objects.select_related("project", "account", "requested_by").order_by("-created_at", "-id")
         return access.scope(qs, self.request.user)
 
+    def _members_request(self, request):
+        """The validated request body (``serializer, project, account, spec``) of a project member or
+        staff: what creating a request and previewing one both start from."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not access.has_role(request.user, data["project"], Role.MEMBER):
+            raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        return serializer, data["project"], data["account"], data["spec"]
+
     @extend_schema(
         summary="Ask for a VM, container or volume (project members)",
         description="Checked atomically against every applicable limit. Admitted: 202 with the request, whose URL "
@@ -487,12 +502,7 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                                         description="refused by a quota (or your role is below member)")},
     )
     def create(self, request):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        project, account, spec = data["project"], data["account"], data["spec"]
-        if not access.has_role(request.user, project, Role.MEMBER):
-            raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        serializer, project, account, spec = self._members_request(request)
         key = request.headers.get("Idempotency-Key", "").strip()[:255]
         first = self._first_with_key(request, key)
         if first is not None:
@@ -506,7 +516,7 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                 raise
             return self._answer(first)
         except quotas.SpecError as exc:
-            raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
+            raise _spec_invalid(exc) from None
         except quotas.QueueUnavailable:
             return queue_unavailable("the request was not started and holds no quota; ask again")
         except quotas.QuotaExceeded as exc:
@@ -527,16 +537,11 @@ class ProvisionRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     )
     @action(detail=False, methods=["post"], url_path="preview")
     def preview(self, request):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        project, account, spec = data["project"], data["account"], data["spec"]
-        if not access.has_role(request.user, project, Role.MEMBER):
-            raise PermissionDenied("Only the project's members (or staff) may request resources.")
+        _serializer, project, account, spec = self._members_request(request)
         try:
             found = quotas.preview(project, account, spec)
         except quotas.SpecError as exc:
-            raise ValidationError({("provider" if k == "account" else k): [v] for k, v in exc.errors.items()}) from None
+            raise _spec_invalid(exc) from None
         return Response(s.ProvisionPreviewSerializer(found.as_dict()).data)
 
     @staticmethod
