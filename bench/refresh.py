@@ -22,7 +22,7 @@ from devsim.openstack.server import start_in_thread
 from devsim.openstack.state import CloudState
 from metering import collector
 from metering.collector import lookback_start
-from metering.heap import young_heap
+from metering.heap import gc_paused
 from metering.models import Project, RawSample, Resource, UsageSegment
 from metering.models.collection import CollectionState
 from providers.libvirt import connection as libvirt_connection
@@ -36,7 +36,7 @@ def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) ->
     in a transaction that is rolled back."""
     now = datetime.now(UTC)
     started = time.perf_counter()
-    with young_heap(), transaction.atomic():
+    with gc_paused(), transaction.atomic():
         rows = Resource.objects.bulk_create(
             [Resource(account=account, external_id=f"floor-{i}", kind="vm", name=f"floor-{i}", state="running",
                       vcpus=2, ram_mb=2048, disk_gb=20, first_seen=now, last_seen=now) for i in range(resources)],
@@ -53,8 +53,8 @@ def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) ->
 
 def _floor(fn, *args):
     """A floor's platform calls under the same garbage-collection regime as a refresh
-    (``metering.heap.young_heap``), so the ratio compares the work, not the collector's settings."""
-    with young_heap():
+    (``metering.heap.gc_paused``), so the ratio compares the work, not the collector's settings."""
+    with gc_paused():
         return fn(*args)
 
 
@@ -77,7 +77,7 @@ def same_rows_floor(account: ProviderAccount) -> float:
     segments = {s.resource_id: s for s in UsageSegment.objects.filter(account=account).order_by("resource_id", "start")}
     samples = {s.resource_id: s for s in RawSample.objects.filter(resource__account=account).order_by("resource_id", "at")}
     started = time.perf_counter()
-    with young_heap(), transaction.atomic():
+    with gc_paused(), transaction.atomic():
         copies = Resource.objects.bulk_create(
             [_copy(r, external_id=f"floor-{r.pk}", parent_id=None) for r in resources], batch_size=1000)
         new_pk = {r.pk: c.pk for r, c in zip(resources, copies, strict=True)}

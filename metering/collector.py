@@ -33,7 +33,7 @@ from metering import events as lifecycle_events
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
 from metering.choices import AccountHealth, ResourceKind, RunStatus
-from metering.heap import young_heap
+from metering.heap import gc_paused
 from metering.mapping import ProjectMapper, sync_external_projects
 from metering.models import (
     CollectionState,
@@ -171,7 +171,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     run.save(update_fields=["status", "started_at"])
     CollectionState.objects.filter(account=account).update(last_refresh_started=run.started_at)
     try:
-        with Heartbeat(account, owner), young_heap():
+        with Heartbeat(account, owner), gc_paused():
             inventory, samples, usage, sample_issue = _observe(account)
             with transaction.atomic():
                 apply(account, inventory, samples, run)

@@ -1,4 +1,4 @@
-"""A refresh runs with the heap it found frozen, so garbage collections scan only its own objects."""
+"""A refresh runs with the cyclic garbage collector paused, and gives it back as it found it."""
 
 import gc
 
@@ -6,29 +6,35 @@ import pytest
 
 from devsim.fake import FakeDriver
 from metering import collector
-from metering.heap import young_heap
+from metering.heap import gc_paused
 from tests.conftest import T0, vm
 
 pytestmark = pytest.mark.django_db
 
 
-def test_young_heap_freezes_what_existed_and_gives_it_back():
-    before = gc.get_freeze_count()
-    with young_heap():
-        assert gc.get_freeze_count() > before  # the old heap is out of the collector's scans
-        leftover = [[]]
-        leftover[0].append(leftover)  # a cycle made inside is collectable inside
-        del leftover
-        assert gc.collect() >= 1
-    assert gc.get_freeze_count() == 0
+def test_gc_paused_restores_the_state_it_found():
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner one does not re-enable for the outer
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had disabled it is left alone
+    finally:
+        gc.enable()
 
 
-def test_refresh_observes_and_writes_with_the_old_heap_frozen(fake_account, world, project, monkeypatch):
+def test_refresh_observes_and_writes_with_the_collector_paused(fake_account, world, project, monkeypatch):
     seen = []
     inventory = FakeDriver.inventory
 
     def recording(self, *args, **kwargs):
-        seen.append(gc.get_freeze_count())
+        seen.append(gc.isenabled())
         return inventory(self, *args, **kwargs)
 
     monkeypatch.setattr(FakeDriver, "inventory", recording)
@@ -36,5 +42,5 @@ def test_refresh_observes_and_writes_with_the_old_heap_frozen(fake_account, worl
     world.now = T0
     run = collector.refresh(fake_account)
     assert run.created == 1
-    assert seen and seen[0] > 0
-    assert gc.get_freeze_count() == 0
+    assert seen == [False]
+    assert gc.isenabled()
