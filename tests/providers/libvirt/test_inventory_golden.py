@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import libvirt
 import pytest
 
 from providers.libvirt import connection
