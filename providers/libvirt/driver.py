@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import libvirt
@@ -67,23 +67,33 @@ URI_SCHEME = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?$")
 GIB = 1024**3
 
 
+class Seen(NamedTuple):
+    """One domain as the last inventory read it: its facts, the other inputs of its observation
+    (state, autostart, persistence, host, disk sizes) and the observation made of them."""
+
+    facts: DomainFacts
+    inputs: tuple
+    resource: ObservedResource
+
+
 class ParsedDomains:
-    """Per connection URI, the facts parsed from each domain XML the last inventory read, keyed by
-    the exact XML text (which holds the domain's UUID): a steady-state refresh parses only domains
-    whose XML changed (a resize, a restart's new id, edited metadata), in any worker that refreshes
-    the same URI again. An inventory replaces its URI's entry whole, so it holds current domains
-    only; past ``budget`` domains in all, the URIs refreshed longest ago are dropped."""
+    """Per connection URI, what the last inventory made of each domain XML, keyed by the exact XML
+    text (which holds the domain's UUID): a steady-state refresh parses only domains whose XML
+    changed (a resize, a restart's new id, edited metadata), and observes anew only those whose XML
+    or other inputs changed, in any worker that refreshes the same URI again. An inventory replaces
+    its URI's entry whole, so it holds current domains only; past ``budget`` domains in all, the URIs
+    refreshed longest ago are dropped."""
 
     def __init__(self, budget: int = 100_000):
         self.budget = budget
-        self._by_uri: OrderedDict[str, dict[str, DomainFacts]] = OrderedDict()
+        self._by_uri: OrderedDict[str, dict[str, Seen]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, uri: str) -> dict[str, DomainFacts]:
-        """The URI's facts by XML (read-only for the caller; empty when none are kept)."""
+    def get(self, uri: str) -> dict[str, Seen]:
+        """The URI's domains by XML (read-only for the caller; empty when none are kept)."""
         return self._by_uri.get(uri, {})
 
-    def put(self, uri: str, parsed: dict[str, DomainFacts]) -> None:
+    def put(self, uri: str, parsed: dict[str, Seen]) -> None:
         with self._lock:
             self._by_uri[uri] = parsed
             self._by_uri.move_to_end(uri)
@@ -283,17 +293,17 @@ class LibvirtDriver(Driver):
                 complete = False
                 continue
             try:
-                facts = previous.get(xml) or parse_domain(xml)
-                parsed[xml] = facts
-                resource = self.observe(
-                    facts,
-                    state_code,
-                    host_id=host.external_id,
-                    autostart=facts.uuid in autostart,
-                    persistent=facts.uuid not in transient,
-                    volumes=volumes,
-                    dom=dom if can_block_info else None,
-                )
+                seen = previous.get(xml)
+                facts = seen.facts if seen is not None else parse_domain(xml)
+                autostarts, persistent = facts.uuid in autostart, facts.uuid not in transient
+                sizes = self.disk_sizes(facts, volumes, dom if can_block_info else None)
+                inputs = (state_code, autostarts, persistent, host.external_id, sizes)
+                if seen is not None and seen.inputs == inputs:
+                    resource = seen.resource  # nothing it is made of changed: the same observation
+                else:
+                    resource = self.observed(facts, state_code, host_id=host.external_id,
+                                             autostart=autostarts, persistent=persistent, sizes=sizes)
+                parsed[xml] = Seen(facts, inputs, resource)
             except ProviderDataError as exc:
                 uuid = dom.UUIDString()
                 issues.append(DataIssue(uuid, f"cannot read domain {dom.name()} ({uuid}): {exc}"))
@@ -340,15 +350,38 @@ class LibvirtDriver(Driver):
         dom: libvirt.virDomain | None = None,
     ) -> ObservedResource:
         """One domain as an observation; ``dom`` is given where ``blockInfo`` can be trusted."""
-        disks, unknown, total = [], [], 0
+        sizes = LibvirtDriver.disk_sizes(facts, volumes, dom)
+        return LibvirtDriver.observed(facts, state_code, host_id=host_id, autostart=autostart,
+                                      persistent=persistent, sizes=sizes)
+
+    @staticmethod
+    def disk_sizes(facts: DomainFacts, volumes: VolumeIndex, dom: libvirt.virDomain | None = None) -> tuple:
+        """Per disk of ``facts``: (capacity bytes, where it came from, allocation bytes); asks
+        ``dom.blockInfo`` for a disk outside every pool when ``dom`` is given."""
+        sizes = []
         for disk in facts.disks:
-            counts = disk.counts
             capacity = volumes.capacity(disk)
             origin = "pool" if capacity is not None else None
-            if capacity is None and counts and dom is not None:
+            if capacity is None and dom is not None and disk.counts:
                 capacity = block_capacity(dom, disk)
                 origin = "blockinfo" if capacity is not None else None
-            if counts:
+            sizes.append((capacity, origin, volumes.allocation(disk)))
+        return tuple(sizes)
+
+    @staticmethod
+    def observed(
+        facts: DomainFacts,
+        state_code: int,
+        *,
+        host_id: str,
+        autostart: bool,
+        persistent: bool,
+        sizes: tuple,
+    ) -> ObservedResource:
+        """The observation of a domain whose disk sizes (``disk_sizes``) are known."""
+        disks, unknown, total = [], [], 0
+        for disk, (capacity, origin, allocation) in zip(facts.disks, sizes, strict=True):
+            if disk.counts:
                 if capacity is None:
                     unknown.append(disk.target)
                 else:
@@ -361,7 +394,7 @@ class LibvirtDriver(Driver):
                     "source": disk.path or (f"{disk.pool}/{disk.volume}" if disk.volume else ""),
                     "capacity_bytes": capacity,
                     "capacity_from": origin,
-                    "allocation_bytes": volumes.allocation(disk),
+                    "allocation_bytes": allocation,
                 }
             )
         properties: dict[str, Any] = {
@@ -414,7 +447,8 @@ class LibvirtDriver(Driver):
         parsed = _parsed.get(self.uri)
 
         def parse(xml: str) -> DomainFacts:  # the inventory's facts for the same XML, if it read it
-            return parsed.get(xml) or parse_domain(xml)
+            seen = parsed.get(xml)
+            return seen.facts if seen is not None else parse_domain(xml)
 
         for dom, record in records:
             uuid = dom.UUIDString()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import libvirt
 
@@ -59,10 +60,13 @@ def memory_mb(stats: dict[str, int]) -> tuple[Decimal | None, Decimal | None]:
         used = total - stats["unused"]
     else:
         used = stats.get("rss")
-    return (
-        to_decimal(used / 1024) if used is not None else None,
-        to_decimal(total / 1024) if total is not None else None,
-    )
+    return (_mib(used) if used is not None else None, _mib(total) if total is not None else None)
+
+
+@lru_cache(maxsize=8192)
+def _mib(kib: int) -> Decimal:
+    """KiB as MiB to three places; memoised: a guest's balloon size recurs sample after sample."""
+    return to_decimal(kib / 1024)
 
 
 #: ``getAllDomainStats`` balloon keys -> ``memoryStats()`` keys

@@ -204,9 +204,37 @@ def test_the_next_refresh_reuses_the_parsed_domains_until_their_xml_changes(node
     assert parsed == [edited.XMLDesc(0)]  # the edited domain only
     assert second[stopped[0]].project_hint == "initech" and stopped[1] not in second
     kept = driver_module._parsed.get(node.uri)
-    assert len(kept) == domains - 1 and {f.uuid for f in kept.values()} == set(second) - {
+    assert len(kept) == domains - 1 and {seen.facts.uuid for seen in kept.values()} == set(second) - {
         r.external_id for r in second.values() if r.kind == Kind.HOST
     }
+
+
+def test_an_unchanged_domain_is_not_observed_again_and_any_change_of_its_inputs_is_seen(node):
+    """Issue 21: a domain whose XML, state, autostart, persistence, host and disk sizes are all as
+    the last refresh saw them is reported with the same (read-only) observation; a change of any
+    one of them makes a new one that shows it."""
+    driver = node.driver()
+    first = by_id(driver.inventory())
+    again = by_id(driver.inventory())
+    assert again == first and all(again[i] is first[i] for i in first if first[i].kind != Kind.HOST)
+
+    conn = driver.connection()
+    vms = [f for f in node.facts if f["kind"] == Kind.VM and f["disks"]]
+    running = next(f["uuid"] for f in vms if f["state"] == State.RUNNING)
+    stopped = [f["uuid"] for f in vms if f["state"] == State.STOPPED]
+    conn.lookupByUUIDString(running).suspend()  # state only: the XML stays the same
+    conn.lookupByUUIDString(stopped[0]).setAutostart(1)
+    shrunk = next(f for f in vms if f["uuid"] == stopped[1])
+    pool = conn.storagePoolLookupByName("glasspane")
+    pool.storageVolLookupByName(f"{shrunk['name']}-disk0.qcow2").delete(0)  # its first disk leaves the pool
+    third = by_id(driver.inventory())
+    changed = {running, stopped[0], stopped[1]}
+    assert third[running].state == State.PAUSED and third[running].properties["state_code"] == 3
+    assert third[stopped[0]].properties["autostart"] is True
+    assert third[stopped[1]].properties["disks"][0]["capacity_bytes"] is None
+    assert third[stopped[1]].disk_gb < first[stopped[1]].disk_gb
+    assert all(third[i] is not first[i] for i in changed)
+    assert all(third[i] is first[i] for i in first if i not in changed and first[i].kind != Kind.HOST)
 
 
 def test_the_parsed_domains_kept_are_bounded_by_dropping_the_uri_refreshed_longest_ago():
