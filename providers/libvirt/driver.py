@@ -5,6 +5,11 @@ fixed number of bulk calls (``getAllDomainStats(STATE)`` for domains and states,
 ``listAllDomains`` filtered by autostart and transience, one pass over the storage pools for disk
 capacities) plus one ``XMLDesc()`` per domain, which libvirt has no bulk form of.
 
+What an inventory made of each domain is kept per URI (``ParsedDomains``): the next refresh parses
+only XML it has not seen, and reports a domain whose XML and other inputs are unchanged with the
+same ``ObservedResource`` as before. Observations are frozen and their mappings are read-only by
+contract (``Mapping``): a consumer must copy, never mutate, them.
+
 Connections are shared per process by URI and credentials (see ``connection``), so ``close()``
 releases the driver's hold without closing the connection: the next refresh reuses it, and on a
 ``test:///`` URI it sees what was changed through it.
@@ -111,6 +116,11 @@ class ParsedDomains:
 
 
 _parsed = ParsedDomains()
+
+
+def forget_parsed(uri: str) -> None:
+    """Drop what inventories of ``uri`` kept, so the next one starts cold (as benchmarks time it)."""
+    _parsed.pop(uri)
 
 
 @lru_cache(maxsize=4096)
