@@ -5,6 +5,11 @@ fixed number of bulk calls (``getAllDomainStats(STATE)`` for domains and states,
 ``listAllDomains`` filtered by autostart and transience, one pass over the storage pools for disk
 capacities) plus one ``XMLDesc()`` per domain, which libvirt has no bulk form of.
 
+What an inventory made of each domain is kept per URI (``ParsedDomains``): the next refresh parses
+only XML it has not seen, and reports a domain whose XML and other inputs are unchanged with the
+same ``ObservedResource`` as before. Observations are frozen and their mappings are read-only by
+contract (``Mapping``): a consumer must copy, never mutate, them.
+
 Connections are shared per process by URI and credentials (see ``connection``), so ``close()``
 releases the driver's hold without closing the connection: the next refresh reuses it, and on a
 ``test:///`` URI it sees what was changed through it.
@@ -21,11 +26,12 @@ import contextlib
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import libvirt
@@ -66,18 +72,61 @@ URI_SCHEME = re.compile(r"^[a-z][a-z0-9]*(\+[a-z0-9]+)?$")
 GIB = 1024**3
 
 
-#: per URI, each domain's last XML and its parsed facts: a steady-state refresh parses only the
-#: domains whose XML changed (a resize, a restart's new id, edited metadata). Replaced whole by
-#: every inventory, so it holds the current domains only.
-_parsed: dict[str, dict[str, tuple[str, DomainFacts]]] = {}
+class Seen(NamedTuple):
+    """One domain as the last inventory read it: its facts, the other inputs of its observation
+    (state, autostart, persistence, host, disk sizes) and the observation made of them."""
+
+    facts: DomainFacts
+    inputs: tuple
+    resource: ObservedResource
 
 
-def parse_cached(previous: dict, current: dict, uuid: str, xml: str) -> DomainFacts:
-    """``parse_domain(xml)``, reusing the previous inventory's facts when the XML is unchanged."""
-    seen = previous.get(uuid)
-    facts = seen[1] if seen is not None and seen[0] == xml else parse_domain(xml)
-    current[uuid] = (xml, facts)
-    return facts
+class ParsedDomains:
+    """Per connection URI, what the last inventory made of each domain XML, keyed by the exact XML
+    text (which holds the domain's UUID): a steady-state refresh parses only domains whose XML
+    changed (a resize, a restart's new id, edited metadata), and observes anew only those whose XML
+    or other inputs changed, in any worker that refreshes the same URI again. An inventory replaces
+    its URI's entry whole, so it holds current domains only; past ``budget`` domains in all, the URIs
+    refreshed longest ago are dropped."""
+
+    def __init__(self, budget: int = 100_000):
+        self.budget = budget
+        self._by_uri: OrderedDict[str, dict[str, Seen]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, uri: str) -> dict[str, Seen]:
+        """The URI's domains by XML (read-only for the caller; empty when none are kept)."""
+        return self._by_uri.get(uri, {})
+
+    def put(self, uri: str, parsed: dict[str, Seen]) -> None:
+        with self._lock:
+            self._by_uri[uri] = parsed
+            self._by_uri.move_to_end(uri)
+            total = sum(len(p) for p in self._by_uri.values())
+            while total > self.budget and len(self._by_uri) > 1:
+                total -= len(self._by_uri.popitem(last=False)[1])
+
+    def pop(self, uri: str) -> None:
+        with self._lock:
+            self._by_uri.pop(uri, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_uri.clear()
+
+
+_parsed = ParsedDomains()
+
+
+def forget_parsed(uri: str) -> None:
+    """Drop what inventories of ``uri`` kept, so the next one starts cold (as benchmarks time it)."""
+    _parsed.pop(uri)
+
+
+@lru_cache(maxsize=4096)
+def _gib(total_bytes: int) -> Decimal:
+    """Bytes as GiB to three places, as ``to_decimal`` rounds them (few distinct disk totals recur)."""
+    return to_decimal(Decimal(total_bytes) / GIB)
 
 
 class LibvirtDriver(Driver):
@@ -224,7 +273,8 @@ class LibvirtDriver(Driver):
         observed_at = utcnow()
         with self._calls("reading the host"):
             host = observe_host(conn)
-            can_block_info = conn.getType() != "TEST"  # the test driver invents blockInfo sizes
+        # the test driver invents blockInfo sizes; the host read above has already asked getType()
+        can_block_info = host.properties["hypervisor_type"] != "TEST"
         with self._calls("listing domains"):
             listing = self._listing(conn)
             autostart = {
@@ -239,42 +289,44 @@ class LibvirtDriver(Driver):
         resources = [host]
         issues: list[DataIssue] = []
         complete = True
-        previous, parsed = _parsed.get(self.uri, {}), {}
+        previous, parsed = _parsed.get(self.uri), {}
         for dom, state_code in listing:
-            uuid = dom.UUIDString()
             try:
                 xml = dom.XMLDesc(0)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     continue  # undefined while we were reading: it is gone
+                uuid = dom.UUIDString()
                 if exc.get_error_code() in CONNECTION_ERRORS:
                     raise self._error(exc, f"reading domain {uuid}") from exc
                 issues.append(DataIssue(uuid, f"cannot read domain {dom.name()} ({uuid}): {describe(exc)}"))
                 complete = False
                 continue
             try:
-                facts = parse_cached(previous, parsed, uuid, xml)
-                resource = self.observe(
-                    facts,
-                    state_code,
-                    host_id=host.external_id,
-                    autostart=uuid in autostart,
-                    persistent=uuid not in transient,
-                    volumes=volumes,
-                    dom=dom if can_block_info else None,
-                )
+                seen = previous.get(xml)
+                facts = seen.facts if seen is not None else parse_domain(xml)
+                autostarts, persistent = facts.uuid in autostart, facts.uuid not in transient
+                sizes = self.disk_sizes(facts, volumes, dom if can_block_info else None)
+                inputs = (state_code, autostarts, persistent, host.external_id, sizes)
+                if seen is not None and seen.inputs == inputs:
+                    resource = seen.resource  # nothing it is made of changed: the same observation
+                else:
+                    resource = self.observed(facts, state_code, host_id=host.external_id,
+                                             autostart=autostarts, persistent=persistent, sizes=sizes)
+                parsed[xml] = Seen(facts, inputs, resource)
             except ProviderDataError as exc:
+                uuid = dom.UUIDString()
                 issues.append(DataIssue(uuid, f"cannot read domain {dom.name()} ({uuid}): {exc}"))
                 complete = False
                 continue
             except libvirt.libvirtError as exc:  # blockInfo on a domain undefined meanwhile
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                     continue
-                raise self._error(exc, f"reading domain {uuid}") from exc
+                raise self._error(exc, f"reading domain {dom.UUIDString()}") from exc
             if facts.metadata_problem:
-                issues.append(DataIssue(uuid, facts.metadata_problem))
+                issues.append(DataIssue(facts.uuid, facts.metadata_problem))
             resources.append(resource)
-        _parsed[self.uri] = parsed
+        _parsed.put(self.uri, parsed)
         return Inventory(resources=resources, observed_at=observed_at, issues=issues, complete=complete)
 
     def _listing(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, int]]:
@@ -308,13 +360,37 @@ class LibvirtDriver(Driver):
         dom: libvirt.virDomain | None = None,
     ) -> ObservedResource:
         """One domain as an observation; ``dom`` is given where ``blockInfo`` can be trusted."""
-        disks, unknown, total = [], [], 0
+        sizes = LibvirtDriver.disk_sizes(facts, volumes, dom)
+        return LibvirtDriver.observed(facts, state_code, host_id=host_id, autostart=autostart,
+                                      persistent=persistent, sizes=sizes)
+
+    @staticmethod
+    def disk_sizes(facts: DomainFacts, volumes: VolumeIndex, dom: libvirt.virDomain | None = None) -> tuple:
+        """Per disk of ``facts``: (capacity bytes, where it came from, allocation bytes); asks
+        ``dom.blockInfo`` for a disk outside every pool when ``dom`` is given."""
+        sizes = []
         for disk in facts.disks:
             capacity = volumes.capacity(disk)
             origin = "pool" if capacity is not None else None
-            if capacity is None and disk.counts and dom is not None:
+            if capacity is None and dom is not None and disk.counts:
                 capacity = block_capacity(dom, disk)
                 origin = "blockinfo" if capacity is not None else None
+            sizes.append((capacity, origin, volumes.allocation(disk)))
+        return tuple(sizes)
+
+    @staticmethod
+    def observed(
+        facts: DomainFacts,
+        state_code: int,
+        *,
+        host_id: str,
+        autostart: bool,
+        persistent: bool,
+        sizes: tuple,
+    ) -> ObservedResource:
+        """The observation of a domain whose disk sizes (``disk_sizes``) are known."""
+        disks, unknown, total = [], [], 0
+        for disk, (capacity, origin, allocation) in zip(facts.disks, sizes, strict=True):
             if disk.counts:
                 if capacity is None:
                     unknown.append(disk.target)
@@ -328,7 +404,7 @@ class LibvirtDriver(Driver):
                     "source": disk.path or (f"{disk.pool}/{disk.volume}" if disk.volume else ""),
                     "capacity_bytes": capacity,
                     "capacity_from": origin,
-                    "allocation_bytes": volumes.allocation(disk),
+                    "allocation_bytes": allocation,
                 }
             )
         properties: dict[str, Any] = {
@@ -362,7 +438,7 @@ class LibvirtDriver(Driver):
             state=map_state(state_code),
             vcpus=Decimal(facts.vcpus),
             ram_mb=facts.memory_kib // 1024,
-            disk_gb=to_decimal(Decimal(total) / GIB),
+            disk_gb=_gib(total),
             project_hint=facts.project_hint,
             parent_external_id=host_id,
             labels=dict(facts.labels),
@@ -378,16 +454,25 @@ class LibvirtDriver(Driver):
             records = stats.active_domain_stats(conn)
         at = utcnow()
         result = []
-        parsed = _parsed.get(self.uri, {})
+        parsed = _parsed.get(self.uri)
+
+        def parse(xml: str) -> DomainFacts:  # the inventory's facts for the same XML, if it read it
+            seen = parsed.get(xml)
+            return seen.facts if seen is not None else parse_domain(xml)
+
         for dom, record in records:
             uuid = dom.UUIDString()
             if wanted is not None and uuid not in wanted:
                 continue
             try:
-                with self._calls(f"sampling domain {uuid}"):
-                    result.append(stats.sample_domain(dom, record, at, parse=partial(parse_cached, parsed, {}, uuid)))
+                result.append(stats.sample_domain(dom, record, at, parse=parse, uuid=uuid))
             except (stats.DomainGone, ProviderDataError):
                 continue  # stopped or vanished meanwhile, or unreadable (inventory reports that)
+            except libvirt.libvirtError as exc:
+                error = self._error(exc, f"sampling domain {uuid}")
+                if isinstance(error, ProviderDataError):
+                    continue  # unreadable: the inventory reports it
+                raise error from exc
         return result
 
     # -- events ------------------------------------------------------------------------------------

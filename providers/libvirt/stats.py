@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import libvirt
 
@@ -59,23 +60,27 @@ def memory_mb(stats: dict[str, int]) -> tuple[Decimal | None, Decimal | None]:
         used = total - stats["unused"]
     else:
         used = stats.get("rss")
-    return (
-        to_decimal(used / 1024) if used is not None else None,
-        to_decimal(total / 1024) if total is not None else None,
-    )
+    return (_mib(used) if used is not None else None, _mib(total) if total is not None else None)
+
+
+@lru_cache(maxsize=8192)
+def _mib(kib: int) -> Decimal:
+    """KiB as MiB to three places; memoised: a guest's balloon size recurs sample after sample."""
+    return to_decimal(kib / 1024)
+
+
+#: ``getAllDomainStats`` balloon keys -> ``memoryStats()`` keys
+_BALLOON = (
+    ("balloon.current", "actual"),
+    ("balloon.rss", "rss"),
+    ("balloon.unused", "unused"),
+    ("balloon.available", "available"),
+    ("balloon.usable", "usable"),
+)
 
 
 def _bulk_memory(record: dict) -> dict[str, int]:
-    names = {
-        "current": "actual",
-        "rss": "rss",
-        "unused": "unused",
-        "available": "available",
-        "usable": "usable",
-    }
-    return {
-        ours: record[f"balloon.{theirs}"] for theirs, ours in names.items() if f"balloon.{theirs}" in record
-    }
+    return {ours: record[theirs] for theirs, ours in _BALLOON if theirs in record}
 
 
 def _bulk_sum(record: dict, group: str, fields: tuple[str, str]) -> tuple[int, int] | None:
@@ -102,9 +107,12 @@ def _call(fn, *args):
         raise
 
 
-def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime, parse=parse_domain) -> UtilizationSample:
+def sample_domain(
+    dom: libvirt.virDomain, record: dict, at: datetime, parse=parse_domain, uuid: str | None = None
+) -> UtilizationSample:
     """One sample from bulk ``record``, filling its gaps per domain. Raises ``DomainGone``.
-    ``parse`` reads the domain XML (the driver passes one that reuses the inventory's facts)."""
+    ``parse`` reads the domain XML (the driver passes one that reuses the inventory's facts);
+    ``uuid`` is the domain's, when the caller has already asked for it."""
     info = None
     cpu = record.get("cpu.time")
     if cpu is None:
@@ -123,12 +131,12 @@ def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime, parse=pars
     if block is None or net is None:
         facts = parse(_call(dom.XMLDesc, 0))
         if block is None:
-            block = _sum_device_stats(dom.blockStats, [d.target for d in facts.disks if d.counts], (1, 3))
+            block = _sum_device_stats(dom.blockStats, facts.block_targets, (1, 3))
         if net is None:
-            net = _sum_device_stats(dom.interfaceStats, [n.target for n in facts.nics], (0, 4))
+            net = _sum_device_stats(dom.interfaceStats, facts.nic_targets, (0, 4))
 
     return UtilizationSample(
-        external_id=dom.UUIDString(),
+        external_id=uuid or dom.UUIDString(),
         at=at,
         cpu_time_ns=cpu,
         memory_used_mb=used,
@@ -140,7 +148,7 @@ def sample_domain(dom: libvirt.virDomain, record: dict, at: datetime, parse=pars
     )
 
 
-def _sum_device_stats(fn, devices: list[str], positions: tuple[int, int]) -> tuple[int, int] | None:
+def _sum_device_stats(fn, devices: tuple[str, ...], positions: tuple[int, int]) -> tuple[int, int] | None:
     first = second = 0
     answered = False
     for device in devices:

@@ -72,10 +72,11 @@ def volume_index(conn: libvirt.virConnect) -> VolumeIndex:
                 if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
                     continue
                 raise
+            name = (pool_name, volume.name())
             index.by_path[path] = capacity
-            index.by_name[(pool_name, volume.name())] = capacity
+            index.by_name[name] = capacity
             index.allocation_by_path[path] = allocation
-            index.paths[(pool_name, volume.name())] = path
+            index.paths[name] = path
     return index
 
 

@@ -157,3 +157,87 @@ def test_memory_prefers_guest_figures_net_of_cache():
     assert memory_mb({"actual": 2048 * 1024, "unused": 1024 * 1024}) == (Decimal(1024), Decimal(2048))
     assert memory_mb({"actual": 1024 * 1024, "rss": 300 * 1024}) == (Decimal(300), Decimal(1024))
     assert memory_mb({}) == (None, None)
+
+
+def _path_oracle(xml: str) -> tuple:
+    """What ElementTree's path lookups (``find("os/type")``, ``iterfind("devices/disk")``...) read:
+    the one-pass reading of ``parse_domain`` must pick exactly the same elements."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+
+    def text(element):
+        return (element.text or "").strip() if element is not None else ""
+
+    def attrs(element):
+        return dict(element.attrib) if element is not None else {}
+
+    os_type = root.find("os/type")
+    return (
+        [text(root.find(tag)) for tag in ("uuid", "name", "title", "description", "vcpu")],
+        [(root.find(tag).text, attrs(root.find(tag))) for tag in ("memory", "currentMemory") if root.find(tag) is not None],
+        text(os_type), attrs(os_type).get("arch", ""),
+        [(attrs(d), attrs(d.find("source")), attrs(d.find("target"))) for d in root.iterfind("devices/disk")],
+        [tuple(attrs(n.find(t)) for t in ("mac", "source", "model", "target")) + (attrs(n),)
+         for n in root.iterfind("devices/interface")],
+    )
+
+
+#: repeated and misplaced elements: the first of each counts, as ``find`` has it, and only where
+#: the path says (a <disk> outside <devices>, a <type> outside <os> are not read)
+REPEATS = """
+<domain type='kvm'>
+  <name> first </name><name>second</name>
+  <uuid>u-1</uuid><uuid>u-2</uuid>
+  <title>t1<b>bold</b>tail</title><title>t2</title>
+  <memory unit='MiB'>512</memory><memory unit='MiB'>1024</memory>
+  <vcpu>2</vcpu><vcpu>4</vcpu>
+  <type>not-os</type>
+  <os><boot dev='hd'/></os>
+  <os><type arch='aarch64'>hvm</type><type arch='x86_64'>other</type></os>
+  <disk type='file' device='disk'><source file='/not/in/devices'/><target dev='zz'/></disk>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/a'/><source file='/b'/><target dev='vda'/><target dev='vdz'/>
+      <driver><source file='/nested'/></driver>
+    </disk>
+    <controller type='usb'/>
+    <interface type='network'><mac address='52:54:00:00:00:AA'/><mac address='52:54:00:00:00:bb'/>
+      <source network='n1'/><target dev='vnet0'/></interface>
+  </devices>
+  <devices>
+    <interface type='bridge'><source bridge='br0'/></interface>
+    <disk type='volume' device='cdrom'><source pool='p' volume='v'/></disk>
+    <disk device='disk'/>
+  </devices>
+</domain>
+"""
+
+
+@pytest.mark.parametrize("xml", [NOVA_DOMAIN, REPEATS], ids=["nova", "repeats"])
+def test_the_one_pass_reading_picks_what_path_lookups_pick(xml):
+    """Issue 21 made ``parse_domain`` read each level once instead of by path expressions."""
+    facts = parse_domain(xml)
+    texts, memories, os_type, arch, disks, nics = _path_oracle(xml)
+    assert [facts.uuid, facts.name, facts.title, facts.description, str(facts.max_vcpus)] == texts
+    assert facts.max_memory_kib == to_kib(memories[0][0], memories[0][1].get("unit"), "x")
+    assert (facts.os_type, facts.arch) == (os_type, arch)
+    assert [(d.device, d.source_type, d.path or d.pool, d.target) for d in facts.disks] == [
+        (a.get("device", "disk"), a.get("type", "file"), s.get("file") or s.get("pool"), t.get("dev", ""))
+        for a, s, t in disks
+    ]
+    assert [(n.mac, n.source, n.target) for n in facts.nics] == [
+        (m.get("address", "").lower(), s.get("network") or s.get("bridge") or "", t.get("dev", ""))
+        for m, s, _model, t, _attrs in nics
+    ]
+
+
+def test_repeated_elements_read_as_find_reads_them():
+    facts = parse_domain(REPEATS)
+    assert (facts.name, facts.uuid, facts.title) == ("first", "u-1", "t1")
+    assert (facts.max_memory_kib, facts.max_vcpus, facts.os_type, facts.arch) == (512 * 1024, 2, "hvm", "aarch64")
+    assert [(d.target, d.path, d.pool) for d in facts.disks] == [("vda", "/a", None), ("", None, "p"), ("", None, None)]
+    assert [(n.mac, n.source, n.target) for n in facts.nics] == [
+        ("52:54:00:00:00:aa", "n1", "vnet0"), ("", "br0", "")
+    ]
+    assert (facts.block_targets, facts.nic_targets) == (("vda", ""), ("vnet0", ""))

@@ -161,7 +161,7 @@ def test_a_steady_state_inventory_parses_only_domains_whose_xml_changed(node, mo
     parsed = []
     real = driver_module.parse_domain
     monkeypatch.setattr(driver_module, "parse_domain", lambda xml: parsed.append(xml) or real(xml))
-    driver_module._parsed.pop(node.uri, None)
+    driver_module._parsed.pop(node.uri)
     driver = node.driver()
     first = {r.external_id: r for r in driver.inventory().resources}
     domains = len(first) - 1  # less the host
@@ -179,13 +179,85 @@ def test_a_steady_state_inventory_parses_only_domains_whose_xml_changed(node, mo
     assert third[running.UUIDString()].vcpus == 1
 
 
+def test_the_next_refresh_reuses_the_parsed_domains_until_their_xml_changes(node, monkeypatch):
+    """Issue 21: the parsed facts are kept per URI, so a new driver (the next refresh in the same
+    worker) parses nothing unchanged; edited metadata changes the XML, which is parsed again, and a
+    domain that is gone leaves nothing behind."""
+    from providers.libvirt import driver as driver_module
+
+    parsed = []
+    real = driver_module.parse_domain
+    monkeypatch.setattr(driver_module, "parse_domain", lambda xml: parsed.append(xml) or real(xml))
+    driver_module._parsed.pop(node.uri)
+    first = by_id(node.driver().inventory())
+    domains = len(first) - 1
+    assert len(parsed) == domains
+
+    conn = node.driver().connection()
+    stopped = [f["uuid"] for f in node.facts if f["state"] == State.STOPPED]
+    edited, gone = conn.lookupByUUIDString(stopped[0]), conn.lookupByUUIDString(stopped[1])
+    edited.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, "<project>initech</project>", "glasspane",
+                       "https://glasspane.dev/xmlns/1", libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+    gone.undefine()
+    parsed.clear()
+    second = by_id(node.driver().inventory())
+    assert parsed == [edited.XMLDesc(0)]  # the edited domain only
+    assert second[stopped[0]].project_hint == "initech" and stopped[1] not in second
+    kept = driver_module._parsed.get(node.uri)
+    assert len(kept) == domains - 1 and {seen.facts.uuid for seen in kept.values()} == set(second) - {
+        r.external_id for r in second.values() if r.kind == Kind.HOST
+    }
+
+
+def test_an_unchanged_domain_is_not_observed_again_and_any_change_of_its_inputs_is_seen(node):
+    """Issue 21: a domain whose XML, state, autostart, persistence, host and disk sizes are all as
+    the last refresh saw them is reported with the same (read-only) observation; a change of any
+    one of them makes a new one that shows it."""
+    driver = node.driver()
+    first = by_id(driver.inventory())
+    again = by_id(driver.inventory())
+    assert again == first and all(again[i] is first[i] for i in first if first[i].kind != Kind.HOST)
+
+    conn = driver.connection()
+    vms = [f for f in node.facts if f["kind"] == Kind.VM and f["disks"]]
+    running = next(f["uuid"] for f in vms if f["state"] == State.RUNNING)
+    stopped = [f["uuid"] for f in vms if f["state"] == State.STOPPED]
+    conn.lookupByUUIDString(running).suspend()  # state only: the XML stays the same
+    conn.lookupByUUIDString(stopped[0]).setAutostart(1)
+    shrunk = next(f for f in vms if f["uuid"] == stopped[1])
+    pool = conn.storagePoolLookupByName("glasspane")
+    pool.storageVolLookupByName(f"{shrunk['name']}-disk0.qcow2").delete(0)  # its first disk leaves the pool
+    third = by_id(driver.inventory())
+    changed = {running, stopped[0], stopped[1]}
+    assert third[running].state == State.PAUSED and third[running].properties["state_code"] == 3
+    assert third[stopped[0]].properties["autostart"] is True
+    assert third[stopped[1]].properties["disks"][0]["capacity_bytes"] is None
+    assert third[stopped[1]].disk_gb < first[stopped[1]].disk_gb
+    assert all(third[i] is not first[i] for i in changed)
+    assert all(third[i] is first[i] for i in first if i not in changed and first[i].kind != Kind.HOST)
+
+
+def test_the_parsed_domains_kept_are_bounded_by_dropping_the_uri_refreshed_longest_ago():
+    from providers.libvirt.driver import ParsedDomains
+
+    kept = ParsedDomains(budget=5)
+    kept.put("test:///a", {"a1": 1, "a2": 2})
+    kept.put("test:///b", {"b1": 1, "b2": 2})
+    kept.put("test:///a", {"a1": 1, "a2": 2, "a3": 3})  # refreshed again: now the newest
+    assert kept.get("test:///b") and kept.get("test:///a")
+    kept.put("test:///c", {"c1": 1})  # 6 > 5: b, refreshed longest ago, goes
+    assert kept.get("test:///b") == {} and len(kept.get("test:///a")) == 3 and kept.get("test:///c")
+    kept.put("test:///d", {f"d{i}": i for i in range(9)})  # one URI over the budget is still kept
+    assert len(kept.get("test:///d")) == 9 and kept.get("test:///a") == {} and kept.get("test:///c") == {}
+
+
 def test_samples_reuse_the_inventorys_parsed_domains(node, monkeypatch):
     """Issue 21: the per-domain fallback of ``samples()`` (device names for block and interface
     stats) reuses the facts the inventory parsed from the same XML instead of parsing it again."""
     from providers.libvirt import domains
     from providers.libvirt import driver as driver_module
 
-    driver_module._parsed.pop(node.uri, None)
+    driver_module._parsed.pop(node.uri)
     driver = node.driver()
     driver.inventory()
     parsed = []

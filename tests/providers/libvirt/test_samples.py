@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC
 from decimal import Decimal
 
+import libvirt
 import pytest
 
-from providers.base import Kind, State
+from providers.base import Kind, ProviderAuthError, ProviderUnavailable, State
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +64,40 @@ def test_a_domain_stopped_since_the_last_sample_is_left_out(node):
     assert [s.external_id for s in driver.samples([uuid])] == [uuid]
     driver.connection().lookupByUUIDString(uuid).destroy()
     assert driver.samples([uuid]) == []
+
+
+class _Failing:
+    """A domain whose per-domain calls fail with one libvirt error code."""
+
+    def __init__(self, real, code):
+        self.real, self.code = real, code
+
+    def UUIDString(self):  # noqa: N802 (libvirt's name)
+        return self.real.UUIDString()
+
+    def info(self):
+        error = libvirt.libvirtError("injected")
+        error.err = (self.code, 0, "injected failure", 0, None, None, None, 0, 0)
+        raise error
+
+
+@pytest.mark.parametrize(
+    "code, outcome",
+    [(libvirt.VIR_ERR_XML_ERROR, "skipped"), (libvirt.VIR_ERR_RPC, ProviderUnavailable),
+     (libvirt.VIR_ERR_ACCESS_DENIED, ProviderAuthError)],
+)
+def test_a_failing_domain_is_skipped_only_when_unreadable(node, monkeypatch, code, outcome):
+    """One domain's libvirt error: an unreadable one is left out (the inventory reports it), a lost
+    connection or a refusal fails the whole sampling, as before issue 21's changes to the loop."""
+    from providers.libvirt import stats
+
+    driver = node.driver()
+    real = stats.active_domain_stats(driver.connection())
+    monkeypatch.setattr(stats, "active_domain_stats",
+                        lambda conn: [(_Failing(real[0][0], code), {})] + real[1:])
+    if outcome == "skipped":
+        samples = driver.samples()
+        assert {s.external_id for s in samples} == {d.UUIDString() for d, _ in real[1:]}
+    else:
+        with pytest.raises(outcome, match="while sampling domain"):
+            driver.samples()
