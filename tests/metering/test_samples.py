@@ -148,3 +148,14 @@ def test_rollups_written_by_refreshes_equal_a_full_recompute(two_vms):
     assert {ext: rolled(ext) for ext in ("v1", "v2")} == written
     assert len(written["v1"]) == 3 and sum(r["samples"] for r in written["v2"]) == 15
 
+
+def test_rollup_hours_for_named_resources_leaves_the_others_alone(two_vms):
+    account, world = two_vms
+    refresh(account, world, T0, sample("v1", T0, cpu=0, mem="100"), sample("v2", T0, cpu=0, mem="200"))
+    at = T0 + timedelta(minutes=5)
+    refresh(account, world, at, sample("v1", at, cpu=60 * 10**9, mem="300"), sample("v2", at, cpu=60 * 10**9, mem="400"))
+    UtilizationRollup.objects.update(samples=0)
+    v1 = Resource.objects.get(external_id="v1")
+    assert rollups.rollup_hours(T0, at, account=account, resources=[v1.pk]) == 1
+    assert [r["samples"] for r in rolled("v1")] == [2] and [r["samples"] for r in rolled("v2")] == [0]
+    assert rollups.rollup_hours(T0, at, account=account, resources=[]) == 0
