@@ -22,6 +22,9 @@ from metering import partitions
 from metering.models import RawSample, Resource, UtilizationRollup
 from metering.samples import int_array
 
+#: resources named per statement on SQLite
+CHUNK = 1000
+
 
 def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
@@ -31,11 +34,12 @@ def rollup_hours(start: datetime, end: datetime, account=None, resources: Collec
     """Recompute the rollups of every hour from ``start``'s to ``end``'s, of ``account``'s resources
     or only of the ``resources`` named (ids); returns rows written."""
     lo, hi = _hour(start), _hour(end) + timedelta(hours=1)
-    if resources is not None and not resources:
-        return 0
     if connection.vendor == "postgresql":
-        return _rollup_hours_sql(lo, hi, account, resources)
-    return _rollup_hours_orm(lo, hi, account, resources)
+        return _rollup_hours_sql(lo, hi, account, resources) if resources is None or resources else 0
+    if resources is None:
+        return _rollup_hours_orm(lo, hi, account)
+    ids = list(resources)  # in chunks: SQLite bounds the parameters of one statement
+    return sum(_rollup_hours_orm(lo, hi, account, ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK))
 
 
 def _rollup_hours_orm(lo: datetime, hi: datetime, account, resources=None) -> int:

@@ -5,25 +5,19 @@ field, and psycopg then quotes each array element in Python: for a refresh of th
 that costs more than the database spends on the insert. Here rows arrive as tuples of plain values
 (ints, floats, aware datetimes) and each column goes as one array literal made with ``str``: on
 PostgreSQL the same ``INSERT .. SELECT * FROM UNNEST(..) ON CONFLICT DO NOTHING`` Django sends, with
-the same literals on the wire; elsewhere (SQLite) Django's ``INSERT OR IGNORE`` as one
-``executemany``. The newest counters (``Resource.last_sample``) are written the same way: on
-PostgreSQL the JSON object is built by the database from arrays instead of encoded per resource.
+the same literals on the wire; elsewhere (SQLite) one ``executemany``. Each resource's newest
+counters (``LastSample``) are read and upserted the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 from django.db import connection
 from django.db.models.constants import OnConflict
 
-from metering.bulk import update_rows
-from metering.models import RawSample, Resource
+from metering.models import LastSample, RawSample
 
-#: the order of the values in a row tuple given to ``insert``
-COLUMNS = ("resource_id", "at", "interval_seconds", "cpu_time_ns", "cpu_core_seconds", "memory_used_mb",
-           "memory_total_mb", "net_rx_bytes", "net_tx_bytes", "disk_read_bytes", "disk_write_bytes",
-           "net_bytes", "disk_bytes")
 #: rows per statement: bounds the size of one statement, not the work
 BATCH = 10_000
 _INT, _FLOAT, _TIME = "int", "float", "time"
@@ -31,87 +25,108 @@ _INT, _FLOAT, _TIME = "int", "float", "time"
 
 def _kind(field) -> str:
     internal = field.target_field.get_internal_type() if field.is_relation else field.get_internal_type()
-    if internal == "FloatField":
-        return _FLOAT
-    if internal == "DateTimeField":
-        return _TIME
-    return _INT
+    return {"FloatField": _FLOAT, "DateTimeField": _TIME}.get(internal, _INT)
 
 
-_FIELDS = [RawSample._meta.get_field(name) for name in COLUMNS]
-_KINDS = [_kind(f) for f in _FIELDS]
+class _Table:
+    """One model's columns, in the order of the row tuples given for it."""
+
+    def __init__(self, model, names: Sequence[str]):
+        self.model = model
+        self.fields = [model._meta.get_field(name) for name in names]
+        self.kinds = [_kind(f) for f in self.fields]
+
+    def sql(self, head: str, tail: str) -> str:
+        """``head table (columns) <rows> tail``: rows from UNNEST on PostgreSQL, else a VALUES row."""
+        ops = connection.ops
+        columns = ", ".join(ops.quote_name(f.column) for f in self.fields)
+        if connection.vendor == "postgresql":
+            types = [f.db_type(connection).split("(")[0] for f in self.fields]
+            rows = "SELECT * FROM UNNEST(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
+        else:
+            rows = "VALUES (" + ", ".join(["%s"] * len(self.fields)) + ")"
+        return f"{head} {ops.quote_name(self.model._meta.db_table)} ({columns}) {rows} {tail}"
+
+    def execute(self, sql: str, rows: Sequence[tuple]) -> None:
+        """Run ``sql`` (from ``self.sql``) for ``rows``, preparing each distinct instant once."""
+        prepared = {}  # a refresh's samples share one or a few instants
+        for kind, field, column in zip(self.kinds, self.fields, zip(*rows, strict=True), strict=True):
+            if kind == _TIME:
+                for at in column:
+                    if at not in prepared:
+                        prepared[at] = field.get_db_prep_save(at, connection)
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), BATCH):
+                chunk = rows[start:start + BATCH]
+                if connection.vendor == "postgresql":
+                    columns = zip(*chunk, strict=True)
+                    cursor.execute(sql, [_array(col, kind, prepared)
+                                         for col, kind in zip(columns, self.kinds, strict=True)])
+                else:
+                    cursor.executemany(sql, [tuple(_value(v, k, prepared) for v, k in zip(row, self.kinds, strict=True))
+                                             for row in chunk])
+
+
+_SAMPLES = _Table(RawSample, ("resource_id", "at", "interval_seconds", "cpu_time_ns", "cpu_core_seconds",
+                              "memory_used_mb", "memory_total_mb", "net_rx_bytes", "net_tx_bytes",
+                              "disk_read_bytes", "disk_write_bytes", "net_bytes", "disk_bytes"))
+_LAST = _Table(LastSample, ("resource_id", "at", "cpu_time_ns", "net_total_bytes", "disk_total_bytes"))
 
 
 def insert(rows: Sequence[tuple]) -> None:
-    """Insert sample rows (tuples in ``COLUMNS`` order), leaving any (resource, at) already stored."""
+    """Insert sample rows (tuples in ``_SAMPLES``' order, resource id first), leaving any (resource,
+    at) already stored, as ``bulk_create(ignore_conflicts=True)`` does."""
     if not rows:
         return
-    at_field = _FIELDS[1]
-    prepared = {}  # a refresh's samples share one or a few instants: prepare each once
-    for row in rows:
-        if row[1] not in prepared:
-            prepared[row[1]] = at_field.get_db_prep_save(row[1], connection)
     ops = connection.ops
-    table = ops.quote_name(RawSample._meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in _FIELDS)
     head = ops.insert_statement(on_conflict=OnConflict.IGNORE)
-    tail = ops.on_conflict_suffix_sql(_FIELDS, OnConflict.IGNORE, None, None) or ""
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH):
-            chunk = rows[start:start + BATCH]
-            if connection.vendor == "postgresql":
-                types = [f.db_type(connection).split("(")[0] for f in _FIELDS]
-                arrays = ", ".join(f"%s::{t}[]" for t in types)
-                params = [_array(col, kind, prepared) for col, kind in zip(zip(*chunk, strict=True), _KINDS, strict=True)]
-                cursor.execute(f"{head} {table} ({columns}) SELECT * FROM UNNEST({arrays}) {tail}", params)
-            else:
-                values = [(r[0], prepared[r[1]], *(_value(v, k) for v, k in zip(r[2:], _KINDS[2:], strict=True)))
-                          for r in chunk]
-                marks = ", ".join(["%s"] * len(COLUMNS))
-                cursor.executemany(f"{head} {table} ({columns}) VALUES ({marks}) {tail}", values)
+    tail = ops.on_conflict_suffix_sql(_SAMPLES.fields, OnConflict.IGNORE, None, None) or ""
+    _SAMPLES.execute(_SAMPLES.sql(head, tail), rows)
 
 
-def store_counters(resources: Iterable[Resource]) -> None:
-    """Write ``last_sample`` of each resource (the same object may come more than once)."""
-    unique = list({id(r): r for r in resources}.values())
-    if not unique:
+def last_counters(resource_ids: Collection[int]) -> dict[int, tuple]:
+    """The newest counters of each resource named that has any: ``{id: (at, cpu_time_ns, net, disk)}``."""
+    if not resource_ids:
+        return {}
+    names = [f.attname for f in _LAST.fields]
+    if connection.vendor == "postgresql":  # one array literal, not a parameter per id
+        ops = connection.ops
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(ops.quote_name(f.column) for f in _LAST.fields)} "
+                           f"FROM {ops.quote_name(LastSample._meta.db_table)} "
+                           f"WHERE {ops.quote_name(_LAST.fields[0].column)} = ANY(%s::bigint[])",
+                           [int_array(resource_ids)])
+            found = cursor.fetchall()
+    else:
+        ids, found = list(resource_ids), []
+        for start in range(0, len(ids), 1000):
+            found += LastSample.objects.filter(pk__in=ids[start:start + 1000]).values_list(*names)
+    return {row[0]: row[1:] for row in found}
+
+
+def store_last(rows: Sequence[tuple]) -> None:
+    """Upsert each resource's newest counters: ``(resource_id, at, cpu_time_ns, net, disk)``, one row
+    per resource."""
+    if not rows:
         return
-    counters = [r.last_sample for r in unique]
-    numbers = [d.get(k) for d in counters for k in ("cpu_time_ns", "net", "disk")]
-    plain = all(set(d) == {"at", "cpu_time_ns", "net", "disk"} and isinstance(d["at"], str) for d in counters)
-    if connection.vendor != "postgresql" or not plain or not all(n is None or type(n) is int for n in numbers):
-        update_rows(Resource, unique, ["last_sample"])  # the field's own encoding
-        return
-    ops = connection.ops
-    table, pk = ops.quote_name(Resource._meta.db_table), ops.quote_name(Resource._meta.pk.column)
-    column = ops.quote_name(Resource._meta.get_field("last_sample").column)
-    with connection.cursor() as cursor:
-        for start in range(0, len(unique), BATCH):
-            chunk, values = unique[start:start + BATCH], counters[start:start + BATCH]
-            params = [
-                _array([r.pk for r in chunk], _INT),
-                "{" + ",".join(_quoted(d["at"]) for d in values) + "}",
-                *(_array([d[k] for d in values], _INT) for k in ("cpu_time_ns", "net", "disk")),
-            ]
-            # jsonb keeps no key order and stores numbers as numeric: the same value json.dumps would give
-            cursor.execute(
-                f"UPDATE {table} AS r SET {column} = jsonb_build_object("
-                f"'at', v.at, 'cpu_time_ns', v.cpu, 'net', v.net, 'disk', v.disk) "
-                f"FROM UNNEST(%s::bigint[], %s::text[], %s::numeric[], %s::numeric[], %s::numeric[]) "
-                f"AS v(id, at, cpu, net, disk) WHERE r.{pk} = v.id",
-                params,
-            )
+    quote = connection.ops.quote_name
+    key, *rest = (quote(f.column) for f in _LAST.fields)
+    tail = f"ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in rest)
+    _LAST.execute(_LAST.sql("INSERT INTO", tail), rows)
 
 
-def int_array(values: Iterable[int]) -> str:
+def int_array(values: Collection[int]) -> str:
     """A PostgreSQL array literal of ints, for ``= ANY(%s::bigint[])``."""
-    return _array(list(values), _INT)
+    return _array(values, _INT)
 
 
-def _value(value, kind):
-    """What the field's ``get_prep_value`` makes of a number: ``int()`` or ``float()``."""
+def _value(value, kind, prepared):
+    """What the field's ``get_db_prep_save`` makes of a value: ``int()``, ``float()``, or the instant
+    prepared once."""
     if value is None:
         return None
+    if kind == _TIME:
+        return prepared[value]
     return float(value) if kind == _FLOAT else int(value)
 
 

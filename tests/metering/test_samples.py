@@ -1,5 +1,5 @@
 """Utilization samples as the collector writes them: deltas and intervals against the previous
-sample, counter resets, duplicate and late samples, the counters kept on the resource, and the
+sample, counter resets, duplicate and late samples, each resource's newest counters, and the
 hourly rollups of exactly the resources and hours sampled. Runs on SQLite and PostgreSQL."""
 
 from datetime import timedelta
@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from metering import collector, rollups
-from metering.models import RawSample, Resource, UtilizationRollup
+from metering.models import LastSample, RawSample, Resource, UtilizationRollup
 from providers.base import UtilizationSample
 from tests.conftest import T0, vm
 
@@ -35,6 +35,11 @@ def refresh(account, world, at, *samples):
 def stored(ext):
     return [dict(zip(COLUMNS, row, strict=True))
             for row in RawSample.objects.filter(resource__external_id=ext).order_by("at").values_list(*COLUMNS)]
+
+
+def counters(ext):
+    return LastSample.objects.filter(resource__external_id=ext).values_list(
+        "at", "cpu_time_ns", "net_total_bytes", "disk_total_bytes").get()
 
 
 def rolled(ext):
@@ -67,9 +72,8 @@ def test_deltas_and_intervals_against_the_previous_sample(two_vms):
     assert third == {"at": t2, "interval_seconds": 300.00025, "cpu_time_ns": 61 * 10**9, "cpu_core_seconds": 30.0,
                      "memory_used_mb": None, "memory_total_mb": None, "net_rx_bytes": 500, "net_tx_bytes": None,
                      "disk_read_bytes": None, "disk_write_bytes": None, "net_bytes": None, "disk_bytes": None}
-    assert Resource.objects.get(external_id="v1").last_sample == {
-        "at": t2.isoformat(), "cpu_time_ns": 61 * 10**9, "net": 500, "disk": None}
-    assert stored("v2") == [] and Resource.objects.get(external_id="v2").last_sample == {}
+    assert counters("v1") == (t2, 61 * 10**9, 500, None)
+    assert stored("v2") == [] and not LastSample.objects.filter(resource__external_id="v2").exists()
 
 
 def test_a_counter_reset_gives_no_delta_and_the_next_sample_counts_from_it(two_vms):
@@ -100,7 +104,7 @@ def test_duplicate_and_late_samples_are_skipped_and_not_counted(two_vms):
     assert [(s["interval_seconds"], s["cpu_core_seconds"]) for s in stored("v1")] == [
         (None, None), (180.0, 1.0), (120.0, 3.0)]
     assert [(s["interval_seconds"], s["cpu_core_seconds"]) for s in stored("v2")] == [(None, None), (240.0, 4.0)]
-    assert Resource.objects.get(external_id="v2").last_sample["at"] == (t1 + timedelta(minutes=4)).isoformat()
+    assert counters("v2")[0] == t1 + timedelta(minutes=4)
 
 
 def test_a_sample_already_stored_is_kept_and_the_counters_move_on(two_vms):
@@ -112,7 +116,7 @@ def test_a_sample_already_stored_is_kept_and_the_counters_move_on(two_vms):
     run = refresh(account, world, t1, sample("v1", t1, cpu=3 * 10**9))
     assert run.samples == 1
     assert [s["cpu_time_ns"] for s in stored("v1")] == [10**9, 123]
-    assert Resource.objects.get(external_id="v1").last_sample["cpu_time_ns"] == 3 * 10**9
+    assert counters("v1") == (t1, 3 * 10**9, None, None)
 
 
 def test_rollups_of_the_hours_sampled(two_vms):
@@ -149,7 +153,7 @@ def test_rollups_written_by_refreshes_equal_a_full_recompute(two_vms):
     assert len(written["v1"]) == 3 and sum(r["samples"] for r in written["v2"]) == 15
 
 
-def test_rollup_hours_for_named_resources_leaves_the_others_alone(two_vms):
+def test_rollup_hours_for_named_resources_leaves_the_others_alone(two_vms, monkeypatch):
     account, world = two_vms
     refresh(account, world, T0, sample("v1", T0, cpu=0, mem="100"), sample("v2", T0, cpu=0, mem="200"))
     at = T0 + timedelta(minutes=5)
@@ -159,3 +163,38 @@ def test_rollup_hours_for_named_resources_leaves_the_others_alone(two_vms):
     assert rollups.rollup_hours(T0, at, account=account, resources=[v1.pk]) == 1
     assert [r["samples"] for r in rolled("v1")] == [2] and [r["samples"] for r in rolled("v2")] == [0]
     assert rollups.rollup_hours(T0, at, account=account, resources=[]) == 0
+    monkeypatch.setattr(rollups, "CHUNK", 1)  # more resources than one statement takes (SQLite)
+    assert rollups.rollup_hours(T0, at, account=account, resources=[v1.pk, Resource.objects.get(external_id="v2").pk]) == 2
+    assert [r["samples"] for r in rolled("v2")] == [2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_moves_each_resources_counters_into_their_table():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from providers.models import ProviderAccount
+
+    before, after = [("metering", "0020_merge_report_index")], [("metering", "0021_last_sample_table")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("metering", "Resource")
+    account = ProviderAccount.objects.create(name="kvm", kind="fake", settings={"world": "w"})
+    at = T0 + timedelta(microseconds=17)
+    common = {"account_id": account.pk, "kind": "vm", "first_seen": T0, "last_seen": T0}
+    sampled = old.objects.create(external_id="a", name="a", **common, last_sample={
+        "at": at.isoformat(), "cpu_time_ns": 5 * 10**18, "net": 12, "disk": None})
+    old.objects.create(external_id="b", name="b", **common)  # never sampled
+    MigrationExecutor(connection).migrate(after)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert list(LastSample.objects.values_list("resource_id", "at", "cpu_time_ns", "net_total_bytes",
+                                               "disk_total_bytes")) == [(sampled.pk, at, 5 * 10**18, 12, None)]
+    assert Resource.objects.get(pk=sampled.pk).last_sample.at == at
+    # and back: the column holds them again
+    MigrationExecutor(connection).migrate(before)
+    executor = MigrationExecutor(connection)
+    old = executor.loader.project_state(before).apps.get_model("metering", "Resource")
+    assert dict(old.objects.values_list("external_id", "last_sample")) == {
+        "a": {"at": at.isoformat(), "cpu_time_ns": 5 * 10**18, "net": 12, "disk": None}, "b": {}}
+    executor.migrate(executor.loader.graph.leaf_nodes())
