@@ -198,3 +198,13 @@ def test_the_migration_moves_each_resources_counters_into_their_table():
     assert dict(old.objects.values_list("external_id", "last_sample")) == {
         "a": {"at": at.isoformat(), "cpu_time_ns": 5 * 10**18, "net": 12, "disk": None}, "b": {}}
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_resource_admin_shows_the_last_sample_or_nothing(two_vms, client, django_user_model):
+    account, world = two_vms
+    refresh(account, world, T0, sample("v1", T0, cpu=10**9))
+    client.force_login(django_user_model.objects.create_superuser("root", password="pw-for-tests-1"))
+    for ext, shown in (("v1", f"last sample of {Resource.objects.get(external_id='v1').pk} at 2026-11-01 00:00:00"),
+                       ("v2", "Last sample")):
+        page = client.get(f"/admin/metering/resource/{Resource.objects.get(external_id=ext).pk}/change/")
+        assert page.status_code == 200 and shown in page.content.decode()
