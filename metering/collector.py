@@ -574,7 +574,8 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         res = seen.get(s.external_id)
         if res is None:
             continue
-        prev_at, prev_cpu, prev_net, prev_disk = newest.get(res.pk) or last.get(res.pk) or (None,) * 4
+        pk = res.pk
+        prev_at, prev_cpu, prev_net, prev_disk = newest.get(pk) or last.get(pk) or (None,) * 4
         if prev_at is not None and s.at <= prev_at:
             continue  # duplicate or late sample
         interval = (s.at - prev_at).total_seconds() if prev_at else None
@@ -582,13 +583,13 @@ def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSam
         net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
         disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
         rows.append((
-            res.pk, s.at, interval, s.cpu_time_ns, cpu / 1e9 if cpu is not None else None,
+            pk, s.at, interval, s.cpu_time_ns, cpu / 1e9 if cpu is not None else None,
             _float(s.memory_used_mb), _float(s.memory_total_mb),
             s.net_rx_bytes, s.net_tx_bytes, s.disk_read_bytes, s.disk_write_bytes,
             _delta(net_now, prev_net) if prev_at else None,
             _delta(disk_now, prev_disk) if prev_at else None,
         ))
-        newest[res.pk] = (s.at, s.cpu_time_ns, net_now, disk_now)
+        newest[pk] = (s.at, s.cpu_time_ns, net_now, disk_now)
     raw_samples.insert(rows)
     raw_samples.store_last([(pk, *counters) for pk, counters in newest.items()])
     if rows:

@@ -12,6 +12,7 @@ counters (``LastSample``) are read and upserted the same way.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models.constants import OnConflict
@@ -49,16 +50,17 @@ class _Table:
 
     def execute(self, sql: str, rows: Sequence[tuple]) -> None:
         """Run ``sql`` (from ``self.sql``) for ``rows``, preparing each distinct instant once."""
+        postgres = connection.vendor == "postgresql"
         prepared = {}  # a refresh's samples share one or a few instants
         for kind, field, column in zip(self.kinds, self.fields, zip(*rows, strict=True), strict=True):
             if kind == _TIME:
-                for at in column:
-                    if at not in prepared:
-                        prepared[at] = field.get_db_prep_save(at, connection)
+                for at in set(column):
+                    value = field.get_db_prep_save(at, connection)
+                    prepared[at] = _quoted(str(value)) if postgres else value
         with connection.cursor() as cursor:
             for start in range(0, len(rows), BATCH):
                 chunk = rows[start:start + BATCH]
-                if connection.vendor == "postgresql":
+                if postgres:
                     columns = zip(*chunk, strict=True)
                     cursor.execute(sql, [_array(col, kind, prepared)
                                          for col, kind in zip(columns, self.kinds, strict=True)])
@@ -92,11 +94,15 @@ def last_counters(resource_ids: Collection[int]) -> dict[int, tuple]:
     if connection.vendor == "postgresql":  # one array literal, not a parameter per id
         ops = connection.ops
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {', '.join(ops.quote_name(f.column) for f in _LAST.fields)} "
-                           f"FROM {ops.quote_name(LastSample._meta.db_table)} "
-                           f"WHERE {ops.quote_name(_LAST.fields[0].column)} = ANY(%s::bigint[])",
-                           [int_array(resource_ids)])
-            found = cursor.fetchall()
+            key, at, *rest = (ops.quote_name(f.column) for f in _LAST.fields)
+            # the instant as fixed text, read once per distinct value: psycopg's per-row
+            # timestamptz parsing cost more than the query
+            cursor.execute(f"SELECT {key}, to_char({at} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), "
+                           f"{', '.join(rest)} FROM {ops.quote_name(LastSample._meta.db_table)} "
+                           f"WHERE {key} = ANY(%s::bigint[])", [int_array(resource_ids)])
+            instants = {}
+            found = [(pk, instants.get(text) or instants.setdefault(text, _utc(text)), *counters)
+                     for pk, text, *counters in cursor.fetchall()]
     else:
         ids, found = list(resource_ids), []
         for start in range(0, len(ids), 1000):
@@ -120,6 +126,10 @@ def int_array(values: Collection[int]) -> str:
     return _array(values, _INT)
 
 
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def _value(value, kind, prepared):
     """What the field's ``get_db_prep_save`` makes of a value: ``int()``, ``float()``, or the instant
     prepared once."""
@@ -130,13 +140,17 @@ def _value(value, kind, prepared):
     return float(value) if kind == _FLOAT else int(value)
 
 
-def _array(values, kind, prepared=None) -> str:
+def _array(values, kind, literals=None) -> str:
+    """A PostgreSQL array literal of ``values``; instants by their ``literals``."""
     if kind == _TIME:
-        return "{" + ",".join(_quoted(str(prepared[v])) for v in values) + "}"
-    if kind == _FLOAT:
-        # repr is the shortest text that reads back as the same double (what psycopg sends too)
-        return "{" + ",".join("NULL" if v is None else repr(float(v)) for v in values) + "}"
-    return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+        return "{" + ",".join(map(literals.__getitem__, values)) + "}"
+    plain = float if kind == _FLOAT else int
+    values = list(values)
+    if not set(map(type, values)) <= {plain, type(None)}:
+        values = [None if v is None else plain(v) for v in values]  # what the field's get_prep_value does
+    # a list's repr has each element's: for a float the shortest text that reads back as the same
+    # double (what psycopg sends too); neither ints nor floats print a space or "None"
+    return "{" + repr(values)[1:-1].replace(" ", "").replace("None", "NULL") + "}"
 
 
 def _quoted(text: str) -> str:

@@ -208,3 +208,25 @@ def test_the_resource_admin_shows_the_last_sample_or_nothing(two_vms, client, dj
                        ("v2", "Last sample")):
         page = client.get(f"/admin/metering/resource/{Resource.objects.get(external_id=ext).pk}/change/")
         assert page.status_code == 200 and shown in page.content.decode()
+
+
+def test_rows_inserted_as_tuples_equal_what_bulk_create_stores(two_vms):
+    from metering import samples as raw_samples
+
+    account, world = two_vms
+    refresh(account, world, T0)
+    v1, v2 = Resource.objects.get(external_id="v1"), Resource.objects.get(external_id="v2")
+    columns = ("resource_id", *COLUMNS)
+    at = T0 + timedelta(minutes=5, microseconds=123456)
+    rows = [
+        (v1.pk, at, 0.1 + 0.2, 2**62, 1e-7, 1e300, 2048.0, 1, 2, 3, 4, 5, 6),
+        # values as a driver might hand them: Decimals, an int-valued float, a bool; what the fields make of them
+        (v2.pk, at, 300, 7.9, Decimal("12.5"), Decimal("511.75"), None, None, True, 0, None, None, 0),
+    ]
+    raw_samples.insert(rows)
+    raw_samples.insert([(v1.pk, at, *([None] * 11))])  # already there: left as it is
+    ours = sorted(RawSample.objects.values_list(*columns))
+    RawSample.objects.all().delete()
+    RawSample.objects.bulk_create([RawSample(**dict(zip(columns, row, strict=True))) for row in rows])
+    assert ours == sorted(RawSample.objects.values_list(*columns))
+    assert ours[0][1:5] == (at, 0.1 + 0.2, 2**62, 1e-7) and ours[1][3:5] == (7, 12.5)
