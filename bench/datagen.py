@@ -30,10 +30,10 @@ def ledger(resources: int, segments_per_resource: int, days: int, projects: int 
         p = slugs[i % projects]
         kind = "vm" if i % 5 else "container"
         rows.append((account.pk, f"r{i}", kind, f"{kind}-{i}", p.pk, "running", rng.choice([1, 2, 4, 8]),
-                     rng.choice([1024, 2048, 4096, 8192]), rng.choice([10, 20, 40, 80]), now, now, "{}", "{}", "{}"))
+                     rng.choice([1024, 2048, 4096, 8192]), rng.choice([10, 20, 40, 80]), now, now, "{}", "{}"))
     _copy("metering_resource", ["account_id", "external_id", "kind", "name", "project_id", "state", "vcpus",
-                                "ram_mb", "disk_gb", "first_seen", "last_seen", "labels", "properties",
-                                "last_sample"], rows, extra={"image": "", "flavor": "", "project_hint": "", "updated_at": now})
+                                "ram_mb", "disk_gb", "first_seen", "last_seen", "labels", "properties"],
+              rows, extra={"image": "", "flavor": "", "project_hint": "", "updated_at": now})
     ids = list(Resource.objects.filter(account=account).order_by("pk").values_list("pk", "kind", "project_id",
                                                                                    "vcpus", "ram_mb", "disk_gb"))
     step = (end - start) / segments_per_resource
@@ -212,8 +212,7 @@ def pages_history(resources: int = 10_000, days: int = 365, seed: int = 7, now: 
 
 
 def _resource_defaults(now: datetime) -> dict:
-    return {"image": "", "flavor": "", "project_hint": "", "properties": "{}", "last_sample": "{}",
-            "updated_at": now}
+    return {"image": "", "flavor": "", "project_hint": "", "properties": "{}", "updated_at": now}
 
 
 def _roll_days(first_day, last_day) -> None:

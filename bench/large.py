@@ -69,12 +69,12 @@ def generate(start: datetime, resources: int | None = None, segments: int | None
         cur.execute("SET jit = off")
         cur.execute("""
             INSERT INTO metering_resource (account_id, external_id, kind, name, project_id, state, vcpus, ram_mb,
-                disk_gb, image, flavor, labels, properties, last_sample, project_hint, first_seen, last_seen,
+                disk_gb, image, flavor, labels, properties, project_hint, first_seen, last_seen,
                 updated_at)
             SELECT %(acc)s, %(name)s || i, CASE WHEN i %% 5 = 0 THEN 'container' ELSE 'vm' END, 'large-' || i,
                    (%(pids)s::bigint[])[1 + i %% %(np)s], 'running', (ARRAY[1, 2, 4, 8])[1 + (i * 7) %% 4],
                    (ARRAY[1024, 2048, 4096, 8192])[1 + (i * 3) %% 4], (ARRAY[10, 20, 40, 80])[1 + i %% 4],
-                   '', '', '{}', '{}', '{}', '', %(start)s, %(end)s, %(end)s
+                   '', '', '{}', '{}', '', %(start)s, %(end)s, %(end)s
             FROM generate_series(1, %(n)s) i""",
                     {"acc": account.pk, "name": name, "pids": pids, "np": projects_n, "n": resources, "start": start,
                      "end": start + timedelta(days=days)})

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from metering import accounting, daily
 from metering import events as lifecycle_events
+from metering import samples as raw_samples
 from metering.accounting import Attrs, Obs, Seg
 from metering.bulk import update_rows
 from metering.choices import AccountHealth, ResourceKind, RunStatus
@@ -39,7 +40,6 @@ from metering.models import (
     CollectionState,
     ExternalProject,
     ProviderUsage,
-    RawSample,
     RefreshRun,
     Resource,
     UsageSegment,
@@ -566,34 +566,35 @@ def _delta(now, before):
 
 
 def _write_samples(account, seen: dict[str, Resource], samples: list[ObservedSample]) -> int:
-    rows, touched = [], []
+    """Store each sample newer than its resource's last one, with its deltas; roll up the hours and
+    resources sampled. Rows are plain tuples (``metering.samples``): no model instance per sample."""
+    ids = {res.pk for res in map(seen.get, {s.external_id for s in samples}) if res is not None}
+    last = raw_samples.last_counters(ids)  # {resource id: (at, cpu_time_ns, net, disk)}
+    rows, newest = [], {}
     for s in samples:
         res = seen.get(s.external_id)
         if res is None:
             continue
-        prev = res.last_sample or {}
-        prev_at = datetime.fromisoformat(prev["at"]) if prev.get("at") else None
+        pk = res.pk
+        prev_at, prev_cpu, prev_net, prev_disk = newest.get(pk) or last.get(pk) or (None,) * 4
         if prev_at is not None and s.at <= prev_at:
             continue  # duplicate or late sample
         interval = (s.at - prev_at).total_seconds() if prev_at else None
-        cpu = _delta(s.cpu_time_ns, prev.get("cpu_time_ns")) if prev_at else None
+        cpu = _delta(s.cpu_time_ns, prev_cpu) if prev_at else None
         net_now = _sum(s.net_rx_bytes, s.net_tx_bytes)
         disk_now = _sum(s.disk_read_bytes, s.disk_write_bytes)
-        rows.append(RawSample(
-            resource_id=res.pk, at=s.at, interval_seconds=interval, cpu_time_ns=s.cpu_time_ns,
-            cpu_core_seconds=cpu / 1e9 if cpu is not None else None,
-            memory_used_mb=_float(s.memory_used_mb), memory_total_mb=_float(s.memory_total_mb),
-            net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes,
-            disk_read_bytes=s.disk_read_bytes, disk_write_bytes=s.disk_write_bytes,
-            net_bytes=_delta(net_now, prev.get("net")) if prev_at else None,
-            disk_bytes=_delta(disk_now, prev.get("disk")) if prev_at else None,
+        rows.append((
+            pk, s.at, interval, s.cpu_time_ns, cpu / 1e9 if cpu is not None else None,
+            _float(s.memory_used_mb), _float(s.memory_total_mb),
+            s.net_rx_bytes, s.net_tx_bytes, s.disk_read_bytes, s.disk_write_bytes,
+            _delta(net_now, prev_net) if prev_at else None,
+            _delta(disk_now, prev_disk) if prev_at else None,
         ))
-        res.last_sample = {"at": s.at.isoformat(), "cpu_time_ns": s.cpu_time_ns, "net": net_now, "disk": disk_now}
-        touched.append(res)
-    RawSample.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-    update_rows(Resource, touched, ["last_sample"])
+        newest[pk] = (s.at, s.cpu_time_ns, net_now, disk_now)
+    raw_samples.insert(rows)
+    raw_samples.store_last([(pk, *counters) for pk, counters in newest.items()])
     if rows:
-        rollup_hours(min(r.at for r in rows), max(r.at for r in rows), account=account)
+        rollup_hours(min(r[1] for r in rows), max(r[1] for r in rows), account=account, resources=list(newest))
     return len(rows)
 
 

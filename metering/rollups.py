@@ -1,12 +1,15 @@
 """Hourly rollups of utilization samples, and pruning of raw samples past retention.
 
 Rollups are recomputed from raw samples for the hours touched (an upsert), so running them twice,
-or after a late sample, gives the same rows. CPU % is relative to the resource's vCPUs (100 % =
-every allocated vCPU busy); for a container without a CPU limit, to one core.
+or after a late sample, gives the same rows; a refresh names the resources it sampled, so only
+their rows of those hours are recomputed, not the whole account's. CPU % is relative to the
+resource's vCPUs (100 % = every allocated vCPU busy); for a container without a CPU limit, to one
+core.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -17,24 +20,34 @@ from django.utils import timezone
 
 from metering import partitions
 from metering.models import RawSample, Resource, UtilizationRollup
+from metering.samples import int_array
+
+#: resources named per statement on SQLite
+CHUNK = 1000
 
 
 def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def rollup_hours(start: datetime, end: datetime, account=None) -> int:
-    """Recompute the rollups of every hour from ``start``'s to ``end``'s; returns rows written."""
+def rollup_hours(start: datetime, end: datetime, account=None, resources: Collection[int] | None = None) -> int:
+    """Recompute the rollups of every hour from ``start``'s to ``end``'s, of ``account``'s resources
+    or only of the ``resources`` named (ids); returns rows written."""
     lo, hi = _hour(start), _hour(end) + timedelta(hours=1)
     if connection.vendor == "postgresql":
-        return _rollup_hours_sql(lo, hi, account)
-    return _rollup_hours_orm(lo, hi, account)
+        return _rollup_hours_sql(lo, hi, account, resources) if resources is None or resources else 0
+    if resources is None:
+        return _rollup_hours_orm(lo, hi, account)
+    ids = list(resources)  # in chunks: SQLite bounds the parameters of one statement
+    return sum(_rollup_hours_orm(lo, hi, account, ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK))
 
 
-def _rollup_hours_orm(lo: datetime, hi: datetime, account) -> int:
+def _rollup_hours_orm(lo: datetime, hi: datetime, account, resources=None) -> int:
     samples = RawSample.objects.filter(at__gte=lo, at__lt=hi)
     if account is not None:
         samples = samples.filter(resource__account=account)
+    if resources is not None:
+        samples = samples.filter(resource_id__in=resources)
     with_cpu = Q(cpu_core_seconds__isnull=False, interval_seconds__gt=0)
     groups = (
         samples.annotate(hour=TruncHour("at")).values("resource_id", "hour")
@@ -70,11 +83,13 @@ def _rollup_hours_orm(lo: datetime, hi: datetime, account) -> int:
     return len(rows)
 
 
-def _rollup_hours_sql(lo: datetime, hi: datetime, account) -> int:
+def _rollup_hours_sql(lo: datetime, hi: datetime, account, resources=None) -> int:
     """The same rollups in one statement (PostgreSQL): aggregate, join the sizes, upsert."""
     sample, rollup, resource = (m._meta.db_table for m in (RawSample, UtilizationRollup, Resource))
     busy = "s.cpu_core_seconds IS NOT NULL AND s.interval_seconds > 0"
     where = "AND rs.account_id = %(account)s" if account is not None else ""
+    if resources is not None:  # one array literal, not a parameter per id
+        where += " AND s.resource_id = ANY(%(resources)s::bigint[])"
     sql = f"""
         INSERT INTO {rollup} (resource_id, hour, samples, cpu_pct_avg, cpu_pct_max, cpu_core_seconds,
                               memory_avg_mb, memory_max_mb, memory_mb_seconds, net_bytes, disk_bytes)
@@ -104,7 +119,8 @@ def _rollup_hours_sql(lo: datetime, hi: datetime, account) -> int:
             net_bytes = EXCLUDED.net_bytes, disk_bytes = EXCLUDED.disk_bytes
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"lo": lo, "hi": hi, "account": account.pk if account is not None else None})
+        cursor.execute(sql, {"lo": lo, "hi": hi, "account": account.pk if account is not None else None,
+                             "resources": int_array(resources) if resources is not None else None})
         return cursor.rowcount
 
 

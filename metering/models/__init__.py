@@ -33,6 +33,7 @@ from metering.models.tenancy import Membership, Project
 from metering.models.usage import (
     DailyUsage,
     ExternalProject,
+    LastSample,
     ProviderUsage,
     RawSample,
     RefreshRun,
@@ -52,6 +53,7 @@ __all__ = [
     "ExternalProject",
     "FixedCost",
     "HostCost",
+    "LastSample",
     "LedgerChange",
     "LifecycleEvent",
     "MappingRule",

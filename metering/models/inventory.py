@@ -43,8 +43,6 @@ class Resource(models.Model):
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField(help_text="provider clock of the newest observation applied")
     deleted_at = models.DateTimeField(null=True, blank=True)
-    #: the newest raw counters, so the next sample's deltas need no query
-    last_sample = models.JSONField(default=dict, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ResourceQuerySet.as_manager()

@@ -80,6 +80,22 @@ class RawSample(models.Model):
         return f"sample of {self.resource_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
+class LastSample(models.Model):
+    """The newest raw counters of one resource, so the next sample's deltas need no query of the
+    samples. A narrow row of its own, not a column of ``Resource``: each refresh rewrites it for
+    every resource sampled, and rewriting the wide, many-indexed resource row costs several times
+    more."""
+
+    resource = models.OneToOneField(Resource, primary_key=True, on_delete=models.CASCADE, related_name="last_sample")
+    at = models.DateTimeField()
+    cpu_time_ns = models.BigIntegerField(null=True, blank=True, help_text="cumulative")
+    net_total_bytes = models.BigIntegerField(null=True, blank=True, help_text="rx+tx, cumulative")
+    disk_total_bytes = models.BigIntegerField(null=True, blank=True, help_text="read+write, cumulative")
+
+    def __str__(self) -> str:
+        return f"last sample of {self.resource_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class UtilizationRollup(models.Model):
     """Samples of one resource in one UTC hour, aggregated; kept after raw samples are pruned."""
 
