@@ -266,7 +266,9 @@ def _fail(account, run, started, exc: ProviderError) -> None:
 COMPARED = (*DESCRIPTIVE, "project_id", "state", "vcpus", "ram_mb", "disk_gb")
 #: the fields a changed resource's update writes: the compared ones, then ``last_seen`` and ``deleted_at``
 UPDATED = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
-_STORED = ("id", "external_id", "last_seen", "deleted_at", "parent_id", "last_sample", *COMPARED)
+#: the newest counters, read while the resource row keeps them (the samples write reads them from ``seen``)
+_COUNTERS = ("last_sample",) if any(f.name == "last_sample" for f in Resource._meta.concrete_fields) else ()
+_STORED = ("id", "external_id", "last_seen", "deleted_at", "parent_id", *COMPARED, *_COUNTERS)
 _OPEN = ("id", "resource_id", "project_id", "state", "vcpus", "ram_mb", "disk_gb", "flavor", "start", "end",
          "estimated")
 
@@ -281,11 +283,11 @@ class Stored:
                  "compared")
 
     def __init__(self, account_id, values):
-        (self.pk, self.external_id, self.last_seen, self.deleted_at, self.parent_id, self.last_sample,
-         *compared) = values
+        self.pk, self.external_id, self.last_seen, self.deleted_at, self.parent_id = values[:5]
+        self.compared = values[5:5 + len(COMPARED)]
+        self.last_sample = values[-1] if _COUNTERS else {}
         self.account_id = account_id
-        self.compared = tuple(compared)
-        self.kind = compared[0]
+        self.kind = self.compared[0]
 
 
 @dataclass
@@ -546,23 +548,26 @@ def _observed(found: ObservedResource, project_id) -> tuple:
 
 
 def _positional(model, names: tuple[str, ...]):
-    """A constructor of ``model`` from values in ``names`` order (every concrete field's attname):
-    Django's positional form skips the per-keyword work that costs most of ``model(**kwargs)``."""
-    attnames = [f.attname for f in model._meta.concrete_fields]
-    if sorted(attnames) != sorted(names):
-        raise ImproperlyConfigured(f"{model.__name__} fields are {attnames}, not {names}")
-    order = [names.index(a) for a in attnames]
-    return lambda values: model(*[values[i] for i in order])
+    """A constructor of ``model`` from values in ``names`` order (attnames; any field not named
+    takes its default): Django's positional form skips the per-keyword work that costs most of
+    ``model(**kwargs)``."""
+    fields = model._meta.concrete_fields
+    unknown = set(names) - {f.attname for f in fields}
+    if unknown:
+        raise ImproperlyConfigured(f"{model.__name__} has no field {sorted(unknown)}")
+    index = {name: i for i, name in enumerate(names)}
+    plan = [(index.get(f.attname), f.get_default) for f in fields]
+    return lambda values: model(*[default() if i is None else values[i] for i, default in plan])
 
 
 _RESOURCE = _positional(Resource, ("id", "account_id", "external_id", *COMPARED, "first_seen", "last_seen",
-                                   "deleted_at", "parent_id", "last_sample", "updated_at"))
+                                   "deleted_at", "parent_id"))
 _SEGMENT = _positional(UsageSegment, ("id", "resource_id", "account_id", "kind", "project_id", "state", "vcpus",
                                       "ram_mb", "disk_gb", "flavor", "start", "end", "open", "estimated"))
 
 
 def _new_resource(account_id, external_id, values, first_seen, last_seen, deleted_at=None) -> Resource:
-    return _RESOURCE((None, account_id, external_id, *values, first_seen, last_seen, deleted_at, None, {}, None))
+    return _RESOURCE((None, account_id, external_id, *values, first_seen, last_seen, deleted_at, None))
 
 
 def _plan_change(plan: _Plan, row, open_seg: _Open, change: accounting.Change) -> None:
