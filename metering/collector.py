@@ -13,16 +13,19 @@ the driver raises, nothing half-written is kept and every other account is untou
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.dispatch import Signal
@@ -32,7 +35,7 @@ from metering import accounting, daily
 from metering import events as lifecycle_events
 from metering import samples as raw_samples
 from metering.accounting import Attrs, Obs, Seg
-from metering.bulk import update_rows
+from metering.bulk import set_for_ids, update_rows, update_values
 from metering.choices import AccountHealth, ResourceKind, RunStatus
 from metering.heap import gc_paused
 from metering.mapping import ProjectMapper, sync_external_projects
@@ -260,37 +263,85 @@ def _fail(account, run, started, exc: ProviderError) -> None:
 
 # -- applying observations -----------------------------------------------------------------------------
 
+#: what a resource row holds from one observation, compared with what is stored to tell a change
+COMPARED = (*DESCRIPTIVE, "project_id", "state", "vcpus", "ram_mb", "disk_gb")
+#: the fields a changed resource's update writes: the compared ones, then ``last_seen`` and ``deleted_at``
+UPDATED = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
+#: the newest counters, read while the resource row keeps them (the samples write reads them from ``seen``)
+_COUNTERS = ("last_sample",) if any(f.name == "last_sample" for f in Resource._meta.concrete_fields) else ()
+_STORED = ("id", "external_id", "last_seen", "deleted_at", "parent_id", *COMPARED, *_COUNTERS)
+_OPEN = ("id", "resource_id", "project_id", "state", "vcpus", "ram_mb", "disk_gb", "flavor", "start", "end",
+         "estimated")
+
+
+class Stored:
+    """A stored resource as a refresh reads it: one tuple, no model instance. ``compared`` holds its
+    ``COMPARED`` columns, so an unchanged observation costs one tuple comparison. Like a new
+    ``Resource``, it has the ``pk``, ``last_sample`` and ``parent_id`` the samples and parent
+    links use."""
+
+    __slots__ = ("pk", "account_id", "external_id", "kind", "last_seen", "deleted_at", "parent_id", "last_sample",
+                 "compared")
+
+    def __init__(self, account_id, values):
+        self.pk, self.external_id, self.last_seen, self.deleted_at, self.parent_id = values[:5]
+        self.compared = values[5:5 + len(COMPARED)]
+        self.last_sample = values[-1] if _COUNTERS else {}
+        self.account_id = account_id
+        self.kind = self.compared[0]
+
+
+@dataclass
+class _Open:
+    """A resource's open segment as stored: its id and its accounting form."""
+
+    pk: int
+    seg: Seg
+
 
 @dataclass
 class _Plan:
     """Everything one refresh writes, gathered first so it can be written in bulk."""
 
     create: list[Resource] = field(default_factory=list)
-    update: list[Resource] = field(default_factory=list)
+    update: list[Stored] = field(default_factory=list)  # changed rows: every UPDATED field
+    gone: list[tuple] = field(default_factory=list)  # (id, state, deleted_at) of rows deleted now
     touch: list[int] = field(default_factory=list)  # unchanged rows: only last_seen moves
     extend: dict[datetime, list[int]] = field(default_factory=lambda: defaultdict(list))  # end -> seg ids
-    seg_update: list[UsageSegment] = field(default_factory=list)
-    seg_create: list[tuple[Resource, Seg]] = field(default_factory=list)
-    spans: list[tuple[Resource, datetime, datetime]] = field(default_factory=list)  # changed segment time
+    seg_update: list[tuple] = field(default_factory=list)  # (id, start, end, open, estimated)
+    seg_create: list[tuple[Resource | Stored, Seg]] = field(default_factory=list)
+    spans: list[tuple[Resource | Stored, datetime, datetime]] = field(default_factory=list)  # changed segment time
 
 
 def _attrs(found: ObservedResource, project_id: int | None) -> Attrs:
     return Attrs(project_id, found.state, found.vcpus, found.ram_mb, found.disk_gb, found.flavor or "")
 
 
-def _seg_of(row: UsageSegment) -> Seg:
-    return Seg(Attrs(row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb, row.flavor),
-               row.start, row.end, row.open, row.estimated)
+@contextmanager
+def _collector_paused():
+    """Pause Python's cyclic garbage collector while an inventory is applied.
 
-
-def _normalise(row: Resource) -> None:
-    """Round-trip values the way the database stores them, so comparisons are exact."""
-    row.vcpus = to_decimal(row.vcpus)
-    row.disk_gb = to_decimal(row.disk_gb)
+    Applying allocates tens of thousands of objects that live until it ends (rows, JSON, plans),
+    and allocations are what trigger the collector: it ran full passes over the whole heap mid-
+    apply, a fifth of a first refresh's time, to find next to nothing (reference counting frees
+    the rest). Resumed afterwards, unless it was already off; cycles made meanwhile are collected
+    later as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def apply(account: ProviderAccount, inventory: Inventory, samples: list[ObservedSample], run: RefreshRun) -> None:
     """Write one inventory (and its samples) for ``account``; call inside a transaction."""
+    with _collector_paused():
+        _apply(account, inventory, samples, run)
+
+
+def _apply(account: ProviderAccount, inventory: Inventory, samples: list[ObservedSample], run: RefreshRun) -> None:
     at = inventory.observed_at
     run.observed_at = at
     # a write first: it locks the account row (PostgreSQL) or the database (SQLite) until commit,
@@ -312,38 +363,42 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
     not_before = last_observed_at or lookback_start(at)
     # recorded lifecycle events date the changes this inventory shows (metering.events)
     times = lifecycle_events.event_times(account, last_observed_at, at)
-    existing = {r.external_id: r for r in Resource.objects.filter(account=account)}
-    open_segs = {s.resource_id: s for s in UsageSegment.objects.filter(account=account, open=True)}
+    existing = {row.external_id: row for row in (Stored(account.pk, values) for values in
+                                                  Resource.objects.filter(account=account).values_list(*_STORED))}
+    open_segs = {values[1]: _Open(values[0], _stored_seg(values)) for values in
+                 UsageSegment.objects.filter(account=account, open=True).values_list(*_OPEN)}
     plan = _Plan()
-    seen: dict[str, Resource] = {}
+    seen: dict[str, Resource | Stored] = {}
 
     for found in inventory.resources:
         found = _screen(found, run.issues)
         if found is None:
             continue
-        if found.external_id in seen:
-            run.issues.append({"external_id": found.external_id, "message": "reported twice; first kept"})
+        ext = found.external_id
+        if ext in seen:
+            run.issues.append({"external_id": ext, "message": "reported twice; first kept"})
             continue
         project_id = mapper.project_id(found)
-        attrs = _attrs(found, project_id)
-        obs = Obs(at, attrs, *lifecycle_events.dated(found, times.get(found.external_id)))
-        row = existing.get(found.external_id)
+        obs = Obs(at, _attrs(found, project_id), *lifecycle_events.dated(found, times.get(ext)))
+        values = _observed(found, project_id)
+        row = existing.get(ext)
         if row is None:
-            row = _new_resource(account, found, project_id, at)
+            row = _new_resource(account.pk, ext, values, at, at)
             plan.create.append(row)
             plan.seg_create.extend((row, seg) for seg in accounting.first(obs, not_before).added)
-            seen[found.external_id] = row
+            seen[ext] = row
             continue
-        seen[found.external_id] = row
+        seen[ext] = row
         if row.last_seen >= at and row.deleted_at is None:
             continue  # an older observation of this resource arrived late
         revived = row.deleted_at is not None
-        changed = _assign(row, found, project_id, at) or revived
-        seg_row = open_segs.get(row.pk)
-        if seg_row is None or revived:
+        changed = revived or values != row.compared
+        row.compared, row.kind, row.last_seen, row.deleted_at = values, found.kind, at, None
+        open_seg = open_segs.get(row.pk)
+        if open_seg is None or revived:
             plan.seg_create.append((row, accounting.first(obs).added[0]))
         else:
-            _plan_change(plan, row, seg_row, accounting.advance(_seg_of(seg_row), obs, gap))
+            _plan_change(plan, row, open_seg, accounting.advance(open_seg.seg, obs, gap))
         if changed:
             plan.update.append(row)
         else:
@@ -356,27 +411,54 @@ def apply(account: ProviderAccount, inventory: Inventory, samples: list[Observed
             and (inventory.complete or ext in deleted_at)]
     for row in gone:
         when = deleted_at.get(row.external_id) or getattr(times.get(row.external_id), "gone_at", None)
-        seg_row = open_segs.get(row.pk)
-        if seg_row is not None:
-            change = accounting.end(_seg_of(seg_row), when)
-            _plan_change(plan, row, seg_row, change)
+        open_seg = open_segs.get(row.pk)
+        if open_seg is not None:
+            change = accounting.end(open_seg.seg, when)
+            _plan_change(plan, row, open_seg, change)
             when = change.current.end
         row.deleted_at = max(when or row.last_seen, row.last_seen)
-        row.state = State.DELETED
-        plan.update.append(row)
+        plan.gone.append((row.pk, State.DELETED, row.deleted_at))
     run.deleted = len(gone)
     run.deleted += _lived_unseen(account, inventory, existing, seen, mapper, not_before, plan)
 
-    _write(plan, at)
-    _link_parents(account, inventory, seen)
+    parents = _parents(account, inventory, seen)
+    _write(plan, at, parents)
+    _link_parents(seen, parents)
     run.samples = _write_samples(account, seen, samples)
     CollectionState.objects.filter(account=account).update(last_observed_at=at)
 
 
+def _stored_seg(values) -> Seg:
+    _, _, project_id, state, vcpus, ram_mb, disk_gb, flavor, start, end, estimated = values
+    return Seg(Attrs(project_id, state, vcpus, ram_mb, disk_gb, flavor), start, end, True, estimated)
+
+
 #: text the collector stores in ``Resource`` columns of a fixed length: cut to size, with a warning
 _TEXT = ("name", "image", "flavor", "project_hint")
+_TEXT_LIMITS = tuple((name, Resource._meta.get_field(name).max_length) for name in _TEXT)
+_ID_MAX = Resource._meta.get_field("external_id").max_length
+_KINDS = frozenset(ResourceKind.values)
 #: sizes and the largest value their columns hold (DecimalField digits before the point, BigInteger)
 _SIZE_LIMITS = {"vcpus": Decimal(10) ** 7, "disk_gb": Decimal(10) ** 11, "ram_mb": Decimal(2) ** 63}
+
+
+def _known_kind(kind) -> bool:
+    try:
+        return kind in _KINDS
+    except TypeError:  # unhashable: no kind
+        return False
+
+
+def _size_number(value):
+    """``value`` as a Decimal (or int) to check against a column, or None when it is no number."""
+    if type(value) is int or type(value) is Decimal:  # exact already (bool is not a size)
+        return value
+    if isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
 
 
 def _screen(found: ObservedResource, issues: list) -> ObservedResource | None:
@@ -388,35 +470,30 @@ def _screen(found: ObservedResource, issues: list) -> ObservedResource | None:
     collected.
     """
     ext = found.external_id
-    id_max = Resource._meta.get_field("external_id").max_length
-    if not isinstance(ext, str) or not ext or len(ext) > id_max or "\x00" in ext:
-        issues.append({"external_id": str(ext)[:id_max].replace("\x00", ""),
-                       "message": f"record skipped: its id is empty or longer than {id_max} characters"})
+    if not isinstance(ext, str) or not ext or len(ext) > _ID_MAX or "\x00" in ext:
+        issues.append({"external_id": str(ext)[:_ID_MAX].replace("\x00", ""),
+                       "message": f"record skipped: its id is empty or longer than {_ID_MAX} characters"})
         return None
     problems = []
-    if found.kind not in ResourceKind.values:
+    if not _known_kind(found.kind):
         problems.append(f"unknown kind {str(found.kind)[:40]!r}")
     for name, limit in _SIZE_LIMITS.items():
         value = getattr(found, name)
         if value is None:
             continue
-        try:
-            number = Decimal(str(value)) if not isinstance(value, bool) else None
-        except (InvalidOperation, ValueError):
-            number = None
-        if number is None or not number.is_finite() or number < 0 or number >= limit \
-                or (name == "ram_mb" and number != number.to_integral_value()):
+        number = _size_number(value)
+        if number is None or (type(number) is Decimal and not number.is_finite()) or number < 0 \
+                or number >= limit or (name == "ram_mb" and number != int(number)):
             problems.append(f"{name} {str(value)[:40]!r} is not a size")
     if problems:
         issues.append({"external_id": ext, "message": f"record skipped: {'; '.join(problems)}"})
         return None
     changes, cut = {}, []
-    for name in _TEXT:
+    for name, limit in _TEXT_LIMITS:
         value = getattr(found, name)
-        if value is None:
-            continue
+        if value is None or (type(value) is str and len(value) <= limit and "\x00" not in value):
+            continue  # nothing to cut or drop
         text = str(value).replace("\x00", "")
-        limit = Resource._meta.get_field(name).max_length
         if len(text) > limit:
             cut.append(f"{name} ({len(text)} characters)")
             text = text[:limit]
@@ -440,22 +517,14 @@ def _lived_unseen(account, inventory: Inventory, existing, seen, mapper, not_bef
         seg = accounting.lifetime(_attrs(found, project_id), found.started_at, found.deleted_at, not_before)
         if seg is None:
             continue
-        row = _new_resource(account, found, project_id, found.deleted_at)
-        row.first_seen = seg.start
-        row.state, row.deleted_at = State.DELETED, found.deleted_at
+        values = _observed(found, project_id)
+        values = (*values[:COMPARED.index("state")], State.DELETED, *values[COMPARED.index("state") + 1:])
+        row = _new_resource(account.pk, found.external_id, values, seg.start, found.deleted_at,
+                            deleted_at=found.deleted_at)
         plan.create.append(row)
         plan.seg_create.append((row, seg))
         recorded += 1
     return recorded
-
-
-def _new_resource(account, found: ObservedResource, project_id, at) -> Resource:
-    row = Resource(account=account, external_id=found.external_id, project_id=project_id, state=found.state,
-                   vcpus=found.vcpus, ram_mb=found.ram_mb, disk_gb=found.disk_gb, first_seen=at, last_seen=at)
-    for name in DESCRIPTIVE:
-        setattr(row, name, _plain(name, getattr(found, name)))
-    _normalise(row)
-    return row
 
 
 _BLANK_IF_NONE = ("image", "flavor", "project_hint")
@@ -463,6 +532,8 @@ _BLANK_IF_NONE = ("image", "flavor", "project_hint")
 
 def _plain(name: str, value):
     """A driver value as the model stores it: mappings as plain dicts, missing text as ''."""
+    if type(value) is str:
+        return value
     if isinstance(value, Mapping):
         return dict(value)
     if value is None and name in _BLANK_IF_NONE:
@@ -470,56 +541,67 @@ def _plain(name: str, value):
     return value
 
 
-def _assign(row: Resource, found: ObservedResource, project_id, at) -> bool:
-    """Copy an observation onto ``row``; True when anything but ``last_seen`` changed."""
-    before = [getattr(row, n) for n in DESCRIPTIVE] + [row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb]
-    for name in DESCRIPTIVE:
-        setattr(row, name, _plain(name, getattr(found, name)))
-    row.project_id, row.state = project_id, found.state
-    row.vcpus, row.ram_mb, row.disk_gb = found.vcpus, found.ram_mb, found.disk_gb
-    _normalise(row)
-    row.last_seen = at
-    row.deleted_at = None
-    after = [getattr(row, n) for n in DESCRIPTIVE] + [row.project_id, row.state, row.vcpus, row.ram_mb, row.disk_gb]
-    return before != after
+def _observed(found: ObservedResource, project_id) -> tuple:
+    """What the resource's row holds after this observation, in ``COMPARED`` order (sizes rounded
+    the way the database stores them, so the comparison with the stored row is exact)."""
+    return (*[_plain(name, getattr(found, name)) for name in DESCRIPTIVE],
+            project_id, found.state, to_decimal(found.vcpus), found.ram_mb, to_decimal(found.disk_gb))
 
 
-def _plan_change(plan: _Plan, row: Resource, seg_row: UsageSegment, change: accounting.Change) -> None:
+def _positional(model, names: tuple[str, ...]):
+    """A constructor of ``model`` from values in ``names`` order (attnames; any field not named
+    takes its default): Django's positional form skips the per-keyword work that costs most of
+    ``model(**kwargs)``."""
+    fields = model._meta.concrete_fields
+    unknown = set(names) - {f.attname for f in fields}
+    if unknown:
+        raise ImproperlyConfigured(f"{model.__name__} has no field {sorted(unknown)}")
+    index = {name: i for i, name in enumerate(names)}
+    plan = [(index.get(f.attname), f.get_default) for f in fields]
+    return lambda values: model(*[default() if i is None else values[i] for i, default in plan])
+
+
+_RESOURCE = _positional(Resource, ("id", "account_id", "external_id", *COMPARED, "first_seen", "last_seen",
+                                   "deleted_at", "parent_id"))
+_SEGMENT = _positional(UsageSegment, ("id", "resource_id", "account_id", "kind", "project_id", "state", "vcpus",
+                                      "ram_mb", "disk_gb", "flavor", "start", "end", "open", "estimated"))
+
+
+def _new_resource(account_id, external_id, values, first_seen, last_seen, deleted_at=None) -> Resource:
+    return _RESOURCE((None, account_id, external_id, *values, first_seen, last_seen, deleted_at, None))
+
+
+def _plan_change(plan: _Plan, row, open_seg: _Open, change: accounting.Change) -> None:
     if change.is_noop:
         return
-    current = change.current
+    current, old = change.current, open_seg.seg
     if current is not None:
-        only_end = (current.open and not change.added and current.start == seg_row.start
-                    and current.estimated == seg_row.estimated)
+        only_end = (current.open and not change.added and current.start == old.start
+                    and current.estimated == old.estimated)
         if only_end:  # only the time after the old end changed
-            plan.spans.append((row, seg_row.end, current.end))
-            plan.extend[current.end].append(seg_row.pk)
+            plan.spans.append((row, old.end, current.end))
+            plan.extend[current.end].append(open_seg.pk)
         else:
-            plan.spans.append((row, min(seg_row.start, current.start), max(seg_row.end, current.end)))
-            seg_row.start, seg_row.end = current.start, current.end
-            seg_row.open, seg_row.estimated = current.open, current.estimated
-            plan.seg_update.append(seg_row)
+            plan.spans.append((row, min(old.start, current.start), max(old.end, current.end)))
+            plan.seg_update.append((open_seg.pk, current.start, current.end, current.open, current.estimated))
     for seg in change.added:
         plan.seg_create.append((row, seg))
 
 
-def _write(plan: _Plan, at: datetime) -> None:
-    Resource.objects.bulk_create(plan.create, batch_size=BATCH)
-    fields = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
-    update_rows(Resource, plan.update, fields)
-    for chunk in _chunks(plan.touch):
-        Resource.objects.filter(pk__in=chunk).update(last_seen=at)
+def _write(plan: _Plan, at: datetime, parents: dict) -> None:
+    _insert_resources(plan.create, parents)
+    update_values(Resource, UPDATED, [(row.pk, *row.compared, at, None) for row in plan.update])
+    update_values(Resource, ["state", "deleted_at"], plan.gone)
+    set_for_ids(Resource, plan.touch, last_seen=at)
     for end, ids in plan.extend.items():
-        for chunk in _chunks(ids):
-            UsageSegment.objects.filter(pk__in=chunk).update(end=end)
+        set_for_ids(UsageSegment, ids, end=end)
     # close before opening: at most one open segment per resource at any moment
-    update_rows(UsageSegment, plan.seg_update, ["start", "end", "open", "estimated"])
+    update_values(UsageSegment, ["start", "end", "open", "estimated"], plan.seg_update)
     UsageSegment.objects.bulk_create(
         [
-            UsageSegment(resource=row, account_id=row.account_id, kind=row.kind, project_id=seg.attrs.project_id,
-                         state=seg.attrs.state, vcpus=seg.attrs.vcpus, ram_mb=seg.attrs.ram_mb,
-                         disk_gb=seg.attrs.disk_gb, flavor=seg.attrs.flavor, start=seg.start, end=seg.end,
-                         open=seg.open, estimated=seg.estimated)
+            _SEGMENT((None, row.pk, row.account_id, row.kind, seg.attrs.project_id, seg.attrs.state, seg.attrs.vcpus,
+                      seg.attrs.ram_mb, seg.attrs.disk_gb, seg.attrs.flavor, seg.start, seg.end, seg.open,
+                      seg.estimated))
             for row, seg in plan.seg_create
         ],
         batch_size=BATCH,
@@ -529,13 +611,50 @@ def _write(plan: _Plan, at: datetime) -> None:
     daily.segments_changed(spans, at)
 
 
-def _chunks(items: list, size: int = BATCH):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _insert_resources(rows: list[Resource], parents: dict) -> None:
+    """Insert new resources with their parents already set, so a first refresh needs no second
+    statement to link them: parents first, level by level (a host, then its VMs, then their
+    containers), each level in the order found. A parent cycle among new rows is left to
+    ``_link_parents``."""
+    new = {id(row) for row in rows}
+
+    def new_parent(row):
+        target = parents.get(row.external_id)
+        return target if target is not None and id(target) in new else None
+
+    depth: dict[int, int] = {}
+    for row in rows:
+        chain, on_chain, node = [], set(), row
+        while node is not None and id(node) not in depth and id(node) not in on_chain:
+            chain.append(node)
+            on_chain.add(id(node))
+            node = new_parent(node)
+        if node is not None and id(node) in on_chain:  # a cycle: linked after the insert
+            depth.update((id(r), 0) for r in chain)
+            continue
+        level = depth[id(node)] + 1 if node is not None else 0
+        for r in reversed(chain):
+            depth[id(r)] = level
+            level += 1
+    levels: dict[int, list[Resource]] = defaultdict(list)
+    for row in rows:
+        levels[depth[id(row)]].append(row)
+    for level in sorted(levels):
+        for row in levels[level]:
+            row.parent_id = _parent_pk(parents.get(row.external_id))
+        Resource.objects.bulk_create(levels[level], batch_size=BATCH)
 
 
-def _link_parents(account, inventory: Inventory, seen: dict[str, Resource]) -> None:
-    """Set parents from the driver's hints: same-account ids, or a name found by another account."""
+def _parent_pk(target) -> int | None:
+    """A parent as ``_parents`` gives it (a row of this refresh, another account's id, None) as an id."""
+    if target is None or isinstance(target, int):
+        return target
+    return target.pk
+
+
+def _parents(account, inventory: Inventory, seen: dict) -> dict:
+    """Each seen resource's parent from the driver's hints (the last record of an id wins): a row of
+    this refresh (a same-account id), a resource id found by name in another account, or None."""
     by_name_wanted = {f.parent_match["name"] for f in inventory.resources
                       if f.parent_match and f.parent_match.get("name") and not f.parent_external_id}
     by_name = {}
@@ -543,20 +662,29 @@ def _link_parents(account, inventory: Inventory, seen: dict[str, Resource]) -> N
         for pk, name in (Resource.objects.live().exclude(account=account)
                          .filter(name__in=by_name_wanted, kind__in=["vm", "host"]).values_list("pk", "name")):
             by_name.setdefault(name, pk)
-    changed = []
+    parents = {}
     for found in inventory.resources:
-        row = seen.get(found.external_id)
-        if row is None:
+        if found.external_id not in seen:
             continue
         parent = None
         if found.parent_external_id and found.parent_external_id in seen:
-            parent = seen[found.parent_external_id].pk
+            parent = seen[found.parent_external_id]
         elif found.parent_match and found.parent_match.get("name"):
             parent = by_name.get(found.parent_match["name"])
+        parents[found.external_id] = parent
+    return parents
+
+
+def _link_parents(seen: dict, parents: dict) -> None:
+    """Set the parents that differ from what is stored (new rows mostly have theirs already)."""
+    changed = []
+    for ext, target in parents.items():
+        row = seen[ext]
+        parent = _parent_pk(target)
         if row.parent_id != parent:
             row.parent_id = parent
-            changed.append(row)
-    update_rows(Resource, changed, ["parent"])
+            changed.append((row.pk, parent))
+    update_values(Resource, ["parent"], changed)
 
 
 def _delta(now, before):
