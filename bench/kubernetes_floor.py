@@ -81,6 +81,27 @@ def driver_inventory(url: str) -> int:
         return len(driver.inventory().resources)
 
 
+def compare(url: str, repeat: int = 3) -> dict:
+    """Best-of-``repeat`` seconds of ``client_floor`` and of the driver's ``inventory()`` and
+    ``samples()`` (one driver per round, as a refresh makes), taken in turns. Reporting only."""
+    floor, inventory, samples = [], [], []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client_floor(url)
+        floor.append(time.perf_counter() - started)
+        with KubernetesDriver({"server": url, "page_size": PAGE, "watch_seconds": 0},
+                              {"token": seed.ADMIN_TOKEN}) as driver:
+            started = time.perf_counter()
+            found = driver.inventory()
+            inventoried = time.perf_counter()
+            sampled = driver.samples()
+            inventory.append(inventoried - started)
+            samples.append(time.perf_counter() - inventoried)
+    return {"floor": min(floor), "inventory": min(inventory), "samples": min(samples),
+            "driver": min(i + s for i, s in zip(inventory, samples, strict=True)),
+            "resources": len(found.resources), "sampled": len(sampled)}
+
+
 def make_cluster(pods: int, vms: int) -> ClusterState:
     state = ClusterState()
     seed.generate(state, pods, vms)
@@ -92,6 +113,10 @@ def main(pods: int = 2000, vms: int = 200) -> None:
     server = start_in_thread(make_cluster(pods, vms))
     print(f"seeded {pods} pods and {vms} VMs in {time.perf_counter() - started:.2f}s")
     try:
+        result = compare(server.url)
+        print(f"client_floor {result['floor']:.3f}s; driver inventory {result['inventory']:.3f}s + samples "
+              f"{result['samples']:.3f}s = {result['driver']:.3f}s ({result['driver'] / result['floor']:.2f}x); "
+              f"{result['resources']} resources, {result['sampled']} samples")
         for name, run in (("client paging (raw JSON)", client_floor), ("client paging (models)", typed_floor),
                           ("KubernetesDriver.inventory()", driver_inventory)):
             started = time.perf_counter()
