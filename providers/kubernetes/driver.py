@@ -443,39 +443,6 @@ class KubernetesDriver(Driver):
                 if gone.external_id not in present:
                     deleted.append(gone)
         return deleted, stops
-        _, cursor = previous
-        functions = {"pods": (self.core.list_pod_for_all_namespaces, ()),
-                     "virtualmachines": (self.custom.list_cluster_custom_object,
-                                         (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines")),
-                     "virtualmachineinstances": (self.custom.list_cluster_custom_object,
-                                                 (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachineinstances"))}
-        for plural, (function, args) in functions.items():
-            start, target = cursor.get(plural), targets.get(plural)
-            if not start or not target:
-                continue
-            try:
-                for obj in self._watch_deletions(function, args, start, int(target), wait, plural):
-                    try:
-                        if plural == "virtualmachineinstances":
-                            when = mapping.parse_time((obj.get("metadata") or {}).get("deletionTimestamp"), "")
-                            stops[(_ns(obj), _name(obj))] = when or observed_at
-                            continue
-                        if plural == "pods":
-                            if mapping.is_launcher(obj):
-                                continue
-                            gone = mapping.deleted_pod(obj, hints, node_uids, observed_at)
-                        else:
-                            gone = mapping.deleted_vm(obj, hints, observed_at)
-                    except (ProviderDataError, TypeError, AttributeError, ValueError):
-                        continue  # an unreadable event: the collector's own rule dates that change
-                    if gone.external_id not in present:
-                        deleted.append(gone)
-            except Expired:
-                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: the API "
-                               f"server no longer keeps that history (410 Gone)")
-            except ProviderError as exc:
-                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: {exc}")
-        return deleted, stops
 
     def _watch_deletions(self, function, args, start: str, target: int, wait: float, plural: str):
         """DELETED objects from a watch from ``start`` up to resourceVersion ``target``.
@@ -774,7 +741,7 @@ def _usage(items: list, plural: str, lookup, wanted: set[str] | None) -> list[Ut
     """Samples of one metrics list (``lookup``: an item's metadata -> the external id it counts for)."""
     result = []
     for item in items:
-        if not isinstance(item, Mapping):
+        if not mapping.is_mapping(item):
             continue
         external_id = lookup(item.get("metadata") or {})
         if external_id is None or (wanted is not None and external_id not in wanted):
@@ -829,8 +796,8 @@ def _plain(value):
 
 
 def _meta(obj) -> Mapping:
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    return meta if isinstance(meta, Mapping) else {}
+    meta = obj.get("metadata") if mapping.is_mapping(obj) else None
+    return meta if mapping.is_mapping(meta) else {}
 
 
 def _uid(obj) -> str:

@@ -109,21 +109,21 @@ def gibibytes(value: Decimal) -> Decimal:
     return to_decimal(value / GIB)
 
 
-def _is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> bool:
     """``isinstance(value, Mapping)``, without the ABC check for the plain dicts JSON gives."""
     return value.__class__ is dict or isinstance(value, Mapping)
 
 
 def _meta(obj: Mapping[str, Any], what: str) -> Mapping[str, Any]:
-    meta = obj.get("metadata") if _is_mapping(obj) else None
-    if not _is_mapping(meta) or not meta.get("uid") or not meta.get("name"):
+    meta = obj.get("metadata") if is_mapping(obj) else None
+    if not is_mapping(meta) or not meta.get("uid") or not meta.get("name"):
         raise ProviderDataError(f"{what} without metadata.name and metadata.uid")
     return meta
 
 
 def _labels(meta: Mapping[str, Any]) -> dict[str, str]:
     labels = meta.get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()} if _is_mapping(labels) else {}
+    return {str(k): str(v) for k, v in labels.items()} if is_mapping(labels) else {}
 
 
 # -- namespaces -> projects ---------------------------------------------------------------------------
@@ -191,31 +191,35 @@ def is_launcher(pod: Mapping[str, Any]) -> bool:
     meta = pod.get("metadata") or {}
     key, value = LAUNCHER_LABEL
     labels = meta.get("labels") or {}
-    label = labels.get(key) if _is_mapping(labels) else None  # JSON keys are strings: as _labels(meta)
+    label = labels.get(key) if is_mapping(labels) else None  # JSON keys are strings: as _labels(meta)
     owners = meta.get("ownerReferences") or []
     return (label is not None and str(label) == value) or any(
-        _is_mapping(o) and o.get("kind") == "VirtualMachineInstance" for o in owners)
+        is_mapping(o) and o.get("kind") == "VirtualMachineInstance" for o in owners)
 
 
 def pod_sizes(spec: Mapping[str, Any], scope: str, name: str) -> dict[str, Decimal]:
     """Effective ``requests`` or ``limits`` of a pod: {"cpu": cores, "memory": bytes}, only those set."""
     result = {}
-    # each container's requests (or limits) once, for both resources; errors arise in the same order
+    # each container's requests (or limits) once for both resources; values are parsed in the order
+    # the sum then the init containers' maximum then the overhead need them (so errors are the same)
     app_scoped = [(c.get("resources") or {}).get(scope) or {} for c in spec.get("containers") or []]
     init_scoped = [(c.get("resources") or {}).get(scope) or {} for c in spec.get("initContainers") or []]
     for resource in ("cpu", "memory"):
-        app = [r.get(resource) for r in app_scoped]
-        init = [r.get(resource) for r in init_scoped]
-        if all(v is None for v in app) and all(v is None for v in init):
+        total = what = None
+        for scoped in app_scoped:
+            value = scoped.get(resource)
+            if value is not None:
+                if total is None:
+                    total, what = Decimal(0), f"pod {name} {scope}.{resource}"
+                total += quantity(value, what)
+        for scoped in init_scoped:
+            value = scoped.get(resource)
+            if value is not None:
+                if total is None:
+                    total, what = Decimal(0), f"pod {name} {scope}.{resource}"
+                total = max(total, quantity(value, what))
+        if total is None:
             continue
-        what = f"pod {name} {scope}.{resource}"
-        total = Decimal(0)
-        for v in app:
-            if v is not None:
-                total += quantity(v, what)
-        for v in init:
-            if v is not None:
-                total = max(total, quantity(v, what))
         overhead = (spec.get("overhead") or {}).get(resource)
         result[resource] = total + (quantity(overhead, f"pod {name} overhead") if overhead else 0)
     return result
@@ -274,8 +278,8 @@ def pod_fields(pod: Mapping[str, Any]) -> dict[str, Any]:
     requests = pod_sizes(spec, "requests", name)
     limits = pod_sizes(spec, "limits", name)
     running_since, finished, all_done = _container_times(status, name)
-    containers = [c for c in spec.get("containers") or [] if _is_mapping(c)]
-    owners = [o for o in meta.get("ownerReferences") or [] if _is_mapping(o)]
+    containers = [c for c in spec.get("containers") or [] if is_mapping(c)]
+    owners = [o for o in meta.get("ownerReferences") or [] if is_mapping(o)]
     restarts = sum(int((c or {}).get("restartCount") or 0) for c in status.get("containerStatuses") or [])
     deletion = parse_time(meta.get("deletionTimestamp"), f"pod {name} deletionTimestamp")
     state = pod_state(pod)
