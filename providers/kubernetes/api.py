@@ -3,7 +3,9 @@
 Lists are read with the client's own API functions and ``_preload_content=False``, then parsed as
 plain JSON: the objects stay exactly as the API reference defines them, a malformed one can be
 skipped on its own, and 2,000 pods do not go through the client's model classes (which costs ten
-times the request itself). Every failure becomes a ``providers.base`` error naming what was being
+times the request itself). Decoding runs with the cyclic garbage collector paused
+(``collector_paused``), and ``list_all`` can read a page as it arrives (``keep``) so a large list
+never stays alive as raw JSON. Every failure becomes a ``providers.base`` error naming what was being
 done: 401 -> ``ProviderAuthError``; 403 -> ``Forbidden`` (a ``ProviderAuthError`` saying "cannot
 list virtualmachines.kubevirt.io: forbidden"); 5xx or no connection -> ``ProviderUnavailable``;
 anything else -> ``ProviderDataError``.
