@@ -142,11 +142,10 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def read_json(response, doing: str) -> dict:
-    data = response.data  # the body, off the wire (the collector runs meanwhile)
+def decode(data: bytes, doing: str) -> dict:
+    """A JSON object body (decode a large one inside ``collector_paused``)."""
     try:
-        with collector_paused():
-            body = json.loads(data)
+        body = json.loads(data)
     except ValueError:
         raise ProviderDataError(f"the API server answered {doing} with something that is not JSON") from None
     if not isinstance(body, dict):
@@ -154,11 +153,18 @@ def read_json(response, doing: str) -> dict:
     return body
 
 
-def call(function: Callable, doing: str, *args, **kwargs) -> tuple[dict, Any]:
-    """One client API function with ``_preload_content=False``: ``(JSON body, response)``."""
+def fetch(function: Callable, doing: str, *args, **kwargs) -> tuple[bytes, Any]:
+    """One client API function with ``_preload_content=False``: ``(raw body, response)``."""
     with translated(doing):
         response = function(*args, _preload_content=False, _request_timeout=TIMEOUT, **kwargs)
-    return read_json(response, doing), response
+    return response.data, response  # the body off the wire: waiting, so the collector may run
+
+
+def call(function: Callable, doing: str, *args, **kwargs) -> tuple[dict, Any]:
+    """One client API function with ``_preload_content=False``: ``(JSON body, response)``."""
+    data, response = fetch(function, doing, *args, **kwargs)
+    with collector_paused():
+        return decode(data, doing), response
 
 
 def response_time(response) -> datetime | None:
@@ -188,20 +194,19 @@ def list_all(function: Callable, doing: str, *args, page_size: int = 500, keep: 
         version = ""
         try:
             while True:
-                body, response = call(function, doing, *args, limit=page_size, _continue=token, **kwargs)
+                data, response = fetch(function, doing, *args, limit=page_size, _continue=token, **kwargs)
                 first = first or response
-                page = body.get("items")
-                if not isinstance(page, list):
-                    raise ProviderDataError(f"the API server answered {doing} without an items list")
-                meta = body.get("metadata") or {}
-                if keep is None:
-                    items.extend(page)
-                else:
-                    with collector_paused():
-                        items.extend(keep(page))
-                    del body, page  # the raw page goes now, before the next is read
-                version = version or str(meta.get("resourceVersion") or "")
-                token = meta.get("continue")
+                # decoded and kept in one pause: a raw page let go inside it is never scanned at all
+                with collector_paused():
+                    body = decode(data, doing)
+                    page = body.get("items")
+                    if not isinstance(page, list):
+                        raise ProviderDataError(f"the API server answered {doing} without an items list")
+                    meta = body.get("metadata") or {}
+                    version = version or str(meta.get("resourceVersion") or "")
+                    token = meta.get("continue")
+                    items.extend(page if keep is None else keep(page))
+                    del data, body, page
                 if not token:
                     return items, version, first
         except Expired:

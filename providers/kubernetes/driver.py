@@ -565,11 +565,12 @@ class KubernetesDriver(Driver):
         result = []
         for plural, lookup in (("nodes", lambda m: self._node_uids.get(str(m.get("name")))),
                                ("pods", lambda m: self._pod_uids.get((str(m.get("namespace")), str(m.get("name")))))):
-            body, _ = api.call(self.custom.list_cluster_custom_object, f"read {plural} metrics",
-                               METRICS, METRICS_VERSION, plural)
-            with api.collector_paused():  # as in inventory(): plain data, no cycles
+            doing = f"read {plural} metrics"
+            data, _ = api.fetch(self.custom.list_cluster_custom_object, doing, METRICS, METRICS_VERSION, plural)
+            with api.collector_paused():  # as in inventory(): plain data, no cycles, let go inside
+                body = api.decode(data, doing)
                 result.extend(_usage(body.get("items") or [], plural, lookup, wanted))
-            del body
+                del data, body
         return result
 
     # -- lifecycle --------------------------------------------------------------------------------
