@@ -81,6 +81,31 @@ def driver_inventory(url: str) -> int:
         return len(driver.inventory().resources)
 
 
+def compare(url: str, repeat: int = 3) -> dict:
+    """Best-of-``repeat`` seconds of ``client_floor`` and of the driver's ``inventory()`` and
+    ``samples()`` (one driver per round, as a refresh makes), taken in turns; ``*_cpu`` is the
+    process's CPU time (the simulator's thread included, as on both sides), steadier than wall
+    time on a shared machine. Reporting only."""
+    rounds: dict[str, list[float]] = {k: [] for k in ("floor", "floor_cpu", "inventory", "samples", "driver",
+                                                      "driver_cpu")}
+    for _ in range(repeat):
+        started, cpu = time.perf_counter(), time.process_time()
+        client_floor(url)
+        rounds["floor"].append(time.perf_counter() - started)
+        rounds["floor_cpu"].append(time.process_time() - cpu)
+        with KubernetesDriver({"server": url, "page_size": PAGE, "watch_seconds": 0},
+                              {"token": seed.ADMIN_TOKEN}) as driver:
+            started, cpu = time.perf_counter(), time.process_time()
+            found = driver.inventory()
+            inventoried = time.perf_counter()
+            sampled = driver.samples()
+            rounds["inventory"].append(inventoried - started)
+            rounds["samples"].append(time.perf_counter() - inventoried)
+            rounds["driver"].append(time.perf_counter() - started)
+            rounds["driver_cpu"].append(time.process_time() - cpu)
+    return {**{k: min(v) for k, v in rounds.items()}, "resources": len(found.resources), "sampled": len(sampled)}
+
+
 def make_cluster(pods: int, vms: int) -> ClusterState:
     state = ClusterState()
     seed.generate(state, pods, vms)
@@ -92,6 +117,12 @@ def main(pods: int = 2000, vms: int = 200) -> None:
     server = start_in_thread(make_cluster(pods, vms))
     print(f"seeded {pods} pods and {vms} VMs in {time.perf_counter() - started:.2f}s")
     try:
+        result = compare(server.url)
+        print(f"client_floor {result['floor']:.3f}s (CPU {result['floor_cpu']:.3f}s); driver inventory "
+              f"{result['inventory']:.3f}s + samples {result['samples']:.3f}s, together {result['driver']:.3f}s "
+              f"(CPU {result['driver_cpu']:.3f}s): {result['driver'] / result['floor']:.2f}x "
+              f"(CPU {result['driver_cpu'] / result['floor_cpu']:.2f}x); {result['resources']} resources, "
+              f"{result['sampled']} samples")
         for name, run in (("client paging (raw JSON)", client_floor), ("client paging (models)", typed_floor),
                           ("KubernetesDriver.inventory()", driver_inventory)):
             started = time.perf_counter()

@@ -253,7 +253,7 @@ class KubernetesDriver(Driver):
         issues: list[DataIssue] = []
         skipped: list[str] = []
         groups = self.groups()
-        listed = self._list(self.core.list_pod_for_all_namespaces, "list pods", issues=issues)
+        listed = self._list(self.core.list_pod_for_all_namespaces, "list pods", issues=issues, keep=_read_pods)
         pods, pods_rv, first = listed or ([], "", None)
         observed_at = api.response_time(first) or utcnow()
         nodes = (self._list(self.core.list_node, "list nodes", issues=issues) or ([], "", None))[0]
@@ -272,36 +272,9 @@ class KubernetesDriver(Driver):
                                         "virtualmachineinstances", issues=issues) or ([], ""))[:2]
         else:
             skipped.append("KubeVirt is not installed (no kubevirt.io API group): pods only, no VMs")
-        project_label = self.settings.get("project_label") or "glasspane.project"
-        hints = mapping.project_hints(namespaces, project_label)
-        projects = []
-        for namespace in namespaces:
-            try:
-                projects.append(mapping.namespace_project(namespace, project_label))
-            except ProviderDataError as exc:
-                issues.append(DataIssue("namespace", str(exc)))
-        hosts, node_uids = self._nodes(nodes, issues)
-        resources = list(hosts)
-        vm_found, claim_users = self._vms(vms, vmis, pods, hints, node_uids, issues)
-        resources += vm_found
-        for pod in pods:
-            if mapping.is_launcher(pod):
-                continue
-            try:
-                found = mapping.pod_resource(pod, hints, node_uids)
-            except (ProviderDataError, TypeError, AttributeError, ValueError) as exc:
-                issues.append(DataIssue(_uid(pod), f"pod {_name(pod)}: {exc}"))
-                continue
-            resources.append(found)
-            self._pod_uids[(found.properties["namespace"], found.properties["pod"])] = found.external_id
-            for claim in mapping.pod_claims(pod):
-                claim_users.setdefault((found.properties["namespace"], claim), found.external_id)
-        for pvc in claims:
-            try:
-                resources.append(mapping.pvc_resource(pvc, hints, claim_users))
-            except (ProviderDataError, TypeError, AttributeError) as exc:
-                issues.append(DataIssue(_uid(pvc), f"persistentvolumeclaim {_name(pvc)}: {exc}"))
-        quota_readings = self._quota_readings(resource_quotas, issues)
+        with api.collector_paused():  # plain data in, plain data out: nothing for the cyclic collector
+            projects, hints, node_uids, resources, quota_readings = self._read(
+                pods, nodes, namespaces, claims, resource_quotas, vms, vmis, issues)
         deleted: list[ObservedResource] = []
         if listed is not None:
             targets = {"pods": pods_rv, "virtualmachines": vms_rv, "virtualmachineinstances": vmis_rv}
@@ -321,6 +294,40 @@ class KubernetesDriver(Driver):
             complete=not issues, quotas=quota_readings, skipped=skipped,
         )
 
+    def _read(self, pods, nodes, namespaces, claims, resource_quotas, vms, vmis, issues):
+        """Everything listed, as ``(projects, project hints, node uids, resources, quota readings)``."""
+        project_label = self.settings.get("project_label") or "glasspane.project"
+        hints = mapping.project_hints(namespaces, project_label)
+        projects = []
+        for namespace in namespaces:
+            try:
+                projects.append(mapping.namespace_project(namespace, project_label))
+            except ProviderDataError as exc:
+                issues.append(DataIssue("namespace", str(exc)))
+        hosts, node_uids = self._nodes(nodes, issues)
+        resources = list(hosts)
+        vm_found, claim_users = self._vms(vms, vmis, [pod for pod, _ in pods if pod is not None], hints, node_uids,
+                                          issues)
+        resources += vm_found
+        for launcher, read in pods:
+            if launcher is not None:
+                continue
+            if isinstance(read, DataIssue):
+                issues.append(read)
+                continue
+            fields, mounted = read
+            found = mapping.placed_pod(fields, hints, node_uids)
+            resources.append(found)
+            self._pod_uids[(found.properties["namespace"], found.properties["pod"])] = found.external_id
+            for claim in mounted:
+                claim_users.setdefault((found.properties["namespace"], claim), found.external_id)
+        for pvc in claims:
+            try:
+                resources.append(mapping.pvc_resource(pvc, hints, claim_users))
+            except (ProviderDataError, TypeError, AttributeError) as exc:
+                issues.append(DataIssue(_uid(pvc), f"persistentvolumeclaim {_name(pvc)}: {exc}"))
+        return projects, hints, node_uids, resources, self._quota_readings(resource_quotas, issues)
+
     def _nodes(self, nodes: list, issues: list[DataIssue]) -> tuple[list[ObservedResource], dict[str, str]]:
         hosts, uids = [], {}
         for node in nodes:
@@ -334,18 +341,17 @@ class KubernetesDriver(Driver):
         self._node_uids = uids
         return hosts, uids
 
-    def _vms(self, vms, vmis, pods, hints, node_uids, issues):
+    def _vms(self, vms, vmis, launcher_pods, hints, node_uids, issues):
         """VMs (with their instance and launcher pod) and which VM mounts which claim."""
         instances = {(_ns(i), _name(i)): i for i in vmis}
         launchers: dict[str, Mapping] = {}
-        for pod in pods:
-            if mapping.is_launcher(pod):
-                for owner in (pod.get("metadata") or {}).get("ownerReferences") or []:
-                    if isinstance(owner, Mapping) and owner.get("kind") == "VirtualMachineInstance":
-                        launchers[str(owner.get("uid"))] = pod
-                created_by = ((pod.get("metadata") or {}).get("labels") or {}).get("kubevirt.io/created-by")
-                if created_by:
-                    launchers.setdefault(str(created_by), pod)
+        for pod in launcher_pods:
+            for owner in (pod.get("metadata") or {}).get("ownerReferences") or []:
+                if isinstance(owner, Mapping) and owner.get("kind") == "VirtualMachineInstance":
+                    launchers[str(owner.get("uid"))] = pod
+            created_by = ((pod.get("metadata") or {}).get("labels") or {}).get("kubevirt.io/created-by")
+            if created_by:
+                launchers.setdefault(str(created_by), pod)
         found, users, used_instances = [], {}, set()
         pairs = [(vm, instances.get((_ns(vm), _name(vm)))) for vm in vms]
         owned = {(_ns(vm), _name(vm)) for vm in vms}
@@ -436,39 +442,6 @@ class KubernetesDriver(Driver):
                     continue  # an unreadable event: the collector's own rule dates that change
                 if gone.external_id not in present:
                     deleted.append(gone)
-        return deleted, stops
-        _, cursor = previous
-        functions = {"pods": (self.core.list_pod_for_all_namespaces, ()),
-                     "virtualmachines": (self.custom.list_cluster_custom_object,
-                                         (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachines")),
-                     "virtualmachineinstances": (self.custom.list_cluster_custom_object,
-                                                 (KUBEVIRT, KUBEVIRT_VERSION, "virtualmachineinstances"))}
-        for plural, (function, args) in functions.items():
-            start, target = cursor.get(plural), targets.get(plural)
-            if not start or not target:
-                continue
-            try:
-                for obj in self._watch_deletions(function, args, start, int(target), wait, plural):
-                    try:
-                        if plural == "virtualmachineinstances":
-                            when = mapping.parse_time((obj.get("metadata") or {}).get("deletionTimestamp"), "")
-                            stops[(_ns(obj), _name(obj))] = when or observed_at
-                            continue
-                        if plural == "pods":
-                            if mapping.is_launcher(obj):
-                                continue
-                            gone = mapping.deleted_pod(obj, hints, node_uids, observed_at)
-                        else:
-                            gone = mapping.deleted_vm(obj, hints, observed_at)
-                    except (ProviderDataError, TypeError, AttributeError, ValueError):
-                        continue  # an unreadable event: the collector's own rule dates that change
-                    if gone.external_id not in present:
-                        deleted.append(gone)
-            except Expired:
-                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: the API "
-                               f"server no longer keeps that history (410 Gone)")
-            except ProviderError as exc:
-                skipped.append(f"changes to {plural} since the last refresh are not dated exactly: {exc}")
         return deleted, stops
 
     def _watch_deletions(self, function, args, start: str, target: int, wait: float, plural: str):
@@ -592,23 +565,12 @@ class KubernetesDriver(Driver):
         result = []
         for plural, lookup in (("nodes", lambda m: self._node_uids.get(str(m.get("name")))),
                                ("pods", lambda m: self._pod_uids.get((str(m.get("namespace")), str(m.get("name")))))):
-            body, _ = api.call(self.custom.list_cluster_custom_object, f"read {plural} metrics",
-                               METRICS, METRICS_VERSION, plural)
-            for item in body.get("items") or []:
-                if not isinstance(item, Mapping):
-                    continue
-                external_id = lookup(item.get("metadata") or {})
-                if external_id is None or (wanted is not None and external_id not in wanted):
-                    continue
-                try:
-                    usage = [item.get("usage") or {}] if plural == "nodes" else [
-                        c.get("usage") or {} for c in item.get("containers") or []]
-                    memory = sum((mapping.quantity(u.get("memory", 0), "memory usage") for u in usage), Decimal(0))
-                    at = mapping.parse_time(item.get("timestamp"), "metrics timestamp")
-                except ProviderDataError:
-                    continue
-                result.append(UtilizationSample(external_id=external_id, at=at or utcnow(),
-                                                memory_used_mb=(memory / mapping.MIB).quantize(Decimal("0.01"))))
+            doing = f"read {plural} metrics"
+            data, _ = api.fetch(self.custom.list_cluster_custom_object, doing, METRICS, METRICS_VERSION, plural)
+            with api.collector_paused():  # as in inventory(): plain data, no cycles, let go inside
+                body = api.decode(data, doing)
+                result.extend(_usage(body.get("items") or [], plural, lookup, wanted))
+                del data, body
         return result
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -776,6 +738,45 @@ class KubernetesDriver(Driver):
         return {key: (now[key].limit if key in now and now[key].limit is not None else -1) for key in quotas.KEYS}
 
 
+def _usage(items: list, plural: str, lookup, wanted: set[str] | None) -> list[UtilizationSample]:
+    """Samples of one metrics list (``lookup``: an item's metadata -> the external id it counts for)."""
+    result = []
+    for item in items:
+        if not mapping.is_mapping(item):
+            continue
+        external_id = lookup(item.get("metadata") or {})
+        if external_id is None or (wanted is not None and external_id not in wanted):
+            continue
+        try:
+            usage = [item.get("usage") or {}] if plural == "nodes" else [
+                c.get("usage") or {} for c in item.get("containers") or []]
+            memory = sum((mapping.quantity(u.get("memory", 0), "memory usage") for u in usage), Decimal(0))
+            at = mapping.parse_time(item.get("timestamp"), "metrics timestamp")
+        except ProviderDataError:
+            continue
+        result.append(UtilizationSample(external_id=external_id, at=at or utcnow(),
+                                        memory_used_mb=(memory / mapping.MIB).quantize(Decimal("0.01"))))
+    return result
+
+
+def _read_pods(page: list) -> list[tuple[Mapping | None, Any]]:
+    """One page of pods as kept until the namespaces and nodes are listed: ``(launcher pod, None)``
+    for a virt-launcher (its VM needs it whole), else ``(None, (pod_fields, claim names))`` or
+    ``(None, DataIssue)`` for a pod that cannot be read."""
+    kept: list[tuple[Mapping | None, Any]] = []
+    for pod in page:
+        if mapping.is_launcher(pod):
+            kept.append((pod, None))
+            continue
+        try:
+            fields = mapping.pod_fields(pod)
+        except (ProviderDataError, TypeError, AttributeError, ValueError) as exc:
+            kept.append((None, DataIssue(_uid(pod), f"pod {_name(pod)}: {exc}")))
+            continue
+        kept.append((None, (fields, mapping.pod_claims(pod))))
+    return kept
+
+
 def _dated_stop(found: ObservedResource, stops: Mapping[tuple[str, str], datetime]) -> ObservedResource:
     """A VM seen stopped whose instance the watch saw end: it stopped then (not at this observation)."""
     if found.kind != Kind.VM or found.state == State.RUNNING or found.finished_at is not None or not stops:
@@ -796,8 +797,8 @@ def _plain(value):
 
 
 def _meta(obj) -> Mapping:
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    return meta if isinstance(meta, Mapping) else {}
+    meta = obj.get("metadata") if mapping.is_mapping(obj) else None
+    return meta if mapping.is_mapping(meta) else {}
 
 
 def _uid(obj) -> str:

@@ -54,24 +54,50 @@ PVC_PHASES = {"Bound": State.AVAILABLE, "Pending": State.BUILDING, "Lost": State
 LAUNCHER_LABEL = ("kubevirt.io", "virt-launcher")
 
 
+#: parsed quantities and timestamps by their text: a cluster repeats the same few quantities
+#: ('500m', '2Gi') and timestamps (pods started together) thousands of times. Values are immutable,
+#: so sharing one is safe; a cache that fills up is emptied (unique metrics values must not grow it).
+_QUANTITIES: dict[str, Decimal] = {}
+_TIMES: dict[str, datetime] = {}
+CACHE_LIMIT = 4096
+
+
 def parse_time(value: Any, what: str) -> datetime | None:
     """RFC 3339 ``metav1.Time`` (``2024-01-02T03:04:05Z``, maybe with fraction/offset) -> aware UTC."""
     if value in (None, ""):
         return None
-    if not isinstance(value, str):
+    if value.__class__ is str:
+        parsed = _TIMES.get(value)
+        if parsed is not None:
+            return parsed
+    elif not isinstance(value, str):
         raise ProviderDataError(f"{what} is not a timestamp: {value!r}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ProviderDataError(f"{what} is not a timestamp: {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if value.__class__ is str:
+        if len(_TIMES) >= CACHE_LIMIT:
+            _TIMES.clear()
+        _TIMES[value] = parsed
+    return parsed
 
 
 def quantity(value: Any, what: str) -> Decimal:
+    if value.__class__ is str:
+        parsed = _QUANTITIES.get(value)
+        if parsed is not None:
+            return parsed
     try:
-        return parse_quantity(value)
+        parsed = parse_quantity(value)
     except (ValueError, TypeError):
         raise ProviderDataError(f"{what} is not a quantity: {value!r}") from None
+    if value.__class__ is str:
+        if len(_QUANTITIES) >= CACHE_LIMIT:
+            _QUANTITIES.clear()
+        _QUANTITIES[value] = parsed
+    return parsed
 
 
 def mebibytes(value: Decimal) -> int:
@@ -83,16 +109,21 @@ def gibibytes(value: Decimal) -> Decimal:
     return to_decimal(value / GIB)
 
 
+def is_mapping(value: Any) -> bool:
+    """``isinstance(value, Mapping)``, without the ABC check for the plain dicts JSON gives."""
+    return value.__class__ is dict or isinstance(value, Mapping)
+
+
 def _meta(obj: Mapping[str, Any], what: str) -> Mapping[str, Any]:
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    if not isinstance(meta, Mapping) or not meta.get("uid") or not meta.get("name"):
+    meta = obj.get("metadata") if is_mapping(obj) else None
+    if not is_mapping(meta) or not meta.get("uid") or not meta.get("name"):
         raise ProviderDataError(f"{what} without metadata.name and metadata.uid")
     return meta
 
 
 def _labels(meta: Mapping[str, Any]) -> dict[str, str]:
     labels = meta.get("labels") or {}
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+    return {str(k): str(v) for k, v in labels.items()} if is_mapping(labels) else {}
 
 
 # -- namespaces -> projects ---------------------------------------------------------------------------
@@ -159,22 +190,36 @@ def is_launcher(pod: Mapping[str, Any]) -> bool:
     """A ``virt-launcher`` pod: it runs a KubeVirt VM, which is counted as the VM, not again here."""
     meta = pod.get("metadata") or {}
     key, value = LAUNCHER_LABEL
+    labels = meta.get("labels") or {}
+    label = labels.get(key) if is_mapping(labels) else None  # JSON keys are strings: as _labels(meta)
     owners = meta.get("ownerReferences") or []
-    return _labels(meta).get(key) == value or any(
-        isinstance(o, Mapping) and o.get("kind") == "VirtualMachineInstance" for o in owners)
+    return (label is not None and str(label) == value) or any(
+        is_mapping(o) and o.get("kind") == "VirtualMachineInstance" for o in owners)
 
 
 def pod_sizes(spec: Mapping[str, Any], scope: str, name: str) -> dict[str, Decimal]:
     """Effective ``requests`` or ``limits`` of a pod: {"cpu": cores, "memory": bytes}, only those set."""
     result = {}
+    # each container's requests (or limits) once for both resources; values are parsed in the order
+    # the sum then the init containers' maximum then the overhead need them (so errors are the same)
+    app_scoped = [(c.get("resources") or {}).get(scope) or {} for c in spec.get("containers") or []]
+    init_scoped = [(c.get("resources") or {}).get(scope) or {} for c in spec.get("initContainers") or []]
     for resource in ("cpu", "memory"):
-        app = [((c.get("resources") or {}).get(scope) or {}).get(resource) for c in spec.get("containers") or []]
-        init = [((c.get("resources") or {}).get(scope) or {}).get(resource) for c in spec.get("initContainers") or []]
-        if all(v is None for v in app + init):
+        total = what = None
+        for scoped in app_scoped:
+            value = scoped.get(resource)
+            if value is not None:
+                if total is None:
+                    total, what = Decimal(0), f"pod {name} {scope}.{resource}"
+                total += quantity(value, what)
+        for scoped in init_scoped:
+            value = scoped.get(resource)
+            if value is not None:
+                if total is None:
+                    total, what = Decimal(0), f"pod {name} {scope}.{resource}"
+                total = max(total, quantity(value, what))
+        if total is None:
             continue
-        what = f"pod {name} {scope}.{resource}"
-        total = sum((quantity(v, what) for v in app if v is not None), Decimal(0))
-        total = max([total, *(quantity(v, what) for v in init if v is not None)])
         overhead = (spec.get("overhead") or {}).get(resource)
         result[resource] = total + (quantity(overhead, f"pod {name} overhead") if overhead else 0)
     return result
@@ -212,23 +257,36 @@ def pod_state(pod: Mapping[str, Any]) -> str:
 
 def pod_resource(pod: Mapping[str, Any], hints: Mapping[str, str], nodes: Mapping[str, str]) -> ObservedResource:
     """One pod as a container resource nested under its node (``nodes``: node name -> uid)."""
+    return placed_pod(pod_fields(pod), hints, nodes)
+
+
+def placed_pod(fields: dict[str, Any], hints: Mapping[str, str], nodes: Mapping[str, str]) -> ObservedResource:
+    """The resource of ``pod_fields`` once namespaces (project hints) and nodes (parents) are known."""
+    properties = fields["properties"]
+    namespace = properties["namespace"]
+    return ObservedResource(**fields, project_hint=hints.get(namespace, namespace),
+                            parent_external_id=nodes.get(str(properties["node"] or "")))
+
+
+def pod_fields(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything ``pod_resource`` reports but where the pod sits (project hint, parent node), as
+    ``ObservedResource`` keywords: a page of pods is read as it arrives and then let go, before the
+    namespaces and nodes are listed (2,000 raw pods kept alive cost the garbage collector dearly)."""
     meta = _meta(pod, "pod")
     name, namespace = str(meta["name"]), str(meta.get("namespace") or "")
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     requests = pod_sizes(spec, "requests", name)
     limits = pod_sizes(spec, "limits", name)
     running_since, finished, all_done = _container_times(status, name)
-    containers = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
-    owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping)]
+    containers = [c for c in spec.get("containers") or [] if is_mapping(c)]
+    owners = [o for o in meta.get("ownerReferences") or [] if is_mapping(o)]
     restarts = sum(int((c or {}).get("restartCount") or 0) for c in status.get("containerStatuses") or [])
     deletion = parse_time(meta.get("deletionTimestamp"), f"pod {name} deletionTimestamp")
     state = pod_state(pod)
-    return ObservedResource(
+    return dict(
         external_id=str(meta["uid"]), kind=Kind.CONTAINER, name=f"{namespace}/{name}", state=state,
         vcpus=to_decimal(requests["cpu"]) if "cpu" in requests else None,
         ram_mb=mebibytes(requests["memory"]) if "memory" in requests else None,
-        project_hint=hints.get(namespace, namespace),
-        parent_external_id=nodes.get(str(spec.get("nodeName") or "")),
         image=str(containers[0].get("image") or "") if containers else "",
         labels=_labels(meta),
         properties={
