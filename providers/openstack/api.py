@@ -8,6 +8,7 @@ reference defines them, and a malformed one can be reported on its own.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 
 import openstack.connection
 import requests
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1.adapter import Adapter
 from openstack import exceptions as os_exc
 
 from providers.base import ProviderDataError, ProviderUnavailable, network_reason
@@ -111,12 +114,33 @@ def response_time(response) -> datetime | None:
         return None
 
 
+#: each service adapter's endpoint from the catalog, looked up once (see ``endpoint_url``)
+_endpoints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def endpoint_url(adapter, path: str) -> str:
+    """``path`` on the adapter's catalog endpoint, joined as keystoneauth joins it.
+
+    keystoneauth looks the endpoint up in the service catalog on every relative request (a walk of
+    the catalog and a deep copy of its entry); a refresh makes dozens of requests to the same three
+    services, so the adapter's endpoint is asked once and the request made to the full URL, which
+    keystoneauth sends as given, with the same token, headers and re-authentication.
+    """
+    base = _endpoints.get(adapter)
+    if base is None:
+        base = Adapter.get_endpoint(adapter)  # the identity proxy's own get_endpoint reads Keystone's endpoints
+        if not base:
+            raise ks_exc.EndpointNotFound()  # what keystoneauth raises for a relative request
+        _endpoints[adapter] = base
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
 def call(adapter, method: str, path: str, doing: str, role: str | None = None,
          microversion: str | None = None, params: Mapping[str, Any] | None = None,
          json: Any = None, expect_body: bool = True):
     """One request through an SDK adapter: ``(body, response)``; errors become ``ProviderError``."""
     with translated(doing, role):
-        response = adapter.request(path, method, params=dict(params or {}), json=json,
+        response = adapter.request(endpoint_url(adapter, path), method, params=dict(params or {}), json=json,
                                    microversion=microversion, raise_exc=False)
         os_exc.raise_from_response(response)
     if not expect_body:
