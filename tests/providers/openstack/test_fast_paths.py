@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from keystoneauth1 import session as ks_session
 
-from providers.base import Kind, ProviderDataError
+from providers.base import Kind, ProviderDataError, ProviderUnavailable
 from providers.openstack import api, mapping
 
 pytestmark = pytest.mark.integration
@@ -79,3 +79,19 @@ def test_a_service_without_an_endpoint_fails_as_keystoneauth_would(sim, make_dri
     monkeypatch.setattr(ks_session.Session, "get_endpoint", lambda self, auth=None, **kwargs: None)
     with pytest.raises(ProviderDataError, match="the service catalog has no endpoint needed to list Keystone"):
         api.call(driver.identity, "GET", "/projects", "list Keystone projects")
+
+
+@pytest.mark.parametrize("path", ["/v3", "/v3/", ""])
+def test_keystones_version_document_is_asked_once_per_connection(sim, make_driver, path):
+    driver = make_driver(sim, auth_url=sim.base_url + path)
+    assert len(driver.inventory().projects) == 3
+    discovery = [r for r in sim.state.requests if r.method == "GET" and r.path == (path or "/")]
+    assert len(discovery) == 1
+    assert len(sim.state.requests_to("/auth/tokens", "POST")) == 1
+
+
+def test_an_answer_keystoneauth_refuses_is_left_for_keystoneauth_to_refuse(sim, make_driver):
+    driver = make_driver(sim, auth_url=sim.base_url + "/nope")  # 404: not Keystone, yet not refused by our check
+    with pytest.raises(ProviderUnavailable, match="Could not find versioned identity endpoints"):
+        driver.inventory()
+    assert [r.status for r in sim.state.requests if r.path == "/nope"] == [404, 404]
