@@ -8,6 +8,7 @@ reference defines them, and a malformed one can be reported on its own.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -16,6 +17,9 @@ from urllib.parse import parse_qs, urlparse
 
 import openstack.connection
 import requests
+from keystoneauth1 import discover
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1.adapter import Adapter
 from openstack import exceptions as os_exc
 
 from providers.base import ProviderDataError, ProviderUnavailable, network_reason
@@ -25,12 +29,13 @@ from providers.openstack.errors import translated
 TIMEOUT = 30
 
 
-def check_discovery(auth_url: str, verify: bool | str, timeout: float) -> None:
+def check_discovery(auth_url: str, verify: bool | str, timeout: float) -> requests.Response:
     """Ask Keystone's version document, which needs no credentials, before keystoneauth does.
 
     keystoneauth answers a 401 to its own discovery by re-authenticating under the lock it already
     holds, and waits on itself for ever; an endpoint that demands credentials for discovery is not
-    Keystone (a proxy, a wrong path), so it is refused here, at once, in words.
+    Keystone (a proxy, a wrong path), so it is refused here, at once, in words. The answer is
+    returned for ``remember_discovery``.
     """
     try:
         response = requests.get(auth_url, timeout=timeout, verify=verify, allow_redirects=True,
@@ -47,6 +52,37 @@ def check_discovery(auth_url: str, verify: bool | str, timeout: float) -> None:
             f"proxy or page that demands a login")
     if response.status_code >= 500:
         raise ProviderUnavailable(f"Keystone at {auth_url} failed version discovery ({response.status_code})")
+    return response
+
+
+class _Answered:
+    """Stands in for a keystoneauth session that has already fetched one URL: hands back that
+    answer, so keystoneauth's own ``Discover`` reads a version document we received."""
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+
+    def get(self, url: str, **kwargs) -> requests.Response:
+        return self.response
+
+
+def remember_discovery(conn, auth_url: str, response: requests.Response) -> None:
+    """Give the connection's keystoneauth session the version document ``check_discovery`` read.
+
+    keystoneauth would ask ``auth_url`` for it again to choose the identity version: one request
+    per connection, the same answer. Only an answer keystoneauth itself would accept is handed
+    over (below 400, a readable version document); any other leaves keystoneauth to ask, and fail,
+    as it always did. Where the session keeps no such cache (another keystoneauth), nothing changes.
+    """
+    if not response.ok:
+        return
+    try:
+        known = discover.Discover(_Answered(response), auth_url, authenticated=False)
+    except (ks_exc.DiscoveryFailure, ValueError):
+        return
+    cache = getattr(conn.session, "_discovery_cache", None)  # keystoneauth's Session(discovery_cache=...)
+    if isinstance(cache, dict):
+        cache.setdefault(auth_url, known)
 
 
 def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
@@ -60,7 +96,7 @@ def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
     if verify and settings.get("ca_bundle"):
         verify = settings["ca_bundle"]
     timeout = float(settings.get("timeout") or TIMEOUT)
-    check_discovery(settings["auth_url"], verify, timeout)
+    answer = check_discovery(settings["auth_url"], verify, timeout)
     options: dict[str, Any] = {
         "auth_url": settings["auth_url"],
         "interface": settings.get("interface") or "public",
@@ -90,7 +126,9 @@ def connect(settings: Mapping[str, Any], credentials: Mapping[str, Any],
             options.update(project_name=credentials.get("project_name"),
                            project_domain_name=credentials.get("project_domain") or "Default")
     with translated("set up the OpenStack connection"):
-        return openstack.connection.Connection(**options)
+        conn = openstack.connection.Connection(**options)
+        remember_discovery(conn, settings["auth_url"], answer)
+    return conn
 
 
 def service(conn, name: str):
@@ -111,12 +149,33 @@ def response_time(response) -> datetime | None:
         return None
 
 
+#: each service adapter's endpoint from the catalog, looked up once (see ``endpoint_url``)
+_endpoints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def endpoint_url(adapter, path: str) -> str:
+    """``path`` on the adapter's catalog endpoint, joined as keystoneauth joins it.
+
+    keystoneauth looks the endpoint up in the service catalog on every relative request (a walk of
+    the catalog and a deep copy of its entry); a refresh makes dozens of requests to the same three
+    services, so the adapter's endpoint is asked once and the request made to the full URL, which
+    keystoneauth sends as given, with the same token, headers and re-authentication.
+    """
+    base = _endpoints.get(adapter)
+    if base is None:
+        base = Adapter.get_endpoint(adapter)  # the identity proxy's own get_endpoint reads Keystone's endpoints
+        if not base:
+            raise ks_exc.EndpointNotFound()  # what keystoneauth raises for a relative request
+        _endpoints[adapter] = base
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
 def call(adapter, method: str, path: str, doing: str, role: str | None = None,
          microversion: str | None = None, params: Mapping[str, Any] | None = None,
          json: Any = None, expect_body: bool = True):
     """One request through an SDK adapter: ``(body, response)``; errors become ``ProviderError``."""
     with translated(doing, role):
-        response = adapter.request(path, method, params=dict(params or {}), json=json,
+        response = adapter.request(endpoint_url(adapter, path), method, params=dict(params or {}), json=json,
                                    microversion=microversion, raise_exc=False)
         os_exc.raise_from_response(response)
     if not expect_body:

@@ -64,6 +64,12 @@ VOLUME_STATES = {
 
 def parse_time(value: Any, what: str) -> datetime | None:
     """Nova/Cinder timestamps (``...Z``, ``...+00:00`` or naive UTC with microseconds) -> aware UTC."""
+    if value.__class__ is str and value:  # the common case first: a refresh reads four per server
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ProviderDataError(f"{what} is not a timestamp: {value!r}") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -76,6 +82,8 @@ def parse_time(value: Any, what: str) -> datetime | None:
 
 
 def _int(value: Any, what: str) -> int:
+    if value.__class__ is int:  # JSON's plain numbers: nothing to convert
+        return value
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ProviderDataError(f"{what} is not a whole number: {value!r}")
     try:
@@ -93,17 +101,36 @@ def flavor_size(flavor: Mapping[str, Any]) -> tuple[Decimal, int, Decimal]:
     return Decimal(vcpus), ram, Decimal(disk)
 
 
+def _server_time(record: Mapping[str, Any], key: str, server_id: str, what: str) -> datetime | None:
+    """``parse_time`` of one server field, its error message built only when the value is bad."""
+    value = record.get(key)
+    if value.__class__ is str and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    elif value is None:
+        return None
+    return parse_time(value, f"server {server_id} {what}")
+
+
 def server_resource(record: Mapping[str, Any], flavors: Mapping[str, Mapping[str, Any]],
                     hosts: Mapping[str, str]) -> ObservedResource:
     """One server from ``/servers/detail``.
 
     ``flavors`` maps flavor id -> flavor detail (needed before microversion 2.47 only);
     ``hosts`` maps a compute host or hypervisor hostname -> the hypervisor's external id.
+    A refresh maps every server of the cloud, so this reads each field once and formats error
+    messages only for a record that has an error; what it returns and raises is field for field
+    what the plain reading would (``tests/providers/openstack/test_inventory_golden.py``).
     """
-    server_id = record.get("id")
+    get = record.get
+    server_id = get("id")
     if not isinstance(server_id, str) or not server_id:
         raise ProviderDataError("server record without an id")
-    flavor = record.get("flavor")
+    flavor = get("flavor")
     if not isinstance(flavor, Mapping):
         raise ProviderDataError(f"server {server_id} has no flavor in its record")
     if "vcpus" in flavor:
@@ -115,25 +142,26 @@ def server_resource(record: Mapping[str, Any], flavors: Mapping[str, Mapping[str
             raise ProviderDataError(f"server {server_id} uses flavor {flavor.get('id')!r}, which the flavor list lacks")
         name = str(listed.get("name") or "")
         vcpus, ram, disk = flavor_size(listed)
-    status = str(record.get("status") or "UNKNOWN").upper()
-    power = record.get("OS-EXT-STS:power_state")
+    status = str(get("status") or "UNKNOWN").upper()
+    power = get("OS-EXT-STS:power_state")
     state = SERVER_STATES.get(status, State.UNKNOWN)
     if power == CRASHED_POWER_STATE and state == State.RUNNING:
         state = State.CRASHED
-    host = record.get("OS-EXT-SRV-ATTR:host")
-    hypervisor_hostname = record.get("OS-EXT-SRV-ATTR:hypervisor_hostname")
+    host = get("OS-EXT-SRV-ATTR:host")
+    hypervisor_hostname = get("OS-EXT-SRV-ATTR:hypervisor_hostname")
     parent = hosts.get(hypervisor_hostname or "") or hosts.get(host or "")
-    image = record.get("image")
+    image = get("image")
     image_id = image.get("id", "") if isinstance(image, Mapping) else ""
-    project = record.get("tenant_id")
+    project = get("tenant_id")
     if not isinstance(project, str) or not project:
         raise ProviderDataError(f"server {server_id} has no tenant_id")
-    terminated = parse_time(record.get("OS-SRV-USG:terminated_at"), f"server {server_id} terminated_at")
-    updated = parse_time(record.get("updated"), f"server {server_id} updated")
+    terminated = _server_time(record, "OS-SRV-USG:terminated_at", server_id, "terminated_at")
+    updated = _server_time(record, "updated", server_id, "updated")
+    metadata = get("metadata")
     return ObservedResource(
         external_id=server_id,
         kind=Kind.VM,
-        name=str(record.get("name") or server_id),
+        name=str(get("name") or server_id),
         state=state,
         vcpus=vcpus,
         ram_mb=ram,
@@ -142,19 +170,19 @@ def server_resource(record: Mapping[str, Any], flavors: Mapping[str, Mapping[str
         parent_external_id=parent,
         image=image_id,
         flavor=name,
-        labels={str(k): str(v) for k, v in (record.get("metadata") or {}).items()},
+        labels={str(k): str(v) for k, v in metadata.items()} if metadata else {},
         properties={
             "status": status,
             "power_state": POWER_STATES.get(power, str(power)) if power is not None else None,
-            "vm_state": record.get("OS-EXT-STS:vm_state"),
-            "task_state": record.get("OS-EXT-STS:task_state"),
+            "vm_state": get("OS-EXT-STS:vm_state"),
+            "task_state": get("OS-EXT-STS:task_state"),
             "host": host,
             "hypervisor_hostname": hypervisor_hostname,
-            "availability_zone": record.get("OS-EXT-AZ:availability_zone"),
-            "user_id": record.get("user_id"),
+            "availability_zone": get("OS-EXT-AZ:availability_zone"),
+            "user_id": get("user_id"),
         },
-        created_at=parse_time(record.get("created"), f"server {server_id} created"),
-        started_at=parse_time(record.get("OS-SRV-USG:launched_at"), f"server {server_id} launched_at"),
+        created_at=_server_time(record, "created", server_id, "created"),
+        started_at=_server_time(record, "OS-SRV-USG:launched_at", server_id, "launched_at"),
         deleted_at=(terminated or updated) if status == "DELETED" else None,
     )
 
