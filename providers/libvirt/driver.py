@@ -86,10 +86,11 @@ class ParsedDomains:
     text (which holds the domain's UUID): a steady-state refresh parses only domains whose XML
     changed (a resize, a restart's new id, edited metadata), and observes anew only those whose XML
     or other inputs changed, in any worker that refreshes the same URI again. An inventory replaces
-    its URI's entry whole, so it holds current domains only; past ``budget`` domains in all, the URIs
-    refreshed longest ago are dropped."""
+    its URI's entry whole, so it holds current domains only; past ``budget`` domains in all (some
+    6 KB each with the test driver's XML, more with QEMU's), the URIs refreshed longest ago are
+    dropped."""
 
-    def __init__(self, budget: int = 100_000):
+    def __init__(self, budget: int = 20_000):
         self.budget = budget
         self._by_uri: OrderedDict[str, dict[str, Seen]] = OrderedDict()
         self._lock = threading.Lock()
