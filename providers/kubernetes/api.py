@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -140,6 +141,18 @@ def collector_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _resume:
                 gc.enable()
+
+
+def _after_fork_in_child() -> None:
+    """A process forked during a pause has none of its readers: the collector goes back on."""
+    global _PAUSE_LOCK, _pauses, _resume
+    _PAUSE_LOCK = threading.Lock()
+    if _pauses and _resume:
+        gc.enable()
+    _pauses, _resume = 0, False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def decode(data: bytes, doing: str) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -99,6 +100,23 @@ def test_overlapping_pauses_in_two_threads_leave_the_collector_on(gc_on):
         other.join(5)
         assert not gc.isenabled()  # the other thread is out; this one still reads
     assert gc.isenabled()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_during_a_pause_has_the_collector_on(gc_on):
+    with api.collector_paused():
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if its collector is on and a pause still works
+            try:
+                ok = gc.isenabled()
+                with api.collector_paused():
+                    ok = ok and not gc.isenabled()
+                ok = ok and gc.isenabled()
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert not gc.isenabled()  # the parent's pause holds
+    assert os.waitstatus_to_exitcode(status) == 0 and gc.isenabled()
 
 
 class _Page:
