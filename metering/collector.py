@@ -13,13 +13,11 @@ the driver raises, nothing half-written is kept and every other account is untou
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -35,9 +33,8 @@ from metering import accounting, daily
 from metering import events as lifecycle_events
 from metering import samples as raw_samples
 from metering.accounting import Attrs, Obs, Seg
-from metering.bulk import set_for_ids, update_rows, update_values
+from metering.bulk import set_for_ids, update_values
 from metering.choices import AccountHealth, ResourceKind, RunStatus
-from metering.heap import gc_paused
 from metering.mapping import ProjectMapper, sync_external_projects
 from metering.models import (
     CollectionState,
@@ -64,6 +61,7 @@ from providers.base import (
 from providers.base import (
     UtilizationSample as ObservedSample,
 )
+from providers.heap import gc_paused
 from providers.models import ProviderAccount
 
 log = logging.getLogger(__name__)
@@ -317,27 +315,9 @@ def _attrs(found: ObservedResource, project_id: int | None) -> Attrs:
     return Attrs(project_id, found.state, found.vcpus, found.ram_mb, found.disk_gb, found.flavor or "")
 
 
-@contextmanager
-def _collector_paused():
-    """Pause Python's cyclic garbage collector while an inventory is applied.
-
-    Applying allocates tens of thousands of objects that live until it ends (rows, JSON, plans),
-    and allocations are what trigger the collector: it ran full passes over the whole heap mid-
-    apply, a fifth of a first refresh's time, to find next to nothing (reference counting frees
-    the rest). Resumed afterwards, unless it was already off; cycles made meanwhile are collected
-    later as usual."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def apply(account: ProviderAccount, inventory: Inventory, samples: list[ObservedSample], run: RefreshRun) -> None:
     """Write one inventory (and its samples) for ``account``; call inside a transaction."""
-    with _collector_paused():
+    with gc_paused():  # refresh() holds it already; apply() alone (tests, sweepers) gets it too
         _apply(account, inventory, samples, run)
 
 

@@ -4,7 +4,7 @@ Lists are read with the client's own API functions and ``_preload_content=False`
 plain JSON: the objects stay exactly as the API reference defines them, a malformed one can be
 skipped on its own, and 2,000 pods do not go through the client's model classes (which costs ten
 times the request itself). Decoding runs with the cyclic garbage collector paused
-(``collector_paused``), and ``list_all`` can read a page as it arrives (``keep``) so a large list
+(``providers.heap.gc_paused``), and ``list_all`` can read a page as it arrives (``keep``) so a large list
 never stays alive as raw JSON. Every failure becomes a ``providers.base`` error naming what was being
 done: 401 -> ``ProviderAuthError``; 403 -> ``Forbidden`` (a ``ProviderAuthError`` saying "cannot
 list virtualmachines.kubevirt.io: forbidden"); 5xx or no connection -> ``ProviderUnavailable``;
@@ -13,10 +13,7 @@ anything else -> ``ProviderDataError``.
 
 from __future__ import annotations
 
-import gc
 import json
-import os
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,6 +33,7 @@ from providers.base import (
     ProviderUnavailable,
     network_reason,
 )
+from providers.heap import gc_paused
 
 TIMEOUT = (10, 60)  # connect, read seconds for every call but watches
 
@@ -113,50 +111,8 @@ def translated(doing: str) -> Iterator[None]:
         raise ProviderUnavailable(f"cannot reach the Kubernetes API server to {doing}: {network_reason(exc)}") from exc
 
 
-_PAUSE_LOCK = threading.Lock()
-_pauses = 0  # readers inside ``collector_paused`` now
-_resume = False  # whether the last of them turns the collector back on
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a large answer is decoded and read.
-
-    A JSON tree holds no reference cycles, so the collector can free nothing in it (reference
-    counting frees it all), yet decoding 8 MB with it running scans the half-built tree again and
-    again and promotes it to the oldest generation, which then sets off full collections of the
-    whole process (0.1 s each in a Django worker) for nothing. Nested and concurrent pauses are
-    counted; the last one out turns the collector back on, unless it was off before the first.
-    """
-    global _pauses, _resume
-    with _PAUSE_LOCK:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _PAUSE_LOCK:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
-
-
-def _after_fork_in_child() -> None:
-    """A process forked during a pause has none of its readers: the collector goes back on."""
-    global _PAUSE_LOCK, _pauses, _resume
-    _PAUSE_LOCK = threading.Lock()
-    if _pauses and _resume:
-        gc.enable()
-    _pauses, _resume = 0, False
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def decode(data: bytes, doing: str) -> dict:
-    """A JSON object body (decode a large one inside ``collector_paused``)."""
+    """A JSON object body (decode a large one inside ``gc_paused``)."""
     try:
         body = json.loads(data)
     except ValueError:
@@ -176,7 +132,7 @@ def fetch(function: Callable, doing: str, *args, **kwargs) -> tuple[bytes, Any]:
 def call(function: Callable, doing: str, *args, **kwargs) -> tuple[dict, Any]:
     """One client API function with ``_preload_content=False``: ``(JSON body, response)``."""
     data, response = fetch(function, doing, *args, **kwargs)
-    with collector_paused():
+    with gc_paused():
         return decode(data, doing), response
 
 
@@ -210,7 +166,7 @@ def list_all(function: Callable, doing: str, *args, page_size: int = 500, keep: 
                 data, response = fetch(function, doing, *args, limit=page_size, _continue=token, **kwargs)
                 first = first or response
                 # decoded and kept in one pause: a raw page let go inside it is never scanned at all
-                with collector_paused():
+                with gc_paused():
                     body = decode(data, doing)
                     page = body.get("items")
                     if not isinstance(page, list):

@@ -67,6 +67,7 @@ from providers.base import (
     url_problem,
     utcnow,
 )
+from providers.heap import gc_paused
 from providers.kubernetes import api, mapping, quotas
 from providers.kubernetes.api import Expired, Forbidden
 
@@ -272,7 +273,7 @@ class KubernetesDriver(Driver):
                                         "virtualmachineinstances", issues=issues) or ([], ""))[:2]
         else:
             skipped.append("KubeVirt is not installed (no kubevirt.io API group): pods only, no VMs")
-        with api.collector_paused():  # plain data in, plain data out: nothing for the cyclic collector
+        with gc_paused():  # plain data in, plain data out: nothing for the cyclic collector
             projects, hints, node_uids, resources, quota_readings = self._read(
                 pods, nodes, namespaces, claims, resource_quotas, vms, vmis, issues)
         deleted: list[ObservedResource] = []
@@ -567,7 +568,7 @@ class KubernetesDriver(Driver):
                                ("pods", lambda m: self._pod_uids.get((str(m.get("namespace")), str(m.get("name")))))):
             doing = f"read {plural} metrics"
             data, _ = api.fetch(self.custom.list_cluster_custom_object, doing, METRICS, METRICS_VERSION, plural)
-            with api.collector_paused():  # as in inventory(): plain data, no cycles, let go inside
+            with gc_paused():  # as in inventory(): plain data, no cycles, let go inside
                 body = api.decode(data, doing)
                 result.extend(_usage(body.get("items") or [], plural, lookup, wanted))
                 del data, body

@@ -6,7 +6,7 @@ import pytest
 
 from devsim.fake import FakeDriver
 from metering import collector
-from metering.heap import gc_paused
+from providers.heap import gc_paused
 from tests.conftest import T0, vm
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -66,57 +64,6 @@ def test_a_timestamp_text_is_parsed_once_into_aware_utc(monkeypatch):
         with pytest.raises(ProviderDataError, match="is not a timestamp"):
             mapping.parse_time(bad, "startTime")
     assert list(mapping._TIMES) == ["2026-03-01T10:30:00.5+02:00", "2026-03-01T08:30:00"]
-
-
-def test_the_collector_pause_nests_and_switches_back_on_only_what_it_switched_off(gc_on):
-    with api.collector_paused():
-        assert not gc.isenabled()
-        with api.collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # the outer pause still holds
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), api.collector_paused():
-        raise RuntimeError("mapping failed")
-    assert gc.isenabled()
-    gc.disable()  # someone else's choice: left as it was
-    with api.collector_paused():
-        pass
-    assert not gc.isenabled()
-
-
-def test_overlapping_pauses_in_two_threads_leave_the_collector_on(gc_on):
-    inside, release = threading.Barrier(2), threading.Event()
-
-    def reader():
-        with api.collector_paused():
-            inside.wait()
-            release.wait(5)
-
-    other = threading.Thread(target=reader)
-    other.start()
-    with api.collector_paused():
-        inside.wait()
-        release.set()
-        other.join(5)
-        assert not gc.isenabled()  # the other thread is out; this one still reads
-    assert gc.isenabled()
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_process_forked_during_a_pause_has_the_collector_on(gc_on):
-    with api.collector_paused():
-        pid = os.fork()
-        if pid == 0:  # the child: exit 0 only if its collector is on and a pause still works
-            try:
-                ok = gc.isenabled()
-                with api.collector_paused():
-                    ok = ok and not gc.isenabled()
-                ok = ok and gc.isenabled()
-            finally:
-                os._exit(0 if ok else 1)
-        _, status = os.waitpid(pid, 0)
-        assert not gc.isenabled()  # the parent's pause holds
-    assert os.waitstatus_to_exitcode(status) == 0 and gc.isenabled()
 
 
 class _Page:
