@@ -3,10 +3,10 @@
 ``RawSample.objects.bulk_create`` builds an instance per sample, prepares every value through its
 field, and psycopg then quotes each array element in Python: for a refresh of thousands of samples
 that costs more than the database spends on the insert. Here rows arrive as tuples of plain values
-(ints, floats, aware datetimes) and each column goes as one array literal made with ``str``: on
-PostgreSQL the same ``INSERT .. SELECT * FROM UNNEST(..) ON CONFLICT DO NOTHING`` Django sends, with
-the same literals on the wire; elsewhere (SQLite) one ``executemany``. Each resource's newest
-counters (``LastSample``) are read and upserted the same way.
+(ints, floats, aware datetimes) and each column goes as one array literal built by string
+operations on the whole column: on PostgreSQL the same ``INSERT .. SELECT * FROM UNNEST(..) ON
+CONFLICT DO NOTHING`` Django sends, with the same literals on the wire; elsewhere (SQLite) one
+``executemany``. Each resource's newest counters (``LastSample``) are read and upserted the same way.
 """
 
 from __future__ import annotations

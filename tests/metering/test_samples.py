@@ -230,3 +230,13 @@ def test_rows_inserted_as_tuples_equal_what_bulk_create_stores(two_vms):
     RawSample.objects.bulk_create([RawSample(**dict(zip(columns, row, strict=True))) for row in rows])
     assert ours == sorted(RawSample.objects.values_list(*columns))
     assert ours[0][1:5] == (at, 0.1 + 0.2, 2**62, 1e-7) and ours[1][3:5] == (7, 12.5)
+
+
+def test_last_samples_leave_room_on_their_pages_for_the_update_of_every_refresh(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter (HOT updates)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = to_regclass('metering_lastsample')")
+        assert "fillfactor=50" in cursor.fetchone()[0]
