@@ -69,10 +69,13 @@ class _Table:
                                              for row in chunk])
 
 
-_SAMPLES = _Table(RawSample, ("resource_id", "at", "interval_seconds", "cpu_time_ns", "cpu_core_seconds",
-                              "memory_used_mb", "memory_total_mb", "net_rx_bytes", "net_tx_bytes",
-                              "disk_read_bytes", "disk_write_bytes", "net_bytes", "disk_bytes"))
-_LAST = _Table(LastSample, ("resource_id", "at", "cpu_time_ns", "net_total_bytes", "disk_total_bytes"))
+#: the order of a sample row's values (``insert``) and of a last-counters row's (``store_last``)
+SAMPLE_COLUMNS = ("resource_id", "at", "interval_seconds", "cpu_time_ns", "cpu_core_seconds", "memory_used_mb",
+                  "memory_total_mb", "net_rx_bytes", "net_tx_bytes", "disk_read_bytes", "disk_write_bytes",
+                  "net_bytes", "disk_bytes")
+LAST_COLUMNS = ("resource_id", "at", "cpu_time_ns", "net_total_bytes", "disk_total_bytes")
+_SAMPLES = _Table(RawSample, SAMPLE_COLUMNS)
+_LAST = _Table(LastSample, LAST_COLUMNS)
 
 
 def insert(rows: Sequence[tuple]) -> None:
