@@ -161,6 +161,8 @@ def endpoint_url(adapter, path: str) -> str:
     services, so the adapter's endpoint is asked once and the request made to the full URL, which
     keystoneauth sends as given, with the same token, headers and re-authentication.
     """
+    if getattr(adapter, "endpoint_override", None):
+        return path  # keystoneauth fills in its %(project_id)s itself, and walks no catalog for it
     base = _endpoints.get(adapter)
     if base is None:
         base = Adapter.get_endpoint(adapter)  # the identity proxy's own get_endpoint reads Keystone's endpoints

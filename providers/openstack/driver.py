@@ -300,38 +300,41 @@ class OpenStackDriver(Driver):
             flavors.update({str(r.get("id")): r for r in records if isinstance(r, Mapping)})
         return flavors
 
-    def _server_records(self, microversion, params, doing):
-        first_response = None
-        for records, response in api.pages(self.compute, "/servers/detail", "servers", doing, role=ADMIN,
-                                           microversion=microversion, params=params, page_size=self.page_size):
-            first_response = first_response or response
-            yield from ((record, first_response) for record in records)
+    def _server_pages(self, microversion, params, doing):
+        return api.pages(self.compute, "/servers/detail", "servers", doing, role=ADMIN, microversion=microversion,
+                         params=params, page_size=self.page_size)
 
     def _servers(self, microversion, flavors, host_index, issues):
-        resources, observed_at = [], None
-        for record, response in self._server_records(microversion, {"all_tenants": 1},
-                                                     "list servers of all projects"):
-            observed_at = observed_at or api.response_time(response)
-            self._read_server(record, flavors, host_index, resources, issues)
+        """Every server; ``observed_at`` is the cloud's clock when it sent the first (non-empty) page."""
+        resources, observed_at, first = [], None, None
+        for records, response in self._server_pages(microversion, {"all_tenants": 1}, "list servers of all projects"):
+            first = first or response
+            if records and observed_at is None:
+                observed_at = api.response_time(first)
+            self._read_servers(records, flavors, host_index, resources, issues)
         return resources, observed_at
 
     def _deleted_servers(self, microversion, flavors, host_index, since, issues):
         changed: list[ObservedResource] = []
         params = {"all_tenants": 1, "changes-since": since.astimezone(UTC).isoformat()}
-        for record, _ in self._server_records(microversion, params, "list servers changed since the last refresh"):
-            if isinstance(record, Mapping) and str(record.get("status", "")).upper() == "DELETED":
-                self._read_server(record, flavors, host_index, changed, issues)
+        for records, _ in self._server_pages(microversion, params, "list servers changed since the last refresh"):
+            self._read_servers([r for r in records if isinstance(r, Mapping)
+                                and str(r.get("status", "")).upper() == "DELETED"],
+                               flavors, host_index, changed, issues)
         return changed
 
     @staticmethod
-    def _read_server(record, flavors, host_index, into, issues):
-        if not isinstance(record, Mapping):
-            issues.append(DataIssue("?", f"server record is not an object: {record!r:.80}"))
-            return
-        try:
-            into.append(mapping.server_resource(record, flavors, host_index))
-        except ProviderDataError as exc:
-            issues.append(DataIssue(str(record.get("id") or "?"), str(exc)))
+    def _read_servers(records, flavors, host_index, into, issues):
+        """Map one page of server records into ``into``; an unreadable one becomes an issue."""
+        read, append = mapping.server_resource, into.append
+        for record in records:
+            if not isinstance(record, Mapping):
+                issues.append(DataIssue("?", f"server record is not an object: {record!r:.80}"))
+                continue
+            try:
+                append(read(record, flavors, host_index))
+            except ProviderDataError as exc:
+                issues.append(DataIssue(str(record.get("id") or "?"), str(exc)))
 
     def _volumes(self, issues) -> list[ObservedResource]:
         volumes = []

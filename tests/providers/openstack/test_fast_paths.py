@@ -95,3 +95,12 @@ def test_an_answer_keystoneauth_refuses_is_left_for_keystoneauth_to_refuse(sim, 
     with pytest.raises(ProviderUnavailable, match="Could not find versioned identity endpoints"):
         driver.inventory()
     assert [r.status for r in sim.state.requests if r.path == "/nope"] == [404, 404]
+
+
+def test_an_endpoint_override_is_left_to_keystoneauth_which_fills_in_the_project(sim, make_driver):
+    driver = make_driver(sim)
+    storage = driver.storage
+    storage.endpoint_override = sim.base_url + "/volume/v3/%(project_id)s"
+    assert api.endpoint_url(storage, "/volumes/detail") == "/volumes/detail"
+    body, _ = api.call(storage, "GET", "/volumes/detail", "list volumes", params={"all_tenants": 1})
+    assert {v["name"] for v in body["volumes"]} == {"db-data", "datasets"}
