@@ -322,9 +322,9 @@ def _collector_paused():
 
     Applying allocates tens of thousands of objects that live until it ends (rows, JSON, plans),
     and allocations are what trigger the collector: it ran full passes over the whole heap mid-
-    apply, a fifth of a first refresh's time, to find next to nothing (reference counting frees
-    the rest). Resumed afterwards, unless it was already off; cycles made meanwhile are collected
-    later as usual."""
+    apply, a fifth of a first refresh's time, to find nothing (an apply makes no cyclic garbage;
+    reference counting frees all of it). Resumed afterwards, unless it was already off. Not held
+    over the driver's calls: HTTP clients leave cycles that hold connections until collected."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
