@@ -54,8 +54,9 @@ def bulk_insert_floor(account: ProviderAccount, resources: int, samples: int) ->
 
 
 def _floor(fn, *args):
-    """A floor's platform calls under the same garbage-collection regime as a refresh
-    (``providers.heap.gc_paused``), so the ratio compares the work, not the collector's settings."""
+    """A floor's platform calls with the cyclic garbage collector paused throughout
+    (``providers.heap.gc_paused``; a refresh pauses only its plain-data work), so a collection never
+    makes the floor look slow."""
     with gc_paused():
         return fn(*args)
 

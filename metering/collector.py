@@ -172,7 +172,7 @@ def refresh(account: ProviderAccount, *, run: RefreshRun | None = None, trigger:
     run.save(update_fields=["status", "started_at"])
     CollectionState.objects.filter(account=account).update(last_refresh_started=run.started_at)
     try:
-        with Heartbeat(account, owner), gc_paused():
+        with Heartbeat(account, owner):
             inventory, samples, usage, sample_issue = _observe(account)
             with transaction.atomic():
                 apply(account, inventory, samples, run)
@@ -317,7 +317,7 @@ def _attrs(found: ObservedResource, project_id: int | None) -> Attrs:
 
 def apply(account: ProviderAccount, inventory: Inventory, samples: list[ObservedSample], run: RefreshRun) -> None:
     """Write one inventory (and its samples) for ``account``; call inside a transaction."""
-    with gc_paused():  # refresh() holds it already; apply() alone (tests, sweepers) gets it too
+    with gc_paused():
         _apply(account, inventory, samples, run)
 
 

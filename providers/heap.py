@@ -1,16 +1,17 @@
-"""Python's cyclic garbage collector paused while a refresh reads and writes, and only then.
+"""Python's cyclic garbage collector paused while a refresh maps and writes plain data.
 
 A refresh builds tens of thousands of short-lived objects (decoded JSON, observations, rows, query
 parameters) and almost none of them form cycles: reference counting frees them the moment they are
 dropped. Allocations are what set the cyclic collector off, though, so with it running a refresh of
 2,000 libvirt domains made some 150 collections, the full ones walking the worker's whole heap
 (Django, the SDKs: some 190,000 objects, 0.1 s each), a fifth of the refresh; decoding an 8 MB
-Kubernetes list promoted the half-built tree to the oldest generation and set off more. The few
-cycles a refresh makes wait for the first collection after it.
+Kubernetes list promoted the half-built tree to the oldest generation and set off more.
 
-``gc_paused()`` is the one switch: ``metering.collector.refresh`` holds it around observing and
-writing, a driver may hold it around decoding a large answer outside a refresh. Nested and
-concurrent pauses are counted; the last one out turns the collector back on, unless it was off
+``gc_paused()`` is the one switch, held where the work is plain data: ``metering.collector.apply``
+(the writes), the libvirt driver's inventory and samples (libvirt's calls make no Python cycles),
+the Kubernetes and OpenStack drivers' decoding and mapping of each answer. It is never held over
+an HTTP client's requests: they leave cycles that keep connections open until collected. Nested
+and concurrent pauses are counted; the last one out turns the collector back on, unless it was off
 before the first; a process forked during a pause starts with it on.
 """
 

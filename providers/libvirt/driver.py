@@ -61,6 +61,7 @@ from providers.base import (
     url_problem,
     utcnow,
 )
+from providers.heap import gc_paused
 from providers.libvirt import connection, lifecycle, stats
 from providers.libvirt import events as event_stream
 from providers.libvirt.connection import AUTH_ERRORS, CONNECTION_ERRORS, XML_ERRORS, describe
@@ -269,6 +270,7 @@ class LibvirtDriver(Driver):
 
     # -- inventory ---------------------------------------------------------------------------------
 
+    @gc_paused()  # libvirt's calls leave no Python cycles; parsing 2,000 domains set off full collections
     def inventory(self, since: datetime | None = None) -> Inventory:
         conn = self.connection()
         observed_at = utcnow()
@@ -448,6 +450,7 @@ class LibvirtDriver(Driver):
 
     # -- samples -----------------------------------------------------------------------------------
 
+    @gc_paused()
     def samples(self, external_ids: Iterable[str] | None = None) -> list[UtilizationSample]:
         wanted = {i.lower() for i in external_ids} if external_ids is not None else None
         conn = self.connection()

@@ -23,6 +23,7 @@ from keystoneauth1.adapter import Adapter
 from openstack import exceptions as os_exc
 
 from providers.base import ProviderDataError, ProviderUnavailable, network_reason
+from providers.heap import gc_paused
 from providers.openstack.errors import translated
 
 #: seconds any one request to the cloud may take (the ``timeout`` setting overrides it)
@@ -183,7 +184,8 @@ def call(adapter, method: str, path: str, doing: str, role: str | None = None,
     if not expect_body:
         return None, response
     try:
-        body = response.json()
+        with gc_paused():  # a page of JSON has no cycles: nothing for the collector to find in it
+            body = response.json()
     except ValueError:
         raise ProviderDataError(f"OpenStack answered {doing} with something that is not JSON") from None
     if not isinstance(body, dict):

@@ -53,6 +53,7 @@ from providers.base import (
     url_problem,
     utcnow,
 )
+from providers.heap import gc_paused
 from providers.openstack import api, mapping
 from providers.openstack.errors import translated
 from providers.openstack.quotas import CINDER_KEYS, NOVA_KEYS, QUOTA_KEYS, readings, split_limits
@@ -324,6 +325,7 @@ class OpenStackDriver(Driver):
         return changed
 
     @staticmethod
+    @gc_paused()  # plain data in, plain data out (not held over requests: they leave cycles)
     def _read_servers(records, flavors, host_index, into, issues):
         """Map one page of server records into ``into``; an unreadable one becomes an issue."""
         read, append = mapping.server_resource, into.append

@@ -74,6 +74,21 @@ def test_quoted_list_dumper_makes_the_same_literals_as_psycopgs():
     assert type(Transformer(ours).get_dumper(["x"], PyFormat.TEXT)) is QuotedListDumper
 
 
+def test_quoted_list_dumper_escapes_without_the_regex(monkeypatch):
+    """The point of it: psycopg (pinned) still escapes through ``_re_esc.sub``, which is ours."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg.adapt import AdaptersMap, Transformer
+
+    from metering import bulk
+
+    calls = []
+    monkeypatch.setattr(bulk._Escape, "sub", staticmethod(lambda t, d: calls.append(d) or bytes(d)))
+    ours = AdaptersMap(psycopg.adapters)
+    ours.register_dumper(list, bulk.QuotedListDumper)
+    Transformer(ours).as_literal(['a "b"', "plain"])
+    assert calls == [b'a "b"']
+
+
 def test_postgresql_connections_bind_lists_with_it_and_json_round_trips(fake_account):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: SQLite binds no arrays")
