@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 from datetime import UTC, datetime
@@ -19,6 +20,18 @@ ENGINE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "docker-engine
 
 def _engine(command: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(ENGINE_SCRIPT), command], capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def gc_on():
+    """A test that pauses the cyclic garbage collector starts with the collector on, and leaves it as it was, whatever it did."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
 
 
 @pytest.fixture(scope="session")

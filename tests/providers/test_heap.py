@@ -13,18 +13,6 @@ import pytest
 from providers.heap import gc_paused
 
 
-@pytest.fixture
-def gc_on():
-    """The tests start with the collector on, and leave it on whatever they did."""
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if was:
-        gc.enable()
-    else:
-        gc.disable()
-
-
 def test_a_pause_nests_and_switches_back_on_only_what_it_switched_off(gc_on):
     with gc_paused():
         assert not gc.isenabled()

@@ -16,18 +16,6 @@ from providers.base import Kind, ProviderDataError
 from providers.kubernetes import api, mapping
 
 
-@pytest.fixture
-def gc_on():
-    """The tests start with the collector on, and leave it on whatever they did."""
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if was:
-        gc.enable()
-    else:
-        gc.disable()
-
-
 def test_a_quantity_text_is_parsed_once_and_a_bad_one_every_time(monkeypatch):
     parsed = []
     real = mapping.parse_quantity
