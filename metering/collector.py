@@ -265,9 +265,7 @@ def _fail(account, run, started, exc: ProviderError) -> None:
 COMPARED = (*DESCRIPTIVE, "project_id", "state", "vcpus", "ram_mb", "disk_gb")
 #: the fields a changed resource's update writes: the compared ones, then ``last_seen`` and ``deleted_at``
 UPDATED = [*DESCRIPTIVE, "project", "state", "vcpus", "ram_mb", "disk_gb", "last_seen", "deleted_at"]
-#: the newest counters, read while the resource row keeps them (the samples write reads them from ``seen``)
-_COUNTERS = ("last_sample",) if any(f.name == "last_sample" for f in Resource._meta.concrete_fields) else ()
-_STORED = ("id", "external_id", "last_seen", "deleted_at", "parent_id", *COMPARED, *_COUNTERS)
+_STORED = ("id", "external_id", "last_seen", "deleted_at", "parent_id", *COMPARED)
 _OPEN = ("id", "resource_id", "project_id", "state", "vcpus", "ram_mb", "disk_gb", "flavor", "start", "end",
          "estimated")
 
@@ -275,16 +273,13 @@ _OPEN = ("id", "resource_id", "project_id", "state", "vcpus", "ram_mb", "disk_gb
 class Stored:
     """A stored resource as a refresh reads it: one tuple, no model instance. ``compared`` holds its
     ``COMPARED`` columns, so an unchanged observation costs one tuple comparison. Like a new
-    ``Resource``, it has the ``pk``, ``last_sample`` and ``parent_id`` the samples and parent
-    links use."""
+    ``Resource``, it has the ``pk`` and ``parent_id`` the samples and parent links use."""
 
-    __slots__ = ("pk", "account_id", "external_id", "kind", "last_seen", "deleted_at", "parent_id", "last_sample",
-                 "compared")
+    __slots__ = ("pk", "account_id", "external_id", "kind", "last_seen", "deleted_at", "parent_id", "compared")
 
     def __init__(self, account_id, values):
         self.pk, self.external_id, self.last_seen, self.deleted_at, self.parent_id = values[:5]
-        self.compared = values[5:5 + len(COMPARED)]
-        self.last_sample = values[-1] if _COUNTERS else {}
+        self.compared = values[5:]
         self.account_id = account_id
         self.kind = self.compared[0]
 
