@@ -34,7 +34,9 @@ def _run(script: str, args: list[str], database_url: str, timeout: int = 300) ->
     env = {**os.environ, "DATABASE_URL": database_url}
     proc = subprocess.run([sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
-    if proc.returncode not in (0, 1):
+    # 1 is a script's "a target was missed"; a traceback exits 1 too, and its figures would be
+    # silently missing from the table (a pages run whose gunicorn could not start printed none)
+    if proc.returncode not in (0, 1) or "Traceback (most recent call last)" in proc.stderr:
         raise RuntimeError(f"{script} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
 

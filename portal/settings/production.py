@@ -4,13 +4,19 @@ Required: ``SECRET_KEY``, ``GLASSPANE_CREDENTIAL_KEYS``, ``DATABASE_URL``, ``GLA
 ``check --deploy`` also warns until ``GLASSPANE_CACHE_URL`` names a shared Redis cache (portal.W002).
 """
 
+import os
+
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.settings.base import *  # noqa: F403
 from portal.settings.base import DATABASES, env, use_connection_pool
 
 DEBUG = False
-SECRET_KEY = env.str("SECRET_KEY")
+# read as it is: django-environ takes a value that starts with "$" for another variable's name, and
+# Django's own key generator puts "$" first in one key in fifty
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("Set the SECRET_KEY environment variable")
 GLASSPANE_CREDENTIAL_KEYS = env.list("GLASSPANE_CREDENTIAL_KEYS")
 if not GLASSPANE_CREDENTIAL_KEYS:
     raise ImproperlyConfigured("Set the GLASSPANE_CREDENTIAL_KEYS environment variable")

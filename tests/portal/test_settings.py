@@ -92,3 +92,12 @@ def test_check_deploy_warns_about_a_per_process_cache(tmp_path):
     proc = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "portal.W002" in proc.stdout + proc.stderr
+
+
+def test_a_secret_key_that_starts_with_a_dollar_is_taken_as_it_is(tmp_path):
+    """Django's own key generator draws from an alphabet with ``$``; django-environ reads a value
+    that starts with one as the name of another variable ("Set the 2(@c3... environment variable"),
+    so one generated key in fifty stopped production settings (and the pages bench) from loading."""
+    key = "$" + "k" * 20 + "-dollar-first-0123456789abcdefghij"
+    got = settings_of({**production_env(tmp_path), "SECRET_KEY": key}, "SECRET_KEY")
+    assert got == {"SECRET_KEY": key}
