@@ -89,7 +89,10 @@ def _rollup_hours_sql(lo: datetime, hi: datetime, account, resources=None) -> in
     busy = "s.cpu_core_seconds IS NOT NULL AND s.interval_seconds > 0"
     where = "AND rs.account_id = %(account)s" if account is not None else ""
     if resources is not None:  # one array literal, not a parameter per id
-        where += " AND s.resource_id = ANY(%(resources)s::bigint[])"
+        # on the resource's id, not the sample's: with ``s.resource_id = ANY(..)`` and an account
+        # whose statistics are new, PostgreSQL scanned the whole hour's samples once per resource
+        # (157 ms for 150 resources beside 37,000 other samples) instead of using (resource_id, at)
+        where += " AND rs.id = ANY(%(resources)s::bigint[])"
     sql = f"""
         INSERT INTO {rollup} (resource_id, hour, samples, cpu_pct_avg, cpu_pct_max, cpu_core_seconds,
                               memory_avg_mb, memory_max_mb, memory_mb_seconds, net_bytes, disk_bytes)
